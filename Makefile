@@ -1,0 +1,43 @@
+# jokemine: `make install`, then `make scrape clean publish [CONFIG=path] [DATA_DIR=path]`, `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY ?= $(VENV)/bin/python
+CONFIG ?=
+DATA_DIR ?=
+JOKEMINE = $(PY) -m jokemine $(if $(CONFIG),--config $(CONFIG)) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+
+.PHONY: install scrape clean publish all status test bench lint format
+
+install:  ## create .venv and install jokemine with its dev extras (pinned by constraints.txt)
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+
+scrape:  ## read every enabled source into raw/
+	$(JOKEMINE) scrape
+
+clean:  ## raw/ -> clean/ (normalize, filter, dedup, language, splits)
+	$(JOKEMINE) clean
+
+publish:  ## clean/ -> releases/<version>/ (Hugging Face layout)
+	$(JOKEMINE) publish
+
+all: scrape clean publish
+
+status:
+	$(JOKEMINE) status
+
+test:  ## the whole test suite
+	$(PY) -m pytest -q
+
+bench:  ## speed and memory of scrape + clean + publish on the real config -> bench/RESULTS.md
+	$(PY) bench/pipeline.py $(if $(CONFIG),--config $(CONFIG))
+
+lint:
+	$(PY) -m ruff check jokemine tests bench
+	$(PY) -m ruff format --check jokemine tests bench
+
+format:
+	$(PY) -m ruff format jokemine tests bench
+	$(PY) -m ruff check --fix jokemine tests bench

@@ -1,0 +1,3 @@
+from jokemine.cli import main
+
+main()

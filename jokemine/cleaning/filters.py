@@ -1,0 +1,130 @@
+"""Filters (``record -> drop reason | None``) and the per-record maps of the clean stage.
+
+Drop reasons, in the order they are checked:
+
+==================  =================================================================================
+``deleted``         Reddit title or body is ``[deleted]`` (the author deleted the post)
+``removed``         body/title ``[removed]``, or ``removed_by_category`` set (moderators, Reddit, spam)
+``mod_post``        stickied, or distinguished as a moderator/admin post (announcements, not jokes)
+``link_post``       a link or image post (``is_self`` false) or a body that is only a URL
+``empty``           no text left after cleaning
+``too_short``       text shorter than ``[clean] min_chars``
+``too_long``        text longer than ``[clean] max_chars``
+``exact_duplicate`` same normalized text as a better-scored record (global step, :mod:`.dedup`)
+``language``        language not in ``[clean] languages`` (after exact dedup; ``und`` = undetermined)
+==================  =================================================================================
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from jokemine.cleaning.text import fix_text, key_hash, reddit_text, strip_edit_trailer
+from jokemine.config import CleanConfig
+from jokemine.pipeline.steps import Record
+
+DELETED = ("[deleted]", "[removed]")
+_URL_ONLY = re.compile(r"^\s*(?:\[[^\]]*\]\(\s*)?<?https?://\S+?>?\)?\s*$", re.I)
+
+
+def upstream_deleted(rec: Record) -> str | None:
+    """``deleted``/``removed`` for posts their author or the moderators took down."""
+    title, body = rec.get("_raw_title"), rec.get("_raw_body")
+    for v in (body, title):
+        if isinstance(v, str) and v.strip() in DELETED:
+            return "deleted" if v.strip() == "[deleted]" else "removed"
+    if rec.get("_removed_by_category"):
+        return "removed"
+    return None
+
+
+def mod_post(rec: Record) -> str | None:
+    """``mod_post`` for stickied or moderator/admin-distinguished posts."""
+    if rec.get("_stickied") is True or rec.get("_distinguished") in ("moderator", "admin"):
+        return "mod_post"
+    return None
+
+
+def link_post(rec: Record) -> str | None:
+    """``link_post`` for link/image posts and bodies that are only a URL."""
+    if rec.get("_is_self") is False:
+        return "link_post"
+    body = rec.get("_raw_body")
+    if isinstance(body, str) and body and _URL_ONLY.match(body):
+        return "link_post"
+    return None
+
+
+def empty(rec: Record) -> str | None:
+    """``empty`` when no text is left after cleaning."""
+    return None if rec["text"] else "empty"
+
+
+def length_bounds(cfg: CleanConfig) -> Callable[[Record], str | None]:
+    """``too_short``/``too_long`` by the length of ``text`` in characters."""
+
+    def check(rec: Record) -> str | None:
+        n = len(rec["text"])
+        if n < cfg.min_chars:
+            return "too_short"
+        if n > cfg.max_chars:
+            return "too_long"
+        return None
+
+    return check
+
+
+def normalize_reddit(strip_edits: bool) -> Callable[[Record], Record]:
+    """Clean a Reddit title (entities) and body (entities, markdown, Edit trailer) into ``title``/``body``."""
+
+    def run(rec: Record) -> Record:
+        rec["title"] = reddit_text(rec.pop("_raw_title", None), markdown=False) or None
+        body = reddit_text(rec.pop("_raw_body", None))
+        if strip_edits and body:
+            body = strip_edit_trailer(body)
+        rec["body"] = body or None
+        return rec
+
+    return run
+
+
+def normalize_table(rec: Record) -> Record:
+    """Clean the mapped text fields of a table row with :func:`fix_text`."""
+    for field in ("title", "body", "question", "answer", "text"):
+        raw = rec.pop(f"_raw_{field}", None)
+        rec[field] = fix_text(raw) or None
+    return rec
+
+
+def build_pairs(rec: Record) -> Record:
+    """Shape the joke: ``qa`` (question + answer, or a title ending in ``?`` + body), ``setup_punch`` (title +
+    body), ``single`` (one text). Two-part jokes also get ``setup``/``punchline``; ``text`` joins the parts
+    with a newline."""
+    q, a = rec.get("question"), rec.get("answer")
+    title, body = rec.get("title"), rec.get("body")
+    if q and a:
+        first, second = q, a
+    elif title and body:
+        first, second = title, body
+    else:
+        rec["question"] = rec["answer"] = None
+        rec["kind"] = "single"
+        rec["text"] = rec.get("text") or q or a or title or body or ""
+        return rec
+    rec["setup"], rec["punchline"] = first, second
+    if first.rstrip().endswith("?"):
+        rec["kind"] = "qa"
+        rec["question"], rec["answer"] = first, second
+    else:
+        rec["kind"] = "setup_punch"
+        rec["question"] = rec["answer"] = None
+    rec["text"] = f"{first}\n{second}"
+    return rec
+
+
+def add_keys(rec: Record) -> Record:
+    """``text_key`` (exact-duplicate key) and ``group_key`` (split group: the setup, else the text)."""
+    rec["text_key"] = key_hash(rec["text"])
+    rec["group_key"] = key_hash(rec["setup"]) if rec["setup"] else rec["text_key"]
+    return rec

@@ -1,0 +1,155 @@
+"""Raw envelope -> schema record, per source kind. No filtering here; fields the filters need but the schema
+does not keep travel as transient ``_`` keys (``_raw_title``, ``_is_self``, ...)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from jokemine.config import RedditDumpSource, TableSource
+from jokemine.pipeline.steps import Record
+from jokemine.schema import empty_record, make_id
+
+
+@dataclass(frozen=True)
+class ParseContext:
+    """What parsing needs to know about the source."""
+
+    source: RedditDumpSource | TableSource
+    author_salt: str
+
+
+class ParseError(ValueError):
+    """A raw record that cannot become a schema record (quarantined by clean)."""
+
+
+def author_hash(author: Any, salt: str) -> str | None:
+    """BLAKE2b-64 (hex) of ``salt`` + author name; None for missing or ``[deleted]`` authors."""
+    if not author or not isinstance(author, str) or author in ("[deleted]", "[removed]"):
+        return None
+    return hashlib.blake2b(
+        author.encode("utf-8", "surrogatepass"), digest_size=8, key=salt.encode("utf-8")[:64]
+    ).hexdigest()
+
+
+def to_float(v: Any) -> float | None:
+    """A finite float from a number or numeric string (``"4.6"``, ``"1,234"``); None for empty/invalid."""
+    if v is None or isinstance(v, bool):
+        return None
+    if isinstance(v, int | float):
+        f = float(v)
+    else:
+        s = str(v).strip()
+        if not s:
+            return None
+        try:
+            f = float(s)
+        except ValueError:
+            alt = s.replace(",", ".") if s.count(",") == 1 and "." not in s else s.replace(",", "")
+            try:
+                f = float(alt)
+            except ValueError:
+                return None
+    return f if math.isfinite(f) else None
+
+
+def to_int(v: Any) -> int | None:
+    """An int from a number or numeric string; None for empty/invalid."""
+    f = to_float(v)
+    return int(f) if f is not None else None
+
+
+def to_datetime(v: Any) -> datetime | None:
+    """UTC datetime from epoch seconds (or milliseconds when > 1e11), or an ISO 8601 string (naive = UTC)."""
+    if v is None or v == "" or isinstance(v, bool):
+        return None
+    f = to_float(v) if not (isinstance(v, str) and ("-" in v[1:] or "T" in v)) else None
+    if f is not None:
+        if f > 1e11:
+            f /= 1000.0
+        try:
+            return datetime.fromtimestamp(f, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    try:
+        dt = datetime.fromisoformat(str(v).strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def _base(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
+    rec = empty_record()
+    sid = str(env["source_id"])
+    rec["id"] = make_id(ctx.source.namespace, sid)
+    rec["source"] = ctx.source.name
+    rec["source_id"] = sid
+    rec["fetched_at"] = to_datetime(env.get("fetched_at"))
+    rec["origin"] = origin
+    return rec
+
+
+def parse_reddit(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
+    """A Reddit submission (full API object, dump object, or ``{title, body, score, id}``) as a record."""
+    d = env["data"]
+    if not isinstance(d, dict):
+        raise ParseError("data is not an object")
+    rec = _base(env, ctx, origin)
+    rec["_raw_title"] = d.get("title")
+    rec["_raw_body"] = d["selftext"] if "selftext" in d else d.get("body")
+    rec["_is_self"] = d.get("is_self")
+    rec["_stickied"] = d.get("stickied")
+    rec["_distinguished"] = d.get("distinguished")
+    rec["_removed_by_category"] = d.get("removed_by_category")
+    rec["score"] = to_float(d.get("score"))
+    rec["score_kind"] = "upvotes" if rec["score"] is not None else None
+    rec["upvote_ratio"] = to_float(d.get("upvote_ratio"))
+    rec["num_comments"] = to_int(d.get("num_comments"))
+    rec["nsfw"] = bool(d["over_18"]) if d.get("over_18") is not None else None
+    rec["created_at"] = to_datetime(d.get("created_utc"))
+    sub = d.get("subreddit")
+    rec["category"] = f"r/{sub}" if sub else None
+    sid = rec["source_id"]
+    rec["url"] = f"https://www.reddit.com/r/{sub}/comments/{sid}/" if sub else f"https://www.reddit.com/comments/{sid}/"
+    flair = d.get("link_flair_text")
+    rec["tags"] = [str(flair)] if flair else []
+    rec["author_hash"] = author_hash(d.get("author"), ctx.author_salt)
+    return rec
+
+
+def parse_table(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
+    """A table row through the source's column mapping."""
+    d = env["data"]
+    if not isinstance(d, dict):
+        raise ParseError("row is not an object")
+    cfg = ctx.source
+    assert isinstance(cfg, TableSource)
+    m = cfg.columns.mapped()
+
+    def get(field: str) -> Any:
+        col = m.get(field)
+        return d.get(col) if col else None
+
+    rec = _base(env, ctx, origin)
+    for field in ("title", "body", "question", "answer", "text"):
+        v = get(field)
+        rec[f"_raw_{field}"] = None if v is None else str(v)
+    rec["score"] = to_float(get("score"))
+    kind = get("score_kind") or cfg.score_kind
+    rec["score_kind"] = str(kind) if kind and rec["score"] is not None else None
+    rec["created_at"] = to_datetime(get("created"))
+    cat = get("category")
+    rec["category"] = str(cat).strip() or None if cat is not None else None
+    lang = get("lang") or cfg.lang
+    rec["lang"] = str(lang).strip().lower() or None if lang else None
+    return rec
+
+
+def parse_envelope(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
+    """Dispatch on the source kind. Raises :class:`ParseError` (or KeyError/TypeError) on malformed input."""
+    if isinstance(ctx.source, RedditDumpSource):
+        return parse_reddit(env, ctx, origin)
+    return parse_table(env, ctx, origin)

@@ -1,0 +1,422 @@
+"""The ``clean`` stage: committed raw parts -> ``clean/<run_id>/part-NNNNN.parquet`` + ``stats.json``.
+
+Per shard (one raw part), on every core: parse -> upstream-deleted / mod-post / link-post filters -> text
+normalization -> pairs -> empty / length filters -> keys (pass 1). Global, on the key columns only: one record
+per id (the latest observation wins), ``score_norm`` percentiles per cohort, exact-duplicate clusters across
+sources. Per shard again: language identification for records still kept, the language filter, the split
+(pass 2). Every record is written, dropped ones with their ``drop_reason``; the output appears atomically and
+``clean/latest`` moves only after it is complete. Clean never re-reads an origin, only ``raw/``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from jokemine import atomic
+from jokemine.cleaning import filters as F
+from jokemine.cleaning.dedup import exact_duplicates
+from jokemine.cleaning.langid import detect_batch, warm_up
+from jokemine.cleaning.parse import ParseContext, ParseError, parse_envelope
+from jokemine.cleaning.scores import cohort_percentiles
+from jokemine.config import CleanConfig, Config, RedditDumpSource, SplitsConfig, TableSource
+from jokemine.errors import NothingToDo
+from jokemine.pipeline.executor import LocalExecutor
+from jokemine.pipeline.steps import Record, Stats, Step, filter_step, map_step, run_steps
+from jokemine.schema import RECORD_SCHEMA
+from jokemine.scrapers.raw_store import read_part
+from jokemine.splits.assign import split_of
+from jokemine.state import Layout, State, new_run_id, utcnow
+
+log = logging.getLogger(__name__)
+KEY_COLUMNS = ["id", "source", "fetched_at", "drop_reason", "text_key", "score", "score_kind", "created_at"]
+KEEP_CLEAN_RUNS = 2
+
+
+def steps_for(source: RedditDumpSource | TableSource, cfg: CleanConfig) -> list[Step]:
+    """The pass-1 steps for one source kind."""
+    tail: list[Step] = [
+        map_step("build_pairs", F.build_pairs),
+        filter_step("empty", F.empty),
+        filter_step("length", F.length_bounds(cfg)),
+        map_step("keys", F.add_keys),
+    ]
+    if isinstance(source, RedditDumpSource):
+        return [
+            filter_step("upstream_deleted", F.upstream_deleted),
+            filter_step("mod_post", F.mod_post),
+            filter_step("link_post", F.link_post),
+            map_step("normalize", F.normalize_reddit(cfg.strip_edits)),
+            *tail,
+        ]
+    return [map_step("normalize", F.normalize_table), *tail]
+
+
+@dataclass(frozen=True)
+class Pass1Task:
+    """One raw part to parse, filter and normalize."""
+
+    index: int
+    raw_path: str
+    rel_path: str
+    source: RedditDumpSource | TableSource
+    clean: CleanConfig
+    author_salt: str
+    out_path: str
+    records: int
+
+
+@dataclass
+class ShardResult:
+    index: int
+    rows: int
+    stats: Stats
+    quarantine: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _public(rec: Record) -> Record:
+    for k in [k for k in rec if k.startswith("_")]:
+        del rec[k]
+    return rec
+
+
+def run_pass1(task: Pass1Task) -> ShardResult:
+    """Parse and filter one raw part into a pass-1 Parquet file."""
+    t0 = time.perf_counter()
+    ctx = ParseContext(task.source, task.author_salt)
+    stats = Stats()
+    quarantine: list[dict[str, Any]] = []
+    name = task.source.name
+
+    def records() -> Iterator[Record]:
+        for line, env in read_part(Path(task.raw_path)):
+            origin = f"{task.rel_path}:{line}"
+            try:
+                rec = parse_envelope(env, ctx, origin)
+            except (ParseError, KeyError, TypeError, ValueError, AttributeError) as e:
+                quarantine.append({"origin": origin, "error": f"{type(e).__name__}: {e}", "raw": env})
+                stats.add("quarantined", name)
+                continue
+            stats.add("read", name)
+            yield rec
+
+    rows = [_public(r) for r in run_steps(records(), steps_for(task.source, task.clean), stats)]
+    pq.write_table(pa.Table.from_pylist(rows, schema=RECORD_SCHEMA), task.out_path)
+    return ShardResult(task.index, len(rows), stats, quarantine, time.perf_counter() - t0)
+
+
+def language_decision(cols: dict[str, list[Any]], i: int, keep: set[str], min_chars: int, stats: Stats) -> str | None:
+    """The language filter for row ``i``: ``"language"`` when its language is not kept.
+
+    langdetect is unreliable on short texts (on r/Jokes most sub-100-character posts it labels ``af``, ``nl``,
+    ``so``, ``no``... are English; see README). So a text shorter than ``min_chars`` whose detected language is
+    not kept is kept with ``lang = "und"`` (undetermined) instead of being dropped.
+    """
+    lang = cols["lang"][i]
+    if not keep or lang in keep:
+        return None
+    if len(cols["text"][i]) < min_chars:
+        stats.add("lang_undetermined_short", cols["source"][i], lang)
+        cols["lang"][i] = "und"
+        return None
+    stats.add("dropped_language", cols["source"][i], lang)
+    return "language"
+
+
+@dataclass(frozen=True)
+class Pass2Task:
+    """Global decisions for one pass-1 shard, then language ID and splits."""
+
+    index: int
+    in_path: str
+    out_path: str
+    rows: list[int]
+    drop_reason: list[str | None]
+    score_norm: list[float | None]
+    dup_cluster: list[str | None]
+    clean: CleanConfig
+    splits: SplitsConfig
+
+
+def run_pass2(task: Pass2Task) -> ShardResult:
+    """Apply the global decisions to one shard, identify languages, assign splits, write the final shard."""
+    t0 = time.perf_counter()
+    stats = Stats()
+    table = pq.read_table(task.in_path).take(pa.array(task.rows, type=pa.int64()))
+    cols = table.to_pydict()
+    cols["drop_reason"] = list(task.drop_reason)
+    cols["score_norm"] = list(task.score_norm)
+    cols["dup_cluster"] = list(task.dup_cluster)
+    need = [i for i in range(table.num_rows) if cols["drop_reason"][i] is None and cols["lang"][i] is None]
+    detected = detect_batch([cols["text"][i] for i in need], task.clean.langdetect_chars)
+    stats.add("step", "langdetect", "in", n=len(need))
+    for i, lang in zip(need, detected, strict=True):
+        cols["lang"][i] = lang
+    keep_langs = set(task.clean.languages)
+    for i in range(table.num_rows):
+        source = cols["source"][i]
+        if cols["drop_reason"][i] is None:
+            reason = language_decision(cols, i, keep_langs, task.clean.lang_min_chars, stats)
+            if reason:
+                cols["drop_reason"][i] = reason
+        if cols["drop_reason"][i] is not None:
+            stats.add("dropped", source, cols["drop_reason"][i])
+            continue
+        split = split_of(cols["group_key"][i], task.splits)
+        cols["split"][i] = split
+        stats.add("kept", source, "total")
+        stats.add("kept_lang", source, cols["lang"][i])
+        stats.add("kept_kind", source, cols["kind"][i])
+        stats.add("kept_split", source, split)
+    pq.write_table(pa.Table.from_pydict(cols, schema=RECORD_SCHEMA), task.out_path)
+    return ShardResult(task.index, table.num_rows, stats, [], time.perf_counter() - t0)
+
+
+def global_decisions(paths: list[Path], source_order: dict[str, int], stats: Stats) -> list[pd.DataFrame]:
+    """Id merge, score percentiles and exact duplicates over all pass-1 shards.
+
+    Returns, per shard, the surviving rows (index ``row``) with ``drop_reason``, ``score_norm`` and
+    ``dup_cluster``.
+    """
+    frames = []
+    for i, p in enumerate(paths):
+        t = pq.read_table(p, columns=KEY_COLUMNS).to_pandas()
+        t["shard"], t["row"] = i, range(len(t))
+        frames.append(t)
+    df = pd.concat(frames, ignore_index=True)
+    df["order"] = df["source"].map(source_order).fillna(-1)
+    # one record per id: the latest observation (fetched_at), then the later source in the config
+    df = df.sort_values(
+        ["id", "fetched_at", "order", "shard", "row"],
+        ascending=[True, False, False, False, False],
+        kind="mergesort",
+    )
+    merged = df.duplicated("id", keep="first")
+    for source, n in df.loc[merged, "source"].value_counts().items():
+        stats.add("merged_same_id", str(source), n=int(n))
+    df = df.loc[~merged].copy()
+    df["score_norm"] = float("nan")
+    df["dup_cluster"] = None
+    live = df["drop_reason"].isna()
+    df.loc[live, "score_norm"] = cohort_percentiles(df.loc[live])
+    cluster, is_dup = exact_duplicates(df.loc[live, ["id", "text_key", "score_norm", "created_at"]])
+    df.loc[live, "dup_cluster"] = cluster
+    dup_idx = is_dup[is_dup].index
+    df.loc[dup_idx, "drop_reason"] = "exact_duplicate"
+    stats.add("step", "exact_dedup", "in", n=int(live.sum()))
+    stats.add("step", "exact_dedup", "dropped", n=len(dup_idx))
+    sizes = df.loc[live].groupby("text_key").size()
+    stats.add("step", "exact_dedup", "clusters", n=int((sizes > 1).sum()))
+    out = []
+    for i in range(len(paths)):
+        part = df[df["shard"] == i].sort_values("row")
+        out.append(part[["row", "drop_reason", "score_norm", "dup_cluster"]])
+    return out
+
+
+@dataclass
+class CleanReport:
+    """Outcome of a clean run."""
+
+    run_id: str
+    path: Path
+    stats: dict[str, Any]
+
+    def lines(self) -> list[str]:
+        """A short per-source summary for the terminal."""
+        out = []
+        for source, s in self.stats["per_source"].items():
+            drops = ", ".join(f"{k} {v}" for k, v in sorted(s["dropped"].items(), key=lambda kv: -kv[1]))
+            out.append(f"{source}: read {s['read']}, kept {s['kept']}" + (f"; dropped: {drops}" if drops else ""))
+        t = self.stats["totals"]
+        out.append(f"total: read {t['read']}, kept {t['kept']}, dropped {t['dropped']} -> {self.path}")
+        return out
+
+
+def clean(cfg: Config, data_dir: Path, *, workers: int | None = None, progress: bool | None = None) -> CleanReport:
+    """Run the clean stage over every committed raw part of the configured sources.
+
+    Raises :class:`NothingToDo` when there is no raw data (nothing is written then).
+    """
+    layout = Layout(data_dir)
+    if not layout.state_path.exists():
+        raise NothingToDo(f"nothing to clean in {data_dir}: no raw data yet; run `jokemine scrape` first")
+    t_start = time.perf_counter()
+    started_at = utcnow()
+    sources = {s.name: s for s in cfg.sources}
+    with State(layout.state_path) as state:
+        parts = [p for p in state.raw_parts() if p.source in sources]
+        unknown = sorted({p.source for p in state.raw_parts()} - set(sources))
+        salt = cfg.clean.author_salt or state.secret("author_salt")
+        if not parts:
+            raise NothingToDo(
+                f"nothing to clean in {data_dir}: no raw data for the configured sources; run `jokemine scrape` first"
+            )
+        if unknown:
+            log.warning("raw data of sources not in the config is ignored: %s", ", ".join(unknown))
+        run_id = new_run_id()
+        state.start_run(run_id, "clean")
+        try:
+            report = _clean(cfg, layout, parts, sources, salt, run_id, workers, progress, started_at, t_start)
+        except BaseException as e:
+            state.finish_run(run_id, "clean", "failed", {"error": f"{type(e).__name__}: {e}"})
+            raise
+        state.finish_run(run_id, "clean", "ok", report.stats["totals"])
+    return report
+
+
+def _clean(
+    cfg: Config,
+    layout: Layout,
+    parts: list[Any],
+    sources: dict[str, Any],
+    salt: str,
+    run_id: str,
+    workers: int | None,
+    progress: bool | None,
+    started_at: Any,
+    t_start: float,
+) -> CleanReport:
+    executor = LocalExecutor(workers if workers is not None else cfg.clean.workers, progress)
+    layout.clean.mkdir(parents=True, exist_ok=True)
+    atomic.remove_stale_tmp(layout.clean)
+    final = layout.clean / run_id
+    stats = Stats()
+    timing: dict[str, float] = {}
+    with atomic.staged_dir(final) as out:
+        work = out / "work"
+        work.mkdir()
+        tasks1 = [
+            Pass1Task(
+                i,
+                str(layout.root / p.path),
+                p.path,
+                sources[p.source],
+                cfg.clean,
+                salt,
+                str(work / f"p1-{i:05d}.parquet"),
+                p.records,
+            )
+            for i, p in enumerate(parts)
+        ]
+        t = time.perf_counter()
+        res1 = executor.map(run_pass1, tasks1, desc="clean: parse+filter", weight=lambda t: t.records)
+        timing["pass1_s"] = time.perf_counter() - t
+        quarantine = [q for r in res1 for q in r.quarantine]
+        for r in res1:
+            stats.merge(r.stats)
+
+        t = time.perf_counter()
+        order = {s.name: i for i, s in enumerate(cfg.sources)}
+        decisions = global_decisions([Path(t.out_path) for t in tasks1], order, stats)
+        timing["global_s"] = time.perf_counter() - t
+
+        warm_up()  # load langdetect profiles once, before forking
+        tasks2 = []
+        for t1, dec in zip(tasks1, decisions, strict=True):
+            tasks2.append(
+                Pass2Task(
+                    t1.index,
+                    t1.out_path,
+                    str(out / f"part-{t1.index:05d}.parquet"),
+                    dec["row"].tolist(),
+                    [None if pd.isna(v) else v for v in dec["drop_reason"]],
+                    [None if pd.isna(v) else float(v) for v in dec["score_norm"]],
+                    [None if v is None or (isinstance(v, float) and pd.isna(v)) else v for v in dec["dup_cluster"]],
+                    cfg.clean,
+                    cfg.splits,
+                )
+            )
+        t = time.perf_counter()
+        res2 = executor.map(run_pass2, tasks2, desc="clean: language+splits", weight=lambda t: len(t.rows))
+        timing["pass2_s"] = time.perf_counter() - t
+        for r in res2:
+            stats.merge(r.stats)
+        shutil.rmtree(work)
+        if quarantine:
+            with open(out / "quarantine.jsonl", "w", encoding="utf-8") as fh:
+                for q in quarantine:
+                    fh.write(json.dumps(q, ensure_ascii=False, default=str) + "\n")
+        timing["total_s"] = time.perf_counter() - t_start
+        summary = summarize(stats, run_id, started_at, cfg, parts, timing, len(quarantine), sum(r.rows for r in res2))
+        atomic.write_json(out / "stats.json", summary)
+    atomic.point(layout.clean / "latest", run_id)
+    _prune(layout)
+    return CleanReport(run_id, final, summary)
+
+
+def summarize(
+    stats: Stats,
+    run_id: str,
+    started_at: Any,
+    cfg: Config,
+    parts: list[Any],
+    timing: dict[str, float],
+    quarantined: int,
+    rows: int,
+) -> dict[str, Any]:
+    """The ``stats.json`` document (datatrove-style: counts per step, source and drop reason)."""
+    nested = stats.nested()
+    per_source: dict[str, Any] = {}
+    for s in cfg.sources:
+        name = s.name
+        read = stats.get("read", name)
+        if not read and not stats.get("quarantined", name):
+            continue
+        dropped = dict(sorted(nested.get("dropped", {}).get(name, {}).items()))
+        per_source[name] = {
+            "read": read,
+            "quarantined": stats.get("quarantined", name),
+            "merged_same_id": stats.get("merged_same_id", name),
+            "kept": stats.get("kept", name, "total"),
+            "dropped": dropped,
+            "languages": nested.get("kept_lang", {}).get(name, {}),
+            "kinds": nested.get("kept_kind", {}).get(name, {}),
+            "splits": nested.get("kept_split", {}).get(name, {}),
+            "dropped_languages": nested.get("dropped_language", {}).get(name, {}),
+            "short_undetermined": nested.get("lang_undetermined_short", {}).get(name, {}),
+        }
+    reasons: dict[str, int] = {}
+    for s in per_source.values():
+        for k, v in s["dropped"].items():
+            reasons[k] = reasons.get(k, 0) + v
+    totals = {
+        "read": sum(s["read"] for s in per_source.values()),
+        "quarantined": quarantined,
+        "merged_same_id": sum(s["merged_same_id"] for s in per_source.values()),
+        "rows": rows,
+        "kept": sum(s["kept"] for s in per_source.values()),
+        "dropped": sum(reasons.values()),
+    }
+    return {
+        "run_id": run_id,
+        "started_at": started_at.isoformat(),
+        "finished_at": utcnow().isoformat(),
+        "config": str(cfg.config_path) if cfg.config_path else None,
+        "raw_parts": [p.path for p in parts],
+        "totals": totals,
+        "drop_reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
+        "per_source": per_source,
+        "steps": nested.get("step", {}),
+        "timing_s": {k: round(v, 3) for k, v in timing.items()},
+    }
+
+
+def _prune(layout: Layout) -> None:
+    """Keep the newest clean runs (the one ``latest`` points to always)."""
+    latest = layout.clean_latest()
+    runs = sorted(p for p in layout.clean.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
+    for p in runs[:-KEEP_CLEAN_RUNS]:
+        if latest is None or p.resolve() != latest.resolve():
+            shutil.rmtree(p, ignore_errors=True)

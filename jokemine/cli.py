@@ -1,0 +1,148 @@
+"""The ``jokemine`` command: ``scrape``, ``clean``, ``publish``, ``status``.
+
+Global options (before the command): ``--config PATH`` (default: ``./jokemine.toml``, else
+``./configs/default.toml``), ``--data-dir PATH`` (overrides ``[paths] data_dir``), ``--verbose``.
+Exit codes: 0 done; 1 a run failed or finished partially (the message says what); 2 a user error (bad config,
+nothing to do). User errors print one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from jokemine.config import Config, load_config
+from jokemine.errors import JokemineError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Mine, clean, deduplicate and publish humor datasets.",
+)
+log = logging.getLogger("jokemine")
+
+
+@dataclass
+class Ctx:
+    config_path: str | None
+    data_dir: str | None
+
+    def load(self) -> tuple[Config, Path]:
+        cfg = load_config(self.config_path)
+        return cfg, cfg.data_dir(self.data_dir)
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    config: Annotated[
+        str | None, typer.Option("--config", "-c", help="Config TOML file.", envvar="JOKEMINE_CONFIG")
+    ] = None,
+    data_dir: Annotated[
+        str | None,
+        typer.Option("--data-dir", help="Data directory (overrides the config).", envvar="JOKEMINE_DATA_DIR"),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s" if verbose else "%(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("urllib3", "fsspec", "filelock", "datasets", "huggingface_hub"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    ctx.obj = Ctx(config or None, data_dir or None)
+
+
+@app.command()
+def scrape(
+    ctx: typer.Context,
+    source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Only this source (repeatable).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Re-read inputs already read completely.")] = False,
+) -> None:
+    """Read every enabled source (or --source NAME) into raw/, incrementally."""
+    from jokemine.scrapers.run import scrape as run
+
+    cfg, data_dir = ctx.obj.load()
+    reports = run(cfg, data_dir, source or None, force=force)
+    for r in reports:
+        typer.echo(r.line())
+    failed = [r for r in reports if r.status in ("failed", "partial")]
+    if failed:
+        for r in failed:
+            for e in r.errors:
+                typer.echo(f"error: {r.name}: {e}", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def clean(
+    ctx: typer.Context,
+    workers: Annotated[int | None, typer.Option(help="Processes (default: [clean] workers, 0 = all cores).")] = None,
+) -> None:
+    """Normalize, filter, deduplicate, identify languages and assign splits: raw/ -> clean/."""
+    from jokemine.cleaning.stage import clean as run
+
+    cfg, data_dir = ctx.obj.load()
+    report = run(cfg, data_dir, workers=workers)
+    for line in report.lines():
+        typer.echo(line)
+
+
+@app.command()
+def publish(
+    ctx: typer.Context,
+    version: Annotated[str | None, typer.Option(help="Release version (default: YYYY.MM.DD[.N]).")] = None,
+) -> None:
+    """Write a versioned release in Hugging Face layout from the latest clean run."""
+    from jokemine.publish.release import publish as run
+
+    cfg, data_dir = ctx.obj.load()
+    report = run(cfg, data_dir, version=version)
+    for line in report.lines():
+        typer.echo(line)
+
+
+@app.command()
+def status(ctx: typer.Context) -> None:
+    """What is in raw/, clean/ and releases/, with counts, and the last runs."""
+    from jokemine.status import status_lines
+
+    cfg, data_dir = ctx.obj.load()
+    for line in status_lines(cfg, data_dir):
+        typer.echo(line)
+
+
+def main() -> None:
+    """Entry point: run the app, turning user errors into one line and an exit code."""
+    try:
+        rc = app(standalone_mode=False)
+    except JokemineError as e:
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as e:  # click usage errors
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        raise
+    sys.exit(rc if isinstance(rc, int) else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,336 @@
+"""Configuration: one TOML file, validated here and only here.
+
+Sections: ``[paths]``, ``[scrape]``, ``[[sources]]`` (each with ``name``, ``kind`` and kind-specific keys),
+``[clean]``, ``[splits]``, ``[publish]``. Unknown keys are errors. Relative paths are resolved against the
+directory of the config file; ``~`` and ``$VARS`` are expanded. Errors name the file and the key, e.g.
+``configs/x.toml: sources[2].columns: missing 'text' ...``. The README has the full reference.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from jokemine.errors import ConfigError
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+TABLE_FIELDS = (
+    "id",
+    "text",
+    "title",
+    "body",
+    "question",
+    "answer",
+    "score",
+    "score_kind",
+    "category",
+    "created",
+    "lang",
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PathsConfig(_Model):
+    """``[paths]``: where data goes (raw/, clean/, releases/, state.sqlite live under ``data_dir``)."""
+
+    data_dir: str = "data"
+
+
+class ScrapeConfig(_Model):
+    """``[scrape]``: ``part_records`` = records per raw part file (``raw/<source>/<run>/part-NNNNN.jsonl.zst``)."""
+
+    part_records: int = Field(20_000, ge=100)
+
+
+class _SourceBase(_Model):
+    name: str = Field(pattern=NAME_PATTERN)
+    enabled: bool = True
+    license: str | None = None
+    terms: str | None = None
+    id_namespace: str | None = Field(None, pattern=NAME_PATTERN)
+    path: str | list[str]
+
+    @property
+    def namespace(self) -> str:
+        """Id namespace: ``id_namespace`` when set, else the source name."""
+        return self.id_namespace or self.name
+
+    def paths(self, base_dir: Path) -> list[str]:
+        """The path patterns, with ``~``/``$VARS`` expanded and relative ones resolved against ``base_dir``."""
+        raw = [self.path] if isinstance(self.path, str) else list(self.path)
+        return [os.path.normpath(base_dir / os.path.expandvars(os.path.expanduser(p))) for p in raw]
+
+    def files(self, base_dir: Path) -> list[Path]:
+        """Every file the source reads, globs expanded, sorted; a pattern matching nothing is kept as is
+        (the reader then reports it as missing, naming the path)."""
+        out: list[Path] = []
+        for pattern in self.paths(base_dir):
+            matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else []
+            if matches:
+                out.extend(Path(p) for p in matches if os.path.isfile(p))
+            else:
+                out.append(Path(pattern))
+        return out
+
+
+class RedditDumpSource(_SourceBase):
+    """``kind = "reddit_dump"``: Reddit submissions as NDJSON (plain, ``.zst`` or ``.gz``) or JSON arrays
+    (daily arrays of full post objects, or the ``[{title, body, score, id}]`` form).
+
+    ``subreddits``: keep only posts from these subreddits (case-insensitive); all when unset.
+    """
+
+    kind: Literal["reddit_dump"]
+    subreddits: list[str] | None = None
+    id_namespace: str | None = Field("reddit", pattern=NAME_PATTERN)
+
+
+class ColumnMap(_Model):
+    """``columns`` of a table source: schema field -> column name (or JSON key) in the file."""
+
+    id: str | None = None
+    text: str | None = None
+    title: str | None = None
+    body: str | None = None
+    question: str | None = None
+    answer: str | None = None
+    score: str | None = None
+    score_kind: str | None = None
+    category: str | None = None
+    created: str | None = None
+    lang: str | None = None
+
+    @model_validator(mode="after")
+    def _has_text(self) -> ColumnMap:
+        if bool(self.question) != bool(self.answer):
+            raise ValueError("'question' and 'answer' must be mapped together")
+        if not (self.text or self.title or (self.question and self.answer)):
+            raise ValueError("map 'text', or 'title' (+ 'body'), or both 'question' and 'answer'")
+        return self
+
+    def mapped(self) -> dict[str, str]:
+        """Field -> column for the mapped fields only."""
+        return {k: v for k, v in self.model_dump().items() if v}
+
+
+class TableSource(_SourceBase):
+    """``kind = "table"``: CSV / TSV / JSON (array of objects) / JSONL with a column mapping.
+
+    ``format`` defaults from the extension (``.csv``, ``.tsv``, ``.json``, ``.jsonl``/``.ndjson``);
+    ``delimiter`` (CSV) defaults to ``,`` (``\\t`` for TSV); ``encoding`` defaults to ``utf-8`` (``utf-8-sig``
+    strips a BOM; use ``cp1251`` etc. for legacy files). ``score_kind`` and ``lang`` give constants for the
+    whole source when the file has no such column. A declared ``lang`` skips language identification.
+    """
+
+    kind: Literal["table"]
+    format: Literal["csv", "tsv", "json", "jsonl"] | None = None
+    delimiter: str | None = Field(None, min_length=1, max_length=1)
+    quotechar: str = Field('"', min_length=1, max_length=1)
+    encoding: str = "utf-8"
+    columns: ColumnMap
+    score_kind: Literal["upvotes", "net_votes", "mean_rating", "likes"] | None = None
+    lang: str | None = Field(None, pattern=r"^[a-z]{2,3}(-[A-Za-z]+)?$")
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(v)
+        except LookupError as e:
+            raise ValueError(f"unknown encoding {v!r}") from e
+        return v
+
+    def format_for(self, path: Path) -> str:
+        """The table format of ``path``: ``format`` if set, else from the extension (``csv`` if unknown)."""
+        if self.format:
+            return self.format
+        suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".zst")]
+        ext = suffixes[-1] if suffixes else ""
+        return {".tsv": "tsv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(ext, "csv")
+
+
+SourceConfig = Annotated[RedditDumpSource | TableSource, Field(discriminator="kind")]
+
+
+class CleanConfig(_Model):
+    """``[clean]``.
+
+    ``languages``: ISO 639-1 codes to keep (empty list = keep all). ``min_chars``/``max_chars``: bounds on the
+    joke's text length in characters. ``langdetect_chars``: how many leading characters langdetect sees (its
+    cost grows with length; 200 agrees with the full text on >99.9% of r/Jokes posts, see bench/RESULTS.md).
+    ``lang_min_chars``: texts shorter than this are never dropped for their language (langdetect is unreliable
+    there); when it names a language outside ``languages`` for them, ``lang`` is set to ``und``.
+    ``workers``: processes for per-shard work (0 = one per core). ``strip_edits``: remove trailing
+    "Edit: ..." paragraphs from Reddit posts. ``author_salt``: salt for ``author_hash`` (default: a random
+    salt created once per data dir and kept in state.sqlite).
+    """
+
+    languages: list[str] = ["en", "ru"]
+    min_chars: int = Field(10, ge=1)
+    max_chars: int = Field(10_000, ge=1)
+    langdetect_chars: int = Field(200, ge=20)
+    lang_min_chars: int = Field(100, ge=0)
+    workers: int = Field(0, ge=0)
+    strip_edits: bool = True
+    author_salt: str | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> CleanConfig:
+        if self.min_chars > self.max_chars:
+            raise ValueError("min_chars must not exceed max_chars")
+        return self
+
+
+class SplitsConfig(_Model):
+    """``[splits]``: ratios (must sum to 1) and the salt of the split hash. Changing either moves records
+    between splits; keep them fixed across releases."""
+
+    train: float = Field(0.9, ge=0, le=1)
+    validation: float = Field(0.05, ge=0, le=1)
+    test: float = Field(0.05, ge=0, le=1)
+    salt: str = "jokemine-splits-v1"
+
+    @model_validator(mode="after")
+    def _sum(self) -> SplitsConfig:
+        if abs(self.train + self.validation + self.test - 1.0) > 1e-9:
+            raise ValueError(f"train + validation + test must be 1 (is {self.train + self.validation + self.test})")
+        return self
+
+
+class PublishConfig(_Model):
+    """``[publish]``: release metadata and sharding. ``version`` defaults to the UTC date ``YYYY.MM.DD``
+    (``.N`` appended for a second release the same day)."""
+
+    name: str = Field("jokemine-jokes", pattern=NAME_PATTERN)
+    pretty_name: str = "jokemine jokes"
+    license: str = "other"
+    description: str = "Jokes mined and cleaned with jokemine."
+    version: str | None = Field(None, pattern=r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
+    max_rows_per_shard: int = Field(250_000, ge=1)
+
+
+class Config(_Model):
+    """The whole validated config. ``config_path`` is the file it came from (None for built-in defaults)."""
+
+    paths: PathsConfig = PathsConfig()
+    scrape: ScrapeConfig = ScrapeConfig()
+    sources: list[SourceConfig] = []
+    clean: CleanConfig = CleanConfig()
+    splits: SplitsConfig = SplitsConfig()
+    publish: PublishConfig = PublishConfig()
+    config_path: Path | None = None
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        seen: set[str] = set()
+        for s in self.sources:
+            if s.name in seen:
+                raise ValueError(f"duplicate source name {s.name!r}")
+            seen.add(s.name)
+        return self
+
+    @property
+    def base_dir(self) -> Path:
+        """Directory that relative paths in the config are resolved against."""
+        return self.config_path.parent if self.config_path else Path.cwd()
+
+    def data_dir(self, override: str | os.PathLike[str] | None = None) -> Path:
+        """The data dir: ``override`` (from ``--data-dir``, relative to the cwd) or ``[paths] data_dir``."""
+        if override:
+            return Path(override).expanduser().resolve()
+        p = Path(os.path.expandvars(os.path.expanduser(self.paths.data_dir)))
+        return (p if p.is_absolute() else self.base_dir / p).resolve()
+
+    def enabled_sources(self) -> list[RedditDumpSource | TableSource]:
+        """Sources with ``enabled = true``, in config order."""
+        return [s for s in self.sources if s.enabled]
+
+    def source(self, name: str) -> RedditDumpSource | TableSource:
+        """The source called ``name``; :class:`ConfigError` listing the valid names otherwise."""
+        for s in self.sources:
+            if s.name == name:
+                return s
+        names = ", ".join(s.name for s in self.sources) or "none configured"
+        raise ConfigError(f"{self.config_path}: no source named {name!r} (sources: {names})")
+
+
+def _key_of(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
+    """``('sources', 2, 'table', 'columns')`` -> ``sources[2] ('qa').columns`` (the union tag dropped)."""
+    out = ""
+    node: Any = data
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            if isinstance(node, dict) and "name" in node:
+                out += f" ({node['name']!r})"
+            continue
+        if isinstance(node, dict) and part not in node and part in ("reddit_dump", "table"):
+            continue  # discriminator tag inserted by pydantic
+        out += f".{part}" if out else str(part)
+        node = node.get(part) if isinstance(node, dict) else None
+    return out or "(top level)"
+
+
+def format_validation_error(path: Path | str, err: ValidationError, data: dict[str, Any]) -> str:
+    """One line per problem: ``<file>: <key>: <message>``."""
+    lines = []
+    for e in err.errors():
+        key = _key_of(tuple(e["loc"]), data)
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif e["type"] == "missing":
+            msg = "missing required key"
+        elif e["type"] == "union_tag_invalid":
+            msg = (
+                f"unknown kind {e['input'].get('kind')!r}; use 'reddit_dump' or 'table'"
+                if isinstance(e.get("input"), dict)
+                else msg
+            )
+        elif e["type"] == "union_tag_not_found":
+            msg = "missing required key 'kind' ('reddit_dump' or 'table')"
+        msg = msg.removeprefix("Value error, ")
+        lines.append(f"{path}: {key}: {msg}")
+    return "; ".join(lines)
+
+
+def load_config(path: str | os.PathLike[str] | None) -> Config:
+    """Load and validate a config file.
+
+    ``path=None`` picks ``./jokemine.toml`` if present, else ``./configs/default.toml``, else the built-in
+    defaults (no sources). Raises :class:`ConfigError` naming the file (and key) on any problem.
+    """
+    if path is None:
+        for candidate in (Path("jokemine.toml"), Path("configs/default.toml")):
+            if candidate.is_file():
+                path = candidate
+                break
+        else:
+            return Config()
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found") from None
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read config file: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p}: invalid TOML: {e}") from None
+    if "config_path" in data:
+        raise ConfigError(f"{p}: config_path: unknown key")
+    try:
+        return Config.model_validate({**data, "config_path": p.resolve()})
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(p, e, data)) from None

@@ -1,0 +1,215 @@
+"""The ``publish`` stage: the latest clean run -> ``releases/<version>/`` in Hugging Face Hub layout.
+
+Layout of a release::
+
+    README.md                                     dataset card (YAML ``configs`` + body)
+    setup_punch/{train,validation,test}-NNNNN-of-MMMMM.parquet   (default config)
+    qa/...          jokes/...
+    MANIFEST.json                                 files, sha256, rows, source clean run, data hash
+
+Rows of a config are streamed from the clean shards (kept records only) into per-split shard files of at most
+``[publish] max_rows_per_shard`` rows. The release is built in a temporary directory and renamed into place;
+``releases/latest`` moves only after that, so a failure leaves the previous release serving. A release whose
+data equals the latest one's (same data hash) is not written again: publishing is idempotent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from jokemine import atomic
+from jokemine.config import Config
+from jokemine.dataset_cards.card import render
+from jokemine.errors import JokemineError, NothingToDo
+from jokemine.schema import RELEASE_COLUMNS, SPLITS, release_schema
+from jokemine.state import Layout, State, new_run_id
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILTERS = {
+    "setup_punch": ("setup", "punchline"),
+    "qa": ("question", "answer"),
+    "jokes": ("text",),
+}
+"""A kept record belongs to a config when these fields are all non-null."""
+
+
+@dataclass
+class PublishReport:
+    """Outcome: ``status`` is ``published`` or ``unchanged`` (same data as the latest release)."""
+
+    version: str
+    path: Path
+    status: str
+    counts: dict[str, dict[str, int]]
+
+    def lines(self) -> list[str]:
+        """Summary lines for the terminal."""
+        out = [f"{self.status}: release {self.version} at {self.path}"]
+        for cfg_name, splits in self.counts.items():
+            out.append(f"  {cfg_name}: " + ", ".join(f"{s} {n:,}" for s, n in splits.items()))
+        return out
+
+
+def next_version(releases: Path, today: datetime | None = None) -> str:
+    """``YYYY.MM.DD`` (UTC), or ``YYYY.MM.DD.N`` with the next free N when that exists."""
+    base = (today or datetime.now(UTC)).strftime("%Y.%m.%d")
+    if not (releases / base).exists():
+        return base
+    n = 1
+    while (releases / f"{base}.{n}").exists():
+        n += 1
+    return f"{base}.{n}"
+
+
+class _ShardWriter:
+    """Rolling Parquet writer for one (config, split)."""
+
+    def __init__(self, out_dir: Path, config: str, split: str, max_rows: int) -> None:
+        self.dir = out_dir / config
+        self.split = split
+        self.schema = release_schema(config)
+        self.max_rows = max_rows
+        self.files: list[Path] = []
+        self.rows: list[int] = []
+        self._writer: pq.ParquetWriter | None = None
+
+    def write(self, table: pa.Table) -> None:
+        start = 0
+        while start < table.num_rows:
+            if self._writer is None or self.rows[-1] >= self.max_rows:
+                self._open()
+            take = min(table.num_rows - start, self.max_rows - self.rows[-1])
+            self._writer.write_table(table.slice(start, take))  # type: ignore[union-attr]
+            self.rows[-1] += take
+            start += take
+
+    def _open(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        path = self.dir / f".{self.split}-{len(self.files):05d}.parquet"
+        self._writer = pq.ParquetWriter(path, self.schema, compression="zstd")
+        self.files.append(path)
+        self.rows.append(0)
+
+    def finish(self) -> list[tuple[Path, int]]:
+        """Close and rename to ``{split}-NNNNN-of-MMMMM.parquet``; returns (path, rows) per shard."""
+        if self._writer is not None:
+            self._writer.close()
+        out = []
+        for i, (p, n) in enumerate(zip(self.files, self.rows, strict=True)):
+            final = self.dir / f"{self.split}-{i:05d}-of-{len(self.files):05d}.parquet"
+            os.replace(p, final)
+            out.append((final, n))
+        return out
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def build_release(cfg: Config, clean_dir: Path, out: Path, version: str) -> dict[str, Any]:
+    """Write the data files, card and manifest of a release into ``out``; returns the manifest."""
+    writers = {(c, s): _ShardWriter(out, c, s, cfg.publish.max_rows_per_shard) for c in RELEASE_COLUMNS for s in SPLITS}
+    languages: dict[str, int] = {}
+    for part in sorted(clean_dir.glob("part-*.parquet")):
+        table = pq.read_table(part)
+        table = table.filter(pc.is_null(table["drop_reason"]))
+        if table.num_rows == 0:
+            continue
+        for lang, n in zip(*pc.value_counts(table["lang"]).flatten(), strict=True):
+            languages[str(lang)] = languages.get(str(lang), 0) + int(n.as_py())
+        for config, cols in RELEASE_COLUMNS.items():
+            mask = None
+            for field in CONFIG_FILTERS[config]:
+                m = pc.is_valid(table[field])
+                mask = m if mask is None else pc.and_(mask, m)
+            sub = table.filter(mask)
+            for split in SPLITS:
+                rows = sub.filter(pc.equal(sub["split"], split))
+                if rows.num_rows:
+                    writers[(config, split)].write(rows.select(cols))
+    files: list[dict[str, Any]] = []
+    counts: dict[str, dict[str, int]] = {}
+    for (config, split), w in writers.items():
+        for path, n in w.finish():
+            counts.setdefault(config, {})[split] = counts.get(config, {}).get(split, 0) + n
+            files.append({"path": str(path.relative_to(out)), "rows": n, "sha256": _sha256(path)})
+    if not counts:
+        raise NothingToDo(f"nothing to publish: the clean run {clean_dir.name} kept no records")
+    data_hash = hashlib.sha256(json.dumps(sorted((f["path"], f["sha256"]) for f in files)).encode()).hexdigest()
+    clean_stats = json.loads((clean_dir / "stats.json").read_text(encoding="utf-8"))
+    langs = [lang for lang, _ in sorted(languages.items(), key=lambda kv: -kv[1]) if lang != "und"]
+    atomic.write_text(out / "README.md", render(cfg, version, counts, langs, clean_stats))
+    manifest = {
+        "version": version,
+        "created_at": datetime.now(UTC).isoformat(),
+        "clean_run": clean_dir.name,
+        "config": str(cfg.config_path) if cfg.config_path else None,
+        "data_hash": data_hash,
+        "counts": counts,
+        "languages": languages,
+        "files": files,
+    }
+    atomic.write_json(out / "MANIFEST.json", manifest)
+    return manifest
+
+
+def publish(cfg: Config, data_dir: Path, *, version: str | None = None) -> PublishReport:
+    """Build a release from ``clean/latest`` and make it ``releases/latest`` (see the module docstring).
+
+    Raises :class:`NothingToDo` when there is no clean run, :class:`JokemineError` when the requested version
+    exists already (releases are immutable).
+    """
+    layout = Layout(data_dir)
+    clean_dir = layout.clean_latest()
+    if clean_dir is None or not (clean_dir / "stats.json").exists():
+        raise NothingToDo(f"nothing to publish in {data_dir}: no clean data yet; run `jokemine clean` first")
+    layout.releases.mkdir(parents=True, exist_ok=True)
+    atomic.remove_stale_tmp(layout.releases)
+    version = version or cfg.publish.version or next_version(layout.releases)
+    final = layout.releases / version
+    if final.exists():
+        raise JokemineError(f"release {version} exists at {final}; releases are immutable: pick another version")
+    run_id = new_run_id()
+    with State(layout.state_path) as state:
+        state.start_run(run_id, "publish")
+        tmp = atomic.tmp_name(final)
+        tmp.mkdir()
+        try:
+            manifest = build_release(cfg, clean_dir, tmp, version)
+            latest = layout.release_latest()
+            if latest is not None and (latest / "MANIFEST.json").exists():
+                previous = json.loads((latest / "MANIFEST.json").read_text(encoding="utf-8"))
+                if previous.get("data_hash") == manifest["data_hash"]:
+                    state.finish_run(run_id, "publish", "unchanged", {"version": latest.name})
+                    return PublishReport(latest.name, latest, "unchanged", previous["counts"])
+            os.replace(tmp, final)
+            atomic.fsync_dir(layout.releases)
+            atomic.point(layout.releases / "latest", version)
+        except BaseException as e:
+            state.finish_run(run_id, "publish", "failed", {"error": f"{type(e).__name__}: {e}"})
+            raise
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        state.finish_run(run_id, "publish", "ok", {"version": version, "counts": manifest["counts"]})
+    log.debug("published %s", final)
+    return PublishReport(version, final, "published", manifest["counts"])

@@ -1,0 +1,179 @@
+"""The one record schema every stage shares.
+
+A record is a plain ``dict`` keyed by the field names below; :data:`RECORD_SCHEMA` is its Arrow form, used for
+the clean Parquet shards, and :data:`RELEASE_COLUMNS` names the columns each release config publishes. The table
+in the README is generated from :data:`FIELDS` (``python -m jokemine.schema``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+KINDS = ("setup_punch", "qa", "single")
+"""``setup_punch``: a setup and a punchline; ``qa``: the setup is a question (also filled as question/answer);
+``single``: one block of text (split into parts in a later stage)."""
+
+SCORE_KINDS = ("upvotes", "net_votes", "mean_rating", "likes")
+"""``upvotes``: Reddit ``score`` (upvotes minus downvotes, as Reddit reports it); ``net_votes``: plus minus minus
+votes on a site; ``mean_rating``: mean of annotator ratings (CleanComedy: 1-5); ``likes``: a plain like count."""
+
+SPLITS = ("train", "validation", "test")
+
+TS = pa.timestamp("us", tz="UTC")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column: name, Arrow type and what it holds (units included)."""
+
+    name: str
+    type: pa.DataType
+    doc: str
+
+
+FIELDS: tuple[Field, ...] = (
+    Field(
+        "id",
+        pa.string(),
+        "`<namespace>:<source_id>`; namespace is `reddit` for Reddit posts (one post, one id, "
+        "whatever dump or API it came from), else the source name. Stable across releases.",
+    ),
+    Field("source", pa.string(), "Name of the configured source the record came from."),
+    Field(
+        "source_id",
+        pa.string(),
+        "Id in the origin (Reddit base-36 id, table `id` column, or a content hash).",
+    ),
+    Field("url", pa.string(), "Canonical URL of the joke, when the origin has one."),
+    Field(
+        "lang",
+        pa.string(),
+        "ISO 639-1 code from langdetect (seeded), or declared by the source; `und` when undetermined (no "
+        "letters, or a short text langdetect places outside `[clean] languages`); null for records dropped "
+        "before language identification.",
+    ),
+    Field("title", pa.string(), "Post title after cleaning (Reddit, title/body tables)."),
+    Field("body", pa.string(), "Post body after cleaning."),
+    Field("text", pa.string(), "The whole joke as one text (setup + newline + punchline for two-part jokes)."),
+    Field("kind", pa.string(), "`setup_punch`, `qa` or `single`."),
+    Field("setup", pa.string(), "First part of a two-part joke (also set for `qa`)."),
+    Field("punchline", pa.string(), "Second part of a two-part joke (also set for `qa`)."),
+    Field("question", pa.string(), "Question of a `qa` joke."),
+    Field("answer", pa.string(), "Answer of a `qa` joke."),
+    Field("category", pa.string(), "Origin category: `r/<subreddit>` for Reddit, the mapped column for tables."),
+    Field("tags", pa.list_(pa.string()), "Tags or flair from the origin."),
+    Field(
+        "author_hash",
+        pa.string(),
+        "BLAKE2b-64 of a per-data-dir secret salt + author name; raw names never leave raw/.",
+    ),
+    Field("created_at", TS, "When the joke was posted (UTC), when known."),
+    Field("fetched_at", TS, "When jokemine read the record from its origin (UTC)."),
+    Field("score", pa.float64(), "Raw like count or rating as the origin reports it (see `score_kind`)."),
+    Field("score_kind", pa.string(), "`upvotes`, `net_votes`, `mean_rating` or `likes`; null when unscored."),
+    Field(
+        "score_norm",
+        pa.float64(),
+        "Percentile of `score` in [0, 1] within its cohort (source x month of "
+        "`created_at`; source when undated); ties share the mean rank. Null when unscored.",
+    ),
+    Field("upvote_ratio", pa.float64(), "Reddit upvote ratio in [0, 1], when the origin has it."),
+    Field("num_comments", pa.int64(), "Number of comments, when the origin has it."),
+    Field("nsfw", pa.bool_(), "Marked over-18 by the origin."),
+    Field("drop_reason", pa.string(), "Why cleaning dropped the record; null when kept."),
+    Field(
+        "dup_cluster",
+        pa.string(),
+        "Id of the kept member of the record's exact-duplicate cluster (its own id when it has no duplicate); "
+        "null for records dropped before deduplication.",
+    ),
+    Field("split", pa.string(), "`train`, `validation` or `test` (kept records only)."),
+    Field(
+        "text_key",
+        pa.string(),
+        "Hex BLAKE2b-64 of the normalized text (case-, punctuation- and "
+        "whitespace-insensitive): the exact-duplicate key.",
+    ),
+    Field(
+        "group_key",
+        pa.string(),
+        "Hex BLAKE2b-64 of the normalized setup (or question, or text): the split group.",
+    ),
+    Field(
+        "origin",
+        pa.string(),
+        "Where the raw record is kept: `raw/<source>/<run>/part-NNNNN.jsonl.zst:<line>`.",
+    ),
+)
+
+RECORD_SCHEMA = pa.schema([pa.field(f.name, f.type) for f in FIELDS])
+FIELD_NAMES = tuple(f.name for f in FIELDS)
+
+_COMMON = [
+    "id",
+    "lang",
+    "source",
+    "category",
+    "score",
+    "score_kind",
+    "score_norm",
+    "upvote_ratio",
+    "num_comments",
+    "nsfw",
+    "created_at",
+    "url",
+]
+RELEASE_COLUMNS: dict[str, list[str]] = {
+    "setup_punch": ["setup", "punchline", "kind", *_COMMON],
+    "qa": ["question", "answer", *_COMMON],
+    "jokes": [
+        "text",
+        "kind",
+        "title",
+        "body",
+        "setup",
+        "punchline",
+        "question",
+        "answer",
+        *_COMMON,
+        "source_id",
+        "tags",
+        "author_hash",
+        "fetched_at",
+        "dup_cluster",
+    ],
+}
+"""Columns of each release config, in order (``setup_punch`` is the default config)."""
+
+RELEASE_CONFIGS = tuple(RELEASE_COLUMNS)
+
+
+def empty_record() -> dict[str, Any]:
+    """A record with every field set to null (``tags`` to an empty list)."""
+    rec: dict[str, Any] = dict.fromkeys(FIELD_NAMES)
+    rec["tags"] = []
+    return rec
+
+
+def make_id(namespace: str, source_id: str) -> str:
+    """The stable record id ``<namespace>:<source_id>``."""
+    return f"{namespace}:{source_id}"
+
+
+def release_schema(config: str) -> pa.Schema:
+    """Arrow schema of one release config (a projection of :data:`RECORD_SCHEMA`)."""
+    return pa.schema([RECORD_SCHEMA.field(name) for name in RELEASE_COLUMNS[config]])
+
+
+def markdown_table() -> str:
+    """The schema as a Markdown table (used in the README and the dataset card)."""
+    rows = ["| field | type | meaning |", "|---|---|---|"]
+    rows += [f"| `{f.name}` | `{f.type}` | {f.doc} |" for f in FIELDS]
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(markdown_table())

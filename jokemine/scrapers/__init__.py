@@ -1,0 +1,19 @@
+"""Sources: each reads one kind of origin and yields raw records (see :mod:`jokemine.scrapers.base`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jokemine.config import RedditDumpSource, TableSource
+from jokemine.scrapers.base import Source
+
+
+def build_source(cfg: RedditDumpSource | TableSource, base_dir: Path) -> Source:
+    """The reader for one configured source (``kind`` selects the class)."""
+    if isinstance(cfg, RedditDumpSource):
+        from jokemine.scrapers.reddit_dump import RedditDump
+
+        return RedditDump(cfg, base_dir)
+    from jokemine.scrapers.table import Table
+
+    return Table(cfg, base_dir)

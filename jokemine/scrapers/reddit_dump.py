@@ -1,0 +1,122 @@
+"""``reddit_dump``: Reddit submissions from dump files.
+
+Formats (detected from content, not the file name):
+
+* NDJSON, one submission object per line, plain / zstd / gzip: Pushshift and Arctic Shift monthly
+  (``RS_YYYY-MM.zst``) and per-subreddit (``<Sub>_submissions.zst``) dumps. zstd is opened with
+  ``max_window_size=2**31`` (the dumps use a long window). Streams line by line; never loads a file.
+* A JSON array of submission objects: daily API dumps (kampta/reddit-jokes ``jokes_YYYY-MM-DD.json``) and the
+  ``[{"title", "body", "score", "id"}]`` form of taivop/joke-dataset ``reddit_jokes.json``. Streamed with ijson.
+
+Each object is kept exactly as read; mapping to the record schema happens in ``clean``
+(:mod:`jokemine.cleaning.parse`). Posts outside ``subreddits`` (when set) are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import ijson
+
+from jokemine.config import RedditDumpSource
+from jokemine.errors import SourceError
+from jokemine.scrapers.base import BadItem, Event, Notice, RawItem, clip_raw
+from jokemine.scrapers.files import (
+    ChunkStream,
+    TruncatedError,
+    first_byte,
+    iter_chunks,
+    iter_lines_with_tail,
+    walk_files,
+)
+
+PARSER_VERSION = "reddit_dump/1"
+
+
+def reddit_source_id(obj: dict[str, Any]) -> str | None:
+    """The base-36 post id of a submission object (``id``, else ``name`` without ``t3_``), or None."""
+    sid = obj.get("id")
+    if sid is None and isinstance(obj.get("name"), str):
+        sid = obj["name"].removeprefix("t3_")
+    if sid is None or isinstance(sid, bool):
+        return None
+    return str(sid).removeprefix("t3_") or None
+
+
+class RedditDump:
+    """Reads the files of one ``reddit_dump`` source (see the module docstring)."""
+
+    parser_version = PARSER_VERSION
+
+    def __init__(self, cfg: RedditDumpSource, base_dir: Path) -> None:
+        self.name = cfg.name
+        self.files = cfg.files(base_dir)
+        self.subreddits = {s.lower().removeprefix("r/") for s in cfg.subreddits} if cfg.subreddits else None
+        self.stats: Counter[str] = Counter()
+
+    def read(self, cursors: dict[str, Any], *, force: bool = False) -> Iterator[Event]:
+        """Yield the submissions of every changed file, a checkpoint after each file."""
+        yield from walk_files(self.files, cursors, force, self._read_file, self.stats)
+
+    def _item(self, obj: Any, origin: str, line: int, unit: str, raw: Any) -> RawItem | BadItem | None:
+        if not isinstance(obj, dict):
+            return BadItem(origin, line, f"expected a JSON object, got {type(obj).__name__}", clip_raw(raw), unit)
+        sid = reddit_source_id(obj)
+        if sid is None:
+            return BadItem(origin, line, "submission has no 'id' or 'name'", clip_raw(raw), unit)
+        if self.subreddits is not None and str(obj.get("subreddit", "")).lower() not in self.subreddits:
+            self.stats["skipped_subreddit"] += 1
+            return None
+        return RawItem(sid, obj, origin, line, unit)  # type: ignore[arg-type]
+
+    def _read_file(self, path: Path) -> Iterator[Event]:
+        head = first_byte(path)
+        if head == b"":
+            yield Notice(f"{path}: empty file, nothing read")
+        elif head == b"[":
+            yield from self._read_array(path)
+        elif head == b"{":
+            yield from self._read_ndjson(path)
+        else:
+            raise SourceError(
+                f"{path}: not a Reddit dump: content starts with {head!r}, expected NDJSON objects or a JSON array"
+            )
+
+    def _read_ndjson(self, path: Path) -> Iterator[Event]:
+        origin = str(path)
+        tail: list[bytes] = []
+        try:
+            for n, line in iter_lines_with_tail(path, tail):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except ValueError as e:  # JSONDecodeError and UnicodeDecodeError
+                    yield BadItem(origin, n, f"not valid JSON: {e}", clip_raw(line))
+                    continue
+                item = self._item(obj, origin, n, "line", line)
+                if item is not None:
+                    yield item
+        except TruncatedError as e:
+            if tail:
+                yield BadItem(origin, None, "incomplete last line of a truncated file", clip_raw(tail[0]))
+            yield Notice(f"{e}; kept the complete lines before the cut", "error")
+
+    def _read_array(self, path: Path) -> Iterator[Event]:
+        origin = str(path)
+        n = 0
+        try:
+            stream = io.BufferedReader(ChunkStream(iter_chunks(path)), buffer_size=1 << 20)
+            for n, obj in enumerate(ijson.items(stream, "item", use_float=True), start=1):
+                item = self._item(obj, origin, n, "item", obj)
+                if item is not None:
+                    yield item
+        except TruncatedError as e:
+            yield Notice(f"{e}; kept the {n} complete items before the cut", "error")
+        except ijson.JSONError as e:
+            yield Notice(f"{path}: invalid JSON after item {n}: {e}; kept the {n} items before it", "error")

@@ -1,0 +1,153 @@
+"""The ``scrape`` stage: run each source, store its raw records, commit at its checkpoints."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from jokemine.config import Config, RedditDumpSource, TableSource
+from jokemine.errors import NothingToDo, SourceError
+from jokemine.scrapers import build_source
+from jokemine.scrapers.base import BadItem, Checkpoint, Notice, RawItem
+from jokemine.scrapers.raw_store import RawWriter, envelope, remove_uncommitted
+from jokemine.state import Layout, State, new_run_id, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SourceReport:
+    """Outcome of one source in one scrape: ``status`` is ``ok``, ``unchanged`` (nothing new), ``partial``
+    (some files failed; what was read is committed) or ``failed`` (nothing committed)."""
+
+    name: str
+    run_id: str
+    status: str = "ok"
+    records: int = 0
+    bad: int = 0
+    parts: int = 0
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+
+    def line(self) -> str:
+        """One summary line for the terminal."""
+        extra = "".join(f", {k} {v}" for k, v in sorted(self.stats.items()))
+        return (
+            f"{self.name}: {self.status}: {self.records} records stored in {self.parts} parts, "
+            f"{self.bad} quarantined{extra}"
+        )
+
+
+def select_sources(cfg: Config, names: list[str] | None) -> list[RedditDumpSource | TableSource]:
+    """The sources a scrape runs: the named ones (enabled or not), else every enabled one.
+
+    Raises :class:`NothingToDo` (before anything is written) when there is nothing to read.
+    """
+    where = cfg.config_path or "the built-in defaults"
+    sources = [cfg.source(n) for n in names] if names else cfg.enabled_sources()
+    if not sources:
+        raise NothingToDo(
+            f"no sources to scrape in {where}: add a [[sources]] entry (a Reddit dump or a table; "
+            "see README 'Use your own dumps'), or run with CONFIG=configs/real-offline.toml"
+        )
+    if not any(p.exists() for s in sources for p in s.files(cfg.base_dir)):
+        listed = "; ".join(f"{s.name}: {', '.join(s.paths(cfg.base_dir))}" for s in sources)
+        raise NothingToDo(
+            f"nothing to read: no input file of the configured sources exists ({listed}); "
+            f"fix the `path` of the sources in {where}"
+        )
+    return sources
+
+
+def scrape(
+    cfg: Config,
+    data_dir: Path,
+    names: list[str] | None = None,
+    *,
+    force: bool = False,
+    progress: bool | None = None,
+) -> list[SourceReport]:
+    """Run the selected sources (see :func:`select_sources`) and return one report per source.
+
+    A source that fails does not stop the others. ``force`` re-reads inputs whose cursors say they are done.
+    """
+    sources = select_sources(cfg, names)
+    layout = Layout(data_dir)
+    reports = []
+    with State(layout.state_path) as state:
+        for src_cfg in sources:
+            reports.append(_scrape_one(cfg, layout, state, src_cfg, force, progress))
+    return reports
+
+
+def _scrape_one(
+    cfg: Config,
+    layout: Layout,
+    state: State,
+    src_cfg: RedditDumpSource | TableSource,
+    force: bool,
+    progress: bool | None,
+) -> SourceReport:
+    name = src_cfg.name
+    run_id = new_run_id()
+    report = SourceReport(name, run_id)
+    committed = {p.path for p in state.raw_parts([name])}
+    removed = remove_uncommitted(layout.root, name, committed)
+    if removed:
+        log.info("%s: removed %d uncommitted files left by an interrupted run", name, removed)
+    source = build_source(src_cfg, cfg.base_dir)
+    writer = RawWriter(layout.root, name, run_id, cfg.scrape.part_records)
+    state.start_run(run_id, "scrape", name)
+    fetched_at = utcnow()
+    bar = tqdm(desc=f"scrape {name}", unit=" rec", disable=None if progress is None else not progress, leave=False)
+    try:
+        for ev in source.read(state.cursors(name), force=force):
+            if isinstance(ev, RawItem):
+                writer.add(envelope(name, ev, fetched_at, source.parser_version))
+                bar.update()
+            elif isinstance(ev, BadItem):
+                writer.quarantine(name, ev)
+                where = f"{ev.unit} {ev.line}" if ev.line is not None else "end of file"
+                log.warning("%s: %s: %s: %s (quarantined)", name, ev.origin, where, ev.error)
+            elif isinstance(ev, Checkpoint):
+                parts = writer.take_ready()
+                state.commit(name, run_id, parts, ev.cursors)
+                report.parts += len(parts)
+                report.records += sum(n for _, n in parts)
+            elif isinstance(ev, Notice):
+                (report.errors if ev.level == "error" else report.warnings).append(ev.message)
+                log.log(logging.ERROR if ev.level == "error" else logging.WARNING, "%s: %s", name, ev.message)
+        parts = writer.take_ready()
+        if parts:  # a source that yields records after its last checkpoint: commit them, cursors unchanged
+            state.commit(name, run_id, parts, {})
+            report.parts += len(parts)
+            report.records += sum(n for _, n in parts)
+    except SourceError as e:
+        report.errors.append(str(e))
+        log.error("%s: %s", name, e)
+        writer.discard()
+    finally:
+        bar.close()
+        writer.close()
+    report.bad = writer.bad
+    report.stats = dict(Counter(source.stats))
+    if report.errors:
+        report.status = "partial" if report.parts else "failed"
+    elif report.records == 0 and report.bad == 0:
+        report.status = "unchanged"
+    stats: dict[str, Any] = {
+        "records": report.records,
+        "bad": report.bad,
+        "parts": report.parts,
+        "errors": report.errors,
+        "warnings": report.warnings,
+        **report.stats,
+    }
+    state.finish_run(run_id, "scrape", report.status, stats, name)
+    return report

@@ -1,0 +1,199 @@
+"""The data dir layout and ``state.sqlite``: cursors, committed raw parts and run manifests.
+
+Layout under the data dir::
+
+    raw/<source>/<run_id>/part-NNNNN.jsonl.zst   raw records + provenance (immutable once committed)
+    raw/<source>/<run_id>/quarantine.jsonl       lines that could not be read, with file, line and error
+    clean/<run_id>/part-NNNNN.parquet            every record (kept and dropped, with drop_reason)
+    clean/<run_id>/stats.json                    counts per step, source and drop reason
+    clean/latest -> <run_id>                     the last complete clean run
+    releases/<version>/                          a release in Hugging Face Hub layout
+    releases/latest -> <version>
+    state.sqlite                                 this module
+
+A raw part counts only once it is listed in ``raw_parts``: parts and cursors are committed together in one
+transaction, so a run killed at any point loses nothing committed and leaves no half-counted part.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jokemine.atomic import read_pointer
+
+
+def utcnow() -> datetime:
+    """The current time, UTC, microsecond precision."""
+    return datetime.now(UTC)
+
+
+def new_run_id() -> str:
+    """A sortable run id: ``YYYYMMDDTHHMMSSZ-<6 hex>``."""
+    return utcnow().strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Paths of everything under one data dir."""
+
+    root: Path
+
+    @property
+    def raw(self) -> Path:
+        return self.root / "raw"
+
+    @property
+    def clean(self) -> Path:
+        return self.root / "clean"
+
+    @property
+    def releases(self) -> Path:
+        return self.root / "releases"
+
+    @property
+    def state_path(self) -> Path:
+        return self.root / "state.sqlite"
+
+    def clean_latest(self) -> Path | None:
+        """The directory of the last complete clean run, or None."""
+        name = read_pointer(self.clean / "latest")
+        return self.clean / name if name and (self.clean / name).is_dir() else None
+
+    def release_latest(self) -> Path | None:
+        """The directory of the release ``releases/latest`` points to, or None."""
+        name = read_pointer(self.releases / "latest")
+        return self.releases / name if name and (self.releases / name).is_dir() else None
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cursors (
+  source TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, updated_at TEXT NOT NULL,
+  PRIMARY KEY (source, key));
+CREATE TABLE IF NOT EXISTS raw_parts (
+  path TEXT PRIMARY KEY, source TEXT NOT NULL, run_id TEXT NOT NULL, records INTEGER NOT NULL,
+  committed_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+  run_id TEXT NOT NULL, stage TEXT NOT NULL, source TEXT NOT NULL DEFAULT '',
+  started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL, stats TEXT,
+  PRIMARY KEY (run_id, stage, source));
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class RawPart:
+    """One committed raw part: ``path`` is relative to the data dir."""
+
+    path: str
+    source: str
+    run_id: str
+    records: int
+
+
+class State:
+    """``state.sqlite`` of one data dir. Every write is its own transaction unless noted."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> State:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- cursors -------------------------------------------------------------------------------------------
+    def cursors(self, source: str) -> dict[str, Any]:
+        """All cursor values of ``source`` (JSON-decoded), by key."""
+        rows = self.db.execute("SELECT key, value FROM cursors WHERE source = ?", (source,)).fetchall()
+        return {k: json.loads(v) for k, v in rows}
+
+    def commit(self, source: str, run_id: str, parts: Iterable[tuple[str, int]], cursors: dict[str, Any]) -> None:
+        """Register raw ``parts`` (relative path, record count) and set ``cursors``, in one transaction."""
+        now = utcnow().isoformat()
+        with self._tx():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO raw_parts(path, source, run_id, records, committed_at) VALUES (?,?,?,?,?)",
+                [(p, source, run_id, n, now) for p, n in parts],
+            )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO cursors(source, key, value, updated_at) VALUES (?,?,?,?)",
+                [(source, k, json.dumps(v, sort_keys=True), now) for k, v in cursors.items()],
+            )
+
+    def raw_parts(self, sources: Iterable[str] | None = None) -> list[RawPart]:
+        """Committed raw parts, ordered by source, run and path."""
+        rows = self.db.execute(
+            "SELECT path, source, run_id, records FROM raw_parts ORDER BY source, run_id, path"
+        ).fetchall()
+        wanted = set(sources) if sources is not None else None
+        return [RawPart(*r) for r in rows if wanted is None or r[1] in wanted]
+
+    # --- runs ----------------------------------------------------------------------------------------------
+    def start_run(self, run_id: str, stage: str, source: str = "") -> None:
+        """Record that ``stage`` (for ``source``) started."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO runs(run_id, stage, source, started_at, status) VALUES (?,?,?,?, 'running')",
+            (run_id, stage, source, utcnow().isoformat()),
+        )
+
+    def finish_run(self, run_id: str, stage: str, status: str, stats: dict[str, Any], source: str = "") -> None:
+        """Record the end of a run: ``status`` is ``ok``, ``partial``, ``failed`` or ``unchanged``."""
+        self.db.execute(
+            "UPDATE runs SET finished_at = ?, status = ?, stats = ? WHERE run_id = ? AND stage = ? AND source = ?",
+            (utcnow().isoformat(), status, json.dumps(stats, default=str), run_id, stage, source),
+        )
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The most recent runs, newest first."""
+        rows = self.db.execute(
+            "SELECT run_id, stage, source, started_at, finished_at, status, stats FROM runs "
+            "ORDER BY started_at DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        keys = ("run_id", "stage", "source", "started_at", "finished_at", "status", "stats")
+        out = []
+        for r in rows:
+            d = dict(zip(keys, r, strict=True))
+            d["stats"] = json.loads(d["stats"]) if d["stats"] else {}
+            out.append(d)
+        return out
+
+    # --- meta ----------------------------------------------------------------------------------------------
+    def secret(self, key: str) -> str:
+        """A random secret created once per data dir (e.g. the author-hash salt); never printed."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        if row:
+            return str(row[0])
+        value = secrets.token_hex(16)
+        self.db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (key, value))
+        return str(self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
+
+    def _tx(self) -> _Tx:
+        return _Tx(self.db)
+
+
+class _Tx:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")

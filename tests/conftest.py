@@ -1,0 +1,47 @@
+"""Shared fixtures. Real data lives in ../shared/data (beside the repository, or $JOKEMINE_SHARED); tests that
+need it skip when it is absent, except under CI (CI=true), where its absence fails them."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# before anything imports datasets / huggingface_hub: never the network, never the user's cache
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="jokemine-test-hf-")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("JOKEMINE_SHARED", REPO.parent / "shared")).resolve()
+REAL = SHARED / "data" / "real"
+EXTRA = SHARED / "data" / "extra"
+
+
+def _need(path: Path) -> Path:
+    if path.exists():
+        return path
+    msg = f"real data not found at {path} (put the shared folder beside the repo or set JOKEMINE_SHARED)"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(msg + " - required under CI")
+    pytest.skip(msg)
+
+
+@pytest.fixture(scope="session")
+def real() -> Path:
+    """``../shared/data/real`` (skips, or fails under CI, when absent)."""
+    return _need(REAL)
+
+
+@pytest.fixture(scope="session")
+def extra() -> Path:
+    """``../shared/data/extra``."""
+    return _need(EXTRA)
+
+
+def write_config(path: Path, body: str) -> Path:
+    """Write a TOML config file and return its path."""
+    path.write_text(body, encoding="utf-8")
+    return path

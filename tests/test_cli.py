@@ -1,0 +1,119 @@
+"""The command line and the Makefile: one-line errors, exit codes, nothing written on user errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO, write_config
+
+
+def _jm(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "jokemine", *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+
+
+def _make(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "--no-print-directory", *args, f"PY={sys.executable}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_default_config_without_sources_says_what_to_configure_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "data"
+    r = _make("scrape", f"DATA_DIR={out}")
+    assert r.returncode != 0
+    errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        f"error: no sources to scrape in {REPO / 'configs/default.toml'}: add a [[sources]] entry (a "
+        "Reddit dump or a table; see README 'Use your own dumps'), or run with "
+        "CONFIG=configs/real-offline.toml"
+    ]
+    assert "Traceback" not in r.stderr
+    assert not out.exists()
+
+
+def test_bad_config_is_one_line_exit_2(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "c.toml", '[clean]\nmin_chars = "ten"\n')
+    r = _jm("--config", str(cfg), "clean")
+    assert r.returncode == 2
+    assert (
+        r.stderr.strip() == f"error: {cfg}: clean.min_chars: Input should be a valid integer, unable to parse "
+        "string as an integer"
+    )
+    r = _jm("--config", str(tmp_path / "missing.toml"), "status")
+    assert (r.returncode, r.stderr.strip()) == (
+        2,
+        f"error: {tmp_path / 'missing.toml'}: config file not found",
+    )
+    r = _jm("--config", str(cfg), "--data-dir", str(tmp_path), "scrape", "--source", "nope")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_stages_without_input_say_what_to_run(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "c.toml", "")
+    r = _jm("--config", str(cfg), "--data-dir", str(tmp_path / "d"), "clean")
+    assert (r.returncode, r.stderr.strip()) == (
+        2,
+        f"error: nothing to clean in {tmp_path / 'd'}: no raw data yet; run `jokemine scrape` first",
+    )
+    r = _jm("--config", str(cfg), "--data-dir", str(tmp_path / "d"), "publish")
+    assert r.returncode == 2 and "no clean data yet; run `jokemine clean` first" in r.stderr
+    r = _jm("--config", str(cfg), "--data-dir", str(tmp_path / "d"), "status")
+    assert r.returncode == 0 and "raw: nothing scraped yet" in r.stdout
+    assert not (tmp_path / "d").exists()
+
+
+def test_missing_file_fails_its_source_only(real: Path, tmp_path: Path) -> None:
+    cfg = write_config(
+        tmp_path / "c.toml",
+        f"""
+[paths]
+data_dir = "d"
+[[sources]]
+name = "gone"
+kind = "reddit_dump"
+path = "{tmp_path}/nope.ndjson.zst"
+[[sources]]
+name = "pun"
+kind = "reddit_dump"
+path = "{real}/kampta-reddit-jokes/r_pun_submissions.ndjson.zst"
+""",
+    )
+    r = _jm("--config", str(cfg), "scrape")
+    assert r.returncode == 1
+    assert f"error: gone: {tmp_path}/nope.ndjson.zst: no such file (check the source's 'path')" in r.stderr
+    assert "pun: ok: 67 records stored in 1 parts" in r.stdout
+    r = _jm("--config", str(cfg), "status")
+    assert "  pun: 67 records in 1 parts from 1 runs" in r.stdout
+
+
+def test_make_pipeline_stops_on_truncated_dump_and_writes_no_release(real: Path, tmp_path: Path) -> None:
+    cut = tmp_path / "cut.zst"
+    cut.write_bytes((real / "kampta-reddit-jokes" / "r_cleanjokes_submissions.ndjson.zst").read_bytes()[:50_000])
+    cfg = write_config(
+        tmp_path / "c.toml",
+        f"""
+[[sources]]
+name = "cut"
+kind = "reddit_dump"
+path = "{cut}"
+""",
+    )
+    out = tmp_path / "d"
+    r = _make("scrape", "clean", "publish", f"CONFIG={cfg}", f"DATA_DIR={out}")
+    assert r.returncode != 0
+    assert (
+        f"error: cut: {cut}: truncated zstd file (the last frame is incomplete); kept the complete lines "
+        "before the cut" in r.stderr
+    )
+    assert "cut: partial:" in r.stdout
+    assert not (out / "clean").exists() and not (out / "releases").exists()
+    quarantine = list((out / "raw" / "cut").glob("*/quarantine.jsonl"))
+    assert len(quarantine) == 1 and "incomplete last line" in quarantine[0].read_text()

@@ -1,0 +1,40 @@
+"""The README stays true: its schema table and drop reasons match the code."""
+
+from __future__ import annotations
+
+import re
+
+from jokemine.cleaning import filters
+from jokemine.schema import markdown_table
+from tests.conftest import REPO
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_schema_table_is_the_schema() -> None:
+    assert markdown_table() in README
+
+
+def test_readme_lists_every_drop_reason() -> None:
+    documented = set(re.findall(r"^\| `([a-z_]+)`(?: / `([a-z_]+)`)? \|", README, re.M))
+    names = {n for pair in documented for n in pair if n}
+    in_code = set(re.findall(r"^``([a-z_]+)``", filters.__doc__ or "", re.M))
+    assert in_code == {
+        "deleted",
+        "removed",
+        "mod_post",
+        "link_post",
+        "empty",
+        "too_short",
+        "too_long",
+        "exact_duplicate",
+        "language",
+    }
+    assert in_code <= names
+
+
+def test_readme_quick_start_commands() -> None:
+    assert "make install && make scrape clean publish CONFIG=configs/real-offline.toml" in README
+    assert "\nmake test " in README
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "make install" in ci and "make test" in ci

@@ -1,0 +1,239 @@
+"""scrape -> clean -> publish on small real inputs: incremental runs, idempotency, crash safety."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from jokemine.cleaning import stage as clean_stage
+from jokemine.cleaning.stage import clean
+from jokemine.config import Config, load_config
+from jokemine.errors import JokemineError
+from jokemine.publish import release as release_mod
+from jokemine.publish.release import publish
+from jokemine.scrapers.raw_store import envelope
+from jokemine.scrapers.run import scrape
+from jokemine.state import Layout, State
+from tests.conftest import REPO, write_config
+
+
+def _config(tmp_path: Path, real: Path, extra: str = "") -> Config:
+    body = f"""
+[paths]
+data_dir = "data"
+[scrape]
+part_records = 500
+[[sources]]
+name = "cleanjokes"
+kind = "reddit_dump"
+path = "{real}/kampta-reddit-jokes/r_cleanjokes_submissions.ndjson.zst"
+[[sources]]
+name = "cc_en"
+kind = "table"
+path = "{real}/cleancomedy/clean_comedy_gold_en.csv"
+delimiter = ";"
+columns = {{ text = "text", score = "score" }}
+score_kind = "mean_rating"
+{extra}
+[clean]
+workers = 2
+"""
+    return load_config(write_config(tmp_path / "jm.toml", body))
+
+
+def _clean_table(run_dir: Path):
+    return pq.ParquetDataset(sorted(run_dir.glob("part-*.parquet"))).read()
+
+
+def test_scrape_is_incremental_and_clean_merges_repeated_observations(real: Path, tmp_path: Path) -> None:
+    cfg = _config(tmp_path, real)
+    data = cfg.data_dir()
+    first = {r.name: r for r in scrape(cfg, data, progress=False)}
+    assert (first["cleanjokes"].records, first["cleanjokes"].parts) == (1432, 3)
+    assert (first["cc_en"].records, first["cc_en"].parts) == (1000, 2)
+    again = scrape(cfg, data, progress=False)
+    assert [(r.status, r.records, r.stats["files_unchanged"]) for r in again] == [("unchanged", 0, 1)] * 2
+    with State(Layout(data).state_path) as st:
+        assert sum(p.records for p in st.raw_parts()) == 2432
+    forced = scrape(cfg, data, ["cleanjokes"], force=True, progress=False)
+    assert forced[0].records == 1432
+    report = clean(cfg, data, progress=False)
+    s = report.stats
+    assert s["per_source"]["cleanjokes"]["read"] == 2 * 1432
+    assert s["per_source"]["cleanjokes"]["merged_same_id"] == 1432  # the older observation of each post
+    table = _clean_table(report.path)
+    assert table.num_rows == 2432 and len(set(table["id"].to_pylist())) == 2432
+
+
+def test_clean_output_every_drop_has_a_reason_and_stats_match(real: Path, tmp_path: Path) -> None:
+    cfg = _config(tmp_path, real)
+    data = cfg.data_dir()
+    scrape(cfg, data, progress=False)
+    report = clean(cfg, data, progress=False)
+    df = _clean_table(report.path).to_pandas()
+    kept = df[df.drop_reason.isna()]
+    assert kept.split.notna().all() and df[df.drop_reason.notna()].split.isna().all()
+    assert df.drop_reason.value_counts().to_dict() == report.stats["drop_reasons"]
+    assert len(kept) == report.stats["totals"]["kept"]
+    # moderator announcements in r/cleanjokes are dropped as mod_post (6 distinguished posts in the dump)
+    assert (df.drop_reason == "mod_post").sum() == 6
+    # CleanComedy is rated: score_kind mean_rating, percentiles in [0, 1]
+    cc = kept[kept.source == "cc_en"]
+    assert (cc.score_kind == "mean_rating").all() and cc.score_norm.between(0, 1).all()
+    assert cc.kind.eq("single").all()
+    stats_file = json.loads((report.path / "stats.json").read_text())
+    assert stats_file["totals"] == report.stats["totals"]
+
+
+def test_clean_is_idempotent_and_failed_clean_keeps_last_good(
+    real: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = _config(tmp_path, real)
+    data = cfg.data_dir()
+    scrape(cfg, data, progress=False)
+    a = clean(cfg, data, progress=False)
+    b = clean(cfg, data, workers=1, progress=False)
+    assert _clean_table(a.path).equals(_clean_table(b.path))  # same rows whatever the run or worker count
+    layout = Layout(data)
+    assert layout.clean_latest() == b.path
+
+    def boom(task: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(clean_stage, "run_pass2", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        clean(cfg, data, workers=1, progress=False)
+    assert layout.clean_latest() == b.path
+    assert not [p for p in layout.clean.iterdir() if ".tmp-" in p.name]
+    with State(layout.state_path) as st:
+        assert st.runs(1)[0]["status"] == "failed"
+
+
+def test_publish_idempotent_and_failed_publish_keeps_latest(
+    real: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = _config(tmp_path, real)
+    data = cfg.data_dir()
+    scrape(cfg, data, progress=False)
+    clean(cfg, data, progress=False)
+    first = publish(cfg, data, version="1.0")
+    assert first.status == "published"
+    again = publish(cfg, data, version="1.1")
+    assert (again.status, again.version) == ("unchanged", "1.0")
+    assert not (data / "releases" / "1.1").exists()
+    with pytest.raises(JokemineError, match=r"release 1\.0 exists"):
+        publish(cfg, data, version="1.0")
+
+    # new data, then a publish that fails half-way: latest still serves 1.0, nothing half-written
+    write_config(
+        tmp_path / "jm.toml",
+        (tmp_path / "jm.toml").read_text().replace("r_cleanjokes_submissions", "r_pun_submissions"),
+    )
+    cfg2 = load_config(tmp_path / "jm.toml")
+    scrape(cfg2, data, progress=False)
+    clean(cfg2, data, progress=False)
+
+    def broken_card(*a: object, **k: object) -> str:
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(release_mod, "render", broken_card)
+    with pytest.raises(OSError):
+        publish(cfg2, data, version="2.0")
+    layout = Layout(data)
+    assert layout.release_latest() == data / "releases" / "1.0"
+    assert sorted(p.name for p in (data / "releases").iterdir()) == ["1.0", "latest"]
+    monkeypatch.undo()
+    assert publish(cfg2, data, version="2.0").status == "published"
+    assert layout.release_latest() == data / "releases" / "2.0"
+
+
+def test_clean_quarantines_unparseable_raw_records(real: Path, tmp_path: Path) -> None:
+    cfg = _config(tmp_path, real)
+    data = cfg.data_dir()
+    scrape(cfg, data, ["cc_en"], progress=False)
+    # a hand-made raw part with one record lacking its source_id
+    import zstandard
+
+    part = data / "raw" / "cc_en" / "manual" / "part-00000.jsonl.zst"
+    part.parent.mkdir(parents=True)
+    env = {
+        "source": "cc_en",
+        "origin": "x.csv",
+        "line": 1,
+        "fetched_at": "2026-01-01T00:00:00+00:00",
+        "parser": "table/1",
+        "data": {"text": "A joke without an id", "score": "1"},
+    }
+    part.write_bytes(zstandard.ZstdCompressor().compress(json.dumps(env).encode() + b"\n"))
+    with State(Layout(data).state_path) as st:
+        st.commit("cc_en", "manual", [(str(part.relative_to(data)), 1)], {})
+    report = clean(cfg, data, progress=False)
+    q = [json.loads(line) for line in (report.path / "quarantine.jsonl").read_text().splitlines()]
+    assert len(q) == 1 and q[0]["origin"] == "raw/cc_en/manual/part-00000.jsonl.zst:1"
+    assert q[0]["error"] == "KeyError: 'source_id'"
+    assert report.stats["totals"]["quarantined"] == 1 and report.stats["per_source"]["cc_en"]["read"] == 1000
+
+
+def test_scrape_killed_mid_file_resumes_without_loss_or_duplicates(real: Path, tmp_path: Path) -> None:
+    body = f"""
+[paths]
+data_dir = "data"
+[scrape]
+part_records = 2000
+[[sources]]
+name = "rjokes"
+kind = "reddit_dump"
+path = "{real}/kampta-reddit-jokes/r_jokes_submissions.ndjson.zst"
+"""
+    cfg_path = write_config(tmp_path / "jm.toml", body)
+    data = tmp_path / "data"
+    cmd = [sys.executable, "-m", "jokemine", "--config", str(cfg_path), "scrape"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # wait until a few parts are on disk, then kill -9
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if len(list((data / "raw" / "rjokes").glob("*/part-*.jsonl.zst"))) >= 3:
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    orphans = list((data / "raw" / "rjokes").glob("*/part-*.jsonl.zst"))
+    assert len(orphans) >= 3
+    with State(Layout(data).state_path) as st:
+        assert st.raw_parts() == []  # nothing committed before the file's checkpoint
+    cfg = load_config(cfg_path)
+    report = scrape(cfg, data, progress=False)[0]
+    assert report.records == 91484
+    for p in orphans:
+        assert not p.exists()  # uncommitted leftovers were removed
+    with State(Layout(data).state_path) as st:
+        parts = st.raw_parts()
+    assert sum(p.records for p in parts) == 91484
+    assert {str(p.relative_to(data)) for p in (data / "raw").glob("*/*/part-*")} == {p.path for p in parts}
+
+
+def test_envelope_keeps_provenance() -> None:
+    from datetime import UTC, datetime
+
+    from jokemine.scrapers.base import RawItem
+
+    env = envelope("src", RawItem("abc", {"title": "t"}, "/x.zst", 7), datetime(2026, 1, 1, tzinfo=UTC), "p/1")
+    assert env == {
+        "source": "src",
+        "source_id": "abc",
+        "origin": "/x.zst",
+        "line": 7,
+        "unit": "line",
+        "fetched_at": "2026-01-01T00:00:00+00:00",
+        "parser": "p/1",
+        "data": {"title": "t"},
+    }
