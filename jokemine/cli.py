@@ -8,11 +8,13 @@ nothing to do). User errors print one line, never a traceback.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, ParamSpec
 
 import typer
 
@@ -26,6 +28,25 @@ app = typer.Typer(
     help="Mine, clean, deduplicate and publish humor datasets.",
 )
 log = logging.getLogger("jokemine")
+P = ParamSpec("P")
+
+
+def user_errors(fn: Callable[P, None]) -> Callable[P, None]:
+    """Turn :class:`JokemineError` (and OS errors such as an unwritable data dir) into one ``error:`` line on
+    stderr and the error's exit code, instead of a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            fn(*args, **kwargs)
+        except JokemineError as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(e.exit_code) from None
+        except OSError as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
 
 
 @dataclass
@@ -61,6 +82,7 @@ def _main(
 
 
 @app.command()
+@user_errors
 def scrape(
     ctx: typer.Context,
     source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Only this source (repeatable).")] = None,
@@ -82,6 +104,7 @@ def scrape(
 
 
 @app.command()
+@user_errors
 def clean(
     ctx: typer.Context,
     workers: Annotated[int | None, typer.Option(help="Processes (default: [clean] workers, 0 = all cores).")] = None,
@@ -96,6 +119,7 @@ def clean(
 
 
 @app.command()
+@user_errors
 def publish(
     ctx: typer.Context,
     version: Annotated[str | None, typer.Option(help="Release version (default: YYYY.MM.DD[.N]).")] = None,
@@ -110,6 +134,7 @@ def publish(
 
 
 @app.command()
+@user_errors
 def status(ctx: typer.Context) -> None:
     """What is in raw/, clean/ and releases/, with counts, and the last runs."""
     from jokemine.status import status_lines
@@ -120,28 +145,8 @@ def status(ctx: typer.Context) -> None:
 
 
 def main() -> None:
-    """Entry point: run the app, turning user errors into one line and an exit code."""
-    try:
-        rc = app(standalone_mode=False)
-    except JokemineError as e:
-        typer.echo(f"error: {e}", err=True)
-        sys.exit(e.exit_code)
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        sys.exit(130)
-    except Exception as e:  # click usage errors
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        raise
-    sys.exit(rc if isinstance(rc, int) else 0)
+    """Entry point (``jokemine``)."""
+    app()
 
 
 if __name__ == "__main__":  # pragma: no cover

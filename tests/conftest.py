@@ -12,6 +12,7 @@ import pytest
 # before anything imports datasets / huggingface_hub: never the network, never the user's cache
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="jokemine-test-hf-")
 
 REPO = Path(__file__).resolve().parent.parent

@@ -41,14 +41,15 @@ def fix_text(s: str | None, *, unescape_html: bool | str = "auto") -> str:
 
 # --- markdown -----------------------------------------------------------------------------------------------
 _MD_HINT = re.compile(r"[*_~\[\]#>^`\\|&]|^\s*[-=]{3,}\s*$", re.M)
-_LINK = re.compile(r"\[([^\]\n]*)\]\(\s*(?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\")?\s*\)")
+_LINK = re.compile(r"\[([^\]\n]*)\]\(\s*(?:[^()\s\\]|\\.|\([^()\s]*\))+(?:\s+\"[^\"]*\")?\s*\)")
 _AUTOLINK = re.compile(r"<(https?://[^>\s]+)>")
-_BOLD_IT = re.compile(r"(?<![\w*])(\*{1,3})(?=\S)(.+?)(?<=\S)\1(?![\w*])", re.S)
+_STRONG = re.compile(r"(\*{2,3})(?=\S)(.+?)(?<=\S)\1", re.S)  # ** may sit inside a word: **boo**berry
+_EMPH = re.compile(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])", re.S)  # * only between words: 2*3*4 stays
 _UNDERSCORE = re.compile(r"(?<![\w_])(_{1,3})(?=\S)(.+?)(?<=\S)\1(?![\w_])", re.S)
 _STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~", re.S)
 _SUPER_PAREN = re.compile(r"\^+\(([^)\n]*)\)")
 _SUPER = re.compile(r"\^+(?=\S)")
-_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.*?)[ \t#]*$", re.M)
+_HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]+|(?=[^\W\d_]))(.*?)[ \t#]*$", re.M)
 _QUOTE = re.compile(r"^ {0,3}(?:> ?)+", re.M)
 _RULE = re.compile(r"^ {0,3}(?:(?:\* *){3,}|(?:- *){3,}|(?:_ *){3,})$", re.M)
 _CODE = re.compile(r"`([^`\n]+)`")
@@ -63,10 +64,10 @@ def markdown_to_text(s: str) -> str:
     """
     if not _MD_HINT.search(s):
         return s
+    s = _LINK.sub(r"\1", s)
     # protect escapes so the emphasis rules do not see them
     s = _ESCAPE.sub(lambda m: f"\x00{ord(m.group(1))}\x01", s)
     s = _CODE.sub(r"\1", s)
-    s = _LINK.sub(r"\1", s)
     s = _AUTOLINK.sub(r"\1", s)
     s = _RULE.sub("", s)
     s = _TABLE_SEP.sub("", s)
@@ -74,7 +75,8 @@ def markdown_to_text(s: str) -> str:
     s = _QUOTE.sub("", s)
     s = _STRIKE.sub(r"\1", s)
     for _ in range(2):  # nested bold/italic
-        s = _BOLD_IT.sub(r"\2", s)
+        s = _STRONG.sub(r"\2", s)
+        s = _EMPH.sub(r"\1", s)
         s = _UNDERSCORE.sub(r"\2", s)
     s = _SUPER_PAREN.sub(r"\1", s)
     s = _SUPER.sub("", s)
@@ -100,11 +102,16 @@ _EDIT_LINE = re.compile(
 
 
 def strip_edit_trailer(body: str) -> str:
-    """Cut ``body`` at the first line (after the first) that starts an "Edit:"-style note; strip the rest.
+    """Remove "Edit:"-style notes from a post body: everything from the first such line after the start, and a
+    leading note paragraph when more text follows it.
 
-    Matches ``Edit:``, ``EDIT 2:``, ``**Edit**:``, ``Edit -``, ``Update:``, ``ETA:`` at the start of a line.
-    A body that starts with such a line is returned unchanged (the note is all there is).
+    Matches ``Edit:``, ``EDIT 2:``, ``**Edit**:``, ``Edit -``, ``Update:``, ``ETA:`` at the start of a line. A body
+    that is only a note is returned unchanged.
     """
+    if _EDIT_LINE.match(body):
+        head, sep, rest = body.partition("\n\n")
+        if sep and rest.strip() and not _EDIT_LINE.match(rest):
+            body = rest.lstrip()
     for m in _EDIT_LINE.finditer(body):
         if m.start() == 0:
             continue

@@ -18,6 +18,7 @@ from jokemine.scrapers.raw_store import RawWriter, envelope, remove_uncommitted
 from jokemine.state import Layout, State, new_run_id, utcnow
 
 log = logging.getLogger(__name__)
+MAX_LOGGED_BAD = 10  # bad records logged one by one per source run; the rest are only counted and quarantined
 
 
 @dataclass
@@ -114,7 +115,8 @@ def _scrape_one(
             elif isinstance(ev, BadItem):
                 writer.quarantine(name, ev)
                 where = f"{ev.unit} {ev.line}" if ev.line is not None else "end of file"
-                log.warning("%s: %s: %s: %s (quarantined)", name, ev.origin, where, ev.error)
+                level = logging.WARNING if writer.bad <= MAX_LOGGED_BAD else logging.DEBUG
+                log.log(level, "%s: %s: %s: %s (quarantined)", name, ev.origin, where, ev.error)
             elif isinstance(ev, Checkpoint):
                 parts = writer.take_ready()
                 state.commit(name, run_id, parts, ev.cursors)
@@ -136,6 +138,13 @@ def _scrape_one(
         bar.close()
         writer.close()
     report.bad = writer.bad
+    if writer.bad > MAX_LOGGED_BAD:
+        log.warning(
+            "%s: %d more bad records quarantined in %s",
+            name,
+            writer.bad - MAX_LOGGED_BAD,
+            writer.run_dir / "quarantine.jsonl",
+        )
     report.stats = dict(Counter(source.stats))
     if report.errors:
         report.status = "partial" if report.parts else "failed"
