@@ -72,6 +72,12 @@ FIELDS: tuple[Field, ...] = (
     ),
     Field("created_at", TS, "When the joke was posted (UTC), when known."),
     Field("fetched_at", TS, "When jokemine read the record from its origin (UTC)."),
+    Field(
+        "score_retrieved_at",
+        TS,
+        "When the score was observed (UTC): the dump's own `retrieved_utc`/`retrieved_on` when it has one, else "
+        "`fetched_at`. Of several observations of one id, the latest wins.",
+    ),
     Field("score", pa.float64(), "Raw like count or rating as the origin reports it (see `score_kind`)."),
     Field("score_kind", pa.string(), "`upvotes`, `net_votes`, `mean_rating` or `likes`; null when unscored."),
     Field(

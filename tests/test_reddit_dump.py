@@ -145,6 +145,9 @@ def test_gzip_empty_missing_and_directory(real: Path, tmp_path: Path) -> None:
     assert events[0] == Notice(f"{tmp_path}: is a directory, expected a file", "error")
     text = tmp_path / "notes.txt"
     text.write_text("hello")
+    under_a_file = text / "dump.zst"
+    events = _events(_source(under_a_file))
+    assert events == [Notice(f"{under_a_file}: cannot read: Not a directory", "error")]
     events = _events(_source(text))
     assert "not a Reddit dump: content starts with b'h'" in events[0].message  # type: ignore[attr-defined]
 

@@ -237,3 +237,48 @@ def test_envelope_keeps_provenance() -> None:
         "parser": "p/1",
         "data": {"title": "t"},
     }
+
+
+def test_latest_observation_of_a_post_wins_by_retrieval_time(real: Path, tmp_path: Path) -> None:
+    """The same Reddit post from two dumps is one record; its newest retrieval wins, even if read first."""
+    import io
+
+    import zstandard
+
+    dctx = zstandard.ZstdDecompressor(max_window_size=2**31)
+    with open(real / "kampta-reddit-jokes" / "r_pun_submissions.ndjson.zst", "rb") as fh:
+        posts = [json.loads(line) for line in io.BufferedReader(dctx.stream_reader(fh))]
+    self_posts = [p for p in posts if p["is_self"] and p["selftext"]][:3]
+    newer = [{**p, "score": p["score"] + 100, "retrieved_utc": 1_700_000_000} for p in self_posts]
+    newer[2] = {**newer[2], "selftext": "[deleted]"}  # deleted upstream since the older dump
+    older = [{**p, "retrieved_on": 1_400_000_000} for p in self_posts]
+    (tmp_path / "newer.ndjson").write_text("\n".join(json.dumps(p) for p in newer))
+    (tmp_path / "older.ndjson").write_text("\n".join(json.dumps(p) for p in older))
+    cfg = load_config(
+        write_config(
+            tmp_path / "jm.toml",
+            f"""
+[[sources]]
+name = "newer_dump"
+kind = "reddit_dump"
+path = "{tmp_path}/newer.ndjson"
+[[sources]]
+name = "older_dump"
+kind = "reddit_dump"
+path = "{tmp_path}/older.ndjson"
+[clean]
+min_chars = 1
+""",
+        )
+    )
+    data = tmp_path / "data"
+    scrape(cfg, data, ["newer_dump"], progress=False)
+    scrape(cfg, data, ["older_dump"], progress=False)  # read later, but retrieved earlier
+    report = clean(cfg, data, progress=False)
+    df = _clean_table(report.path).to_pandas().set_index("id")
+    assert len(df) == 3 and report.stats["totals"]["merged_same_id"] == 3
+    for p in self_posts[:2]:
+        row = df.loc[f"reddit:{p['id']}"]
+        assert (row.source, row.score) == ("newer_dump", p["score"] + 100)
+        assert row.score_retrieved_at.year == 2023
+    assert df.loc[f"reddit:{self_posts[2]['id']}", "drop_reason"] == "deleted"

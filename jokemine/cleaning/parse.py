@@ -88,6 +88,7 @@ def _base(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
     rec["source"] = ctx.source.name
     rec["source_id"] = sid
     rec["fetched_at"] = to_datetime(env.get("fetched_at"))
+    rec["score_retrieved_at"] = rec["fetched_at"]
     rec["origin"] = origin
     return rec
 
@@ -106,6 +107,9 @@ def parse_reddit(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
     rec["_removed_by_category"] = d.get("removed_by_category")
     rec["score"] = to_float(d.get("score"))
     rec["score_kind"] = "upvotes" if rec["score"] is not None else None
+    retrieved = to_datetime(d.get("retrieved_utc") or d.get("retrieved_on"))  # Arctic Shift / Pushshift
+    if retrieved is not None:
+        rec["score_retrieved_at"] = retrieved
     rec["upvote_ratio"] = to_float(d.get("upvote_ratio"))
     rec["num_comments"] = to_int(d.get("num_comments"))
     rec["nsfw"] = bool(d["over_18"]) if d.get("over_18") is not None else None

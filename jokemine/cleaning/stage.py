@@ -39,7 +39,17 @@ from jokemine.splits.assign import split_of
 from jokemine.state import Layout, State, new_run_id, utcnow
 
 log = logging.getLogger(__name__)
-KEY_COLUMNS = ["id", "source", "fetched_at", "drop_reason", "text_key", "score", "score_kind", "created_at"]
+KEY_COLUMNS = [
+    "id",
+    "source",
+    "score_retrieved_at",
+    "fetched_at",
+    "drop_reason",
+    "text_key",
+    "score",
+    "score_kind",
+    "created_at",
+]
 KEEP_CLEAN_RUNS = 2
 
 
@@ -196,10 +206,10 @@ def global_decisions(paths: list[Path], source_order: dict[str, int], stats: Sta
         frames.append(t)
     df = pd.concat(frames, ignore_index=True)
     df["order"] = df["source"].map(source_order).fillna(-1)
-    # one record per id: the latest observation (fetched_at), then the later source in the config
+    # one record per id: the latest observation (score_retrieved_at, fetched_at), then the later source
     df = df.sort_values(
-        ["id", "fetched_at", "order", "shard", "row"],
-        ascending=[True, False, False, False, False],
+        ["id", "score_retrieved_at", "fetched_at", "order", "shard", "row"],
+        ascending=[True, False, False, False, False, False],
         kind="mergesort",
     )
     merged = df.duplicated("id", keep="first")
@@ -218,11 +228,9 @@ def global_decisions(paths: list[Path], source_order: dict[str, int], stats: Sta
     stats.add("step", "exact_dedup", "dropped", n=len(dup_idx))
     sizes = df.loc[live].groupby("text_key").size()
     stats.add("step", "exact_dedup", "clusters", n=int((sizes > 1).sum()))
-    out = []
-    for i in range(len(paths)):
-        part = df[df["shard"] == i].sort_values("row")
-        out.append(part[["row", "drop_reason", "score_norm", "dup_cluster"]])
-    return out
+    cols = ["row", "drop_reason", "score_norm", "dup_cluster"]
+    by_shard = {int(i): part.sort_values("row")[cols] for i, part in df.groupby("shard", sort=False)}
+    return [by_shard.get(i, df.iloc[0:0][cols]) for i in range(len(paths))]
 
 
 @dataclass
