@@ -1,7 +1,7 @@
 """Benchmark: scrape + clean + publish of a real configuration (default configs/real-offline.toml).
 
-Measures wall time, records/s and peak RSS (sum over the process tree, sampled every 20 ms with psutil) of each
-stage run as `python -m jokemine ...`, and, in the same run, two peers:
+Measures wall time, records/s and peak memory (PSS summed over the process tree, sampled every 250 ms with
+psutil) of each stage run as `python -m jokemine ...`, and, in the same run, two peers:
 
 * language ID: plain ``langdetect.detect_langs`` vs jokemine's batched detector on the same real texts
   (ratio, and whether every answer is identical), and the agreement of a 200-character prefix with the full text;
@@ -77,7 +77,7 @@ def run_measured(cmd: list[str]) -> tuple[float, float, float, str]:
             except psutil.NoSuchProcess:
                 break
             peak = max(peak, total)
-            time.sleep(0.05)
+            time.sleep(0.25)  # reading PSS costs CPU: sample sparsely so the measured run is not slowed
 
     th = threading.Thread(target=sample, daemon=True)
     th.start()

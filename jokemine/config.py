@@ -58,6 +58,15 @@ class _SourceBase(_Model):
     id_namespace: str | None = Field(None, pattern=NAME_PATTERN)
     path: str | list[str]
 
+    def read_settings(self) -> str:
+        """Digest of the options that change what a scrape reads (not name, path, license...): a file read
+        with other settings is read again."""
+        import hashlib
+        import json
+
+        opts = self.model_dump(exclude={"name", "enabled", "license", "terms", "path", "id_namespace"})
+        return hashlib.blake2b(json.dumps(opts, sort_keys=True).encode(), digest_size=8).hexdigest()
+
     @property
     def namespace(self) -> str:
         """Id namespace: ``id_namespace`` when set, else the source name."""

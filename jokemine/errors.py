@@ -27,3 +27,9 @@ class NothingToDo(JokemineError):
 
 class SourceError(JokemineError):
     """A source cannot be read as a whole (unreadable path, missing mapped column, wrong encoding, truncation)."""
+
+
+class BadArgument(JokemineError):
+    """A command-line value is malformed (the message names the option)."""
+
+    exit_code = 2

@@ -75,16 +75,16 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "score_retrieved_at",
         TS,
-        "When the score was observed (UTC): the dump's own `retrieved_utc`/`retrieved_on` when it has one, else "
-        "`fetched_at`. Of several observations of one id, the latest wins.",
+        "When the score was observed (UTC): the dump's own `retrieved_utc`/`retrieved_on`, or the time of an API "
+        "read; null when unknown. Of several observations of one id the latest wins (see README).",
     ),
     Field("score", pa.float64(), "Raw like count or rating as the origin reports it (see `score_kind`)."),
     Field("score_kind", pa.string(), "`upvotes`, `net_votes`, `mean_rating` or `likes`; null when unscored."),
     Field(
         "score_norm",
         pa.float64(),
-        "Percentile of `score` in [0, 1] within its cohort (source x month of "
-        "`created_at`; source when undated); ties share the mean rank. Null when unscored.",
+        "Percentile of `score` in [0, 1] within its cohort (source x score kind x month of "
+        "`created_at`; source x score kind when undated); ties share the mean rank. Null when unscored.",
     ),
     Field("upvote_ratio", pa.float64(), "Reddit upvote ratio in [0, 1], when the origin has it."),
     Field("num_comments", pa.int64(), "Number of comments, when the origin has it."),

@@ -24,6 +24,7 @@ def test_readme_lists_every_drop_reason() -> None:
         "removed",
         "mod_post",
         "link_post",
+        "incomplete",
         "empty",
         "too_short",
         "too_long",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import subprocess
@@ -81,6 +82,8 @@ def test_rows_read_per_source(run: dict) -> None:
         assert f"{quarantined} quarantined" in run["stdout"].split(f"{name}: ok:")[1].splitlines()[0]
     # the daily arrays repeat posts of the NDJSON dumps: one record per Reddit id
     assert run["stats"]["totals"]["merged_same_id"] == 149
+    # every daily-array post is also in the NDJSON dumps, which are listed first: they win the merge
+    assert run["stats"]["per_source"]["reddit_daily"]["merged_same_id"] == 148
     clean = run["clean"]
     assert clean.id.is_unique and len(clean) == sum(READ.values()) - 149
 
@@ -97,7 +100,14 @@ def test_deleted_and_removed_posts_dropped_with_their_reason(run: dict, real: Pa
     clean = run["clean"].set_index("id")
     got = clean.loc[list(expected), "drop_reason"].to_dict()
     assert got == expected
-    assert (run["clean"].drop_reason == "deleted").sum() == 33 and (run["clean"].drop_reason == "removed").sum() == 12
+    rj = run["clean"][run["clean"].source == "rjokes"]
+    assert (rj.drop_reason == "deleted").sum() == 33 and (rj.drop_reason == "removed").sum() == 12
+    # Reddit-derived tables carry the sentinels too: bfinan Q/A rows with a [deleted]/[removed] side
+    with open(real / "bfinan-qa-jokes" / "reddit_qa.csv", encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    sentinel = [r for r in rows if {r["Question"].strip(), r["Answer"].strip()} & {"[deleted]", "[removed]"}]
+    bf = run["clean"][run["clean"].source == "bfinan_qa"]
+    assert len(sentinel) > 40 and bf.drop_reason.isin(["deleted", "removed"]).sum() == len(sentinel)
 
 
 def test_records_with_u2028_parsed_intact(run: dict, real: Path) -> None:

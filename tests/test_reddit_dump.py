@@ -112,7 +112,12 @@ def test_truncated_zst_keeps_complete_lines_and_names_the_file(real: Path, tmp_p
     assert str(cut) in notices[0].message and "truncated zstd file" in notices[0].message
     bad = [e for e in events if isinstance(e, BadItem)]
     assert len(bad) == 1 and bad[0].raw == partial.rsplit(b"\n", 1)[1].decode("utf-8", "replace")
-    assert events[-1] == Checkpoint({})  # not marked done: a repaired file is read again
+    # not marked done; the next run of this same file resumes after the stored lines
+    cursor = events[-1].cursors[f"file:{cut}"]  # type: ignore[attr-defined]
+    assert cursor["lines"] == complete and cursor["partial_of"]["size"] == 100_000
+    again = _events(_source(cut))
+    assert [e for e in _source(cut).read(events[-1].cursors) if isinstance(e, RawItem)] == []  # type: ignore[attr-defined]
+    assert len([e for e in again if isinstance(e, RawItem)]) == complete  # without the cursor: all again
 
 
 def test_bad_json_line_is_quarantined_with_its_line(real: Path, tmp_path: Path) -> None:

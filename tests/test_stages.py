@@ -282,3 +282,63 @@ min_chars = 1
         assert (row.source, row.score) == ("newer_dump", p["score"] + 100)
         assert row.score_retrieved_at.year == 2023
     assert df.loc[f"reddit:{self_posts[2]['id']}", "drop_reason"] == "deleted"
+
+
+def test_second_command_on_a_busy_data_dir_fails_fast_and_a_killed_holder_frees_it(real: Path, tmp_path: Path) -> None:
+    cfg = _config(tmp_path, real)
+    data = cfg.data_dir()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from jokemine.lock import data_dir_lock\n"
+            f"with data_dir_lock(Path({str(data)!r}), 'refresh'):\n    print('held', flush=True); time.sleep(60)",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    from jokemine.lock import Busy
+
+    with pytest.raises(Busy, match=rf"data dir {data} is in use by pid {holder.pid} \(jokemine refresh, started "):
+        scrape(cfg, data, progress=False)
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    assert [r.status for r in scrape(cfg, data, progress=False)] == ["ok", "ok"]  # the kernel released it
+
+
+def test_bad_version_and_interrupted_publish_is_completed(
+    real: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jokemine import atomic
+    from jokemine.errors import BadArgument
+
+    cfg = _config(tmp_path, real)
+    data = cfg.data_dir()
+    scrape(cfg, data, ["cc_en"], progress=False)
+    clean(cfg, data, progress=False)
+    with pytest.raises(BadArgument, match=r"--version '\.\./x'"):
+        publish(cfg, data, version="../x")
+    assert publish(cfg, data, version="1.0").status == "published"
+    scrape(cfg, data, ["cleanjokes"], progress=False)
+    clean(cfg, data, progress=False)
+    real_point = atomic.point
+
+    def crash_on_latest(link: Path, target: str) -> None:
+        if link.name == "latest" and target == "2.0":
+            raise KeyboardInterrupt  # killed between the rename and the pointer move
+        real_point(link, target)
+
+    monkeypatch.setattr(atomic, "point", crash_on_latest)
+    with pytest.raises(KeyboardInterrupt):
+        publish(cfg, data, version="2.0")
+    monkeypatch.undo()
+    layout = Layout(data)
+    assert (data / "releases" / "2.0").is_dir() and layout.release_latest() == data / "releases" / "1.0"
+    report = publish(cfg, data)
+    assert (report.status, report.version) == ("published", "2.0")  # completed, no third copy
+    assert layout.release_latest() == data / "releases" / "2.0"
+    assert sorted(p.name for p in (data / "releases").iterdir()) == ["1.0", "2.0", "latest"]
+    manifest = json.loads((data / "releases" / "2.0" / "MANIFEST.json").read_text())
+    assert manifest["config"] == "jm.toml"  # no local paths in a release

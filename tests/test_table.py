@@ -179,3 +179,33 @@ def test_repeated_rows_get_numbered_ids(tmp_path: Path) -> None:
     items, _, _ = _split(list(_table(f, columns={"question": "q", "answer": "a"}).read({})))
     ids = [i.source_id for i in items]
     assert ids[2] == ids[0] + "~2" and ids[3] == ids[0] + "~3" and "~" not in ids[1]
+
+
+def test_jsonl_and_json_respect_encoding_and_bom(tmp_path: Path) -> None:
+    rows = [json.loads(line) for line in (HERE / "data" / "otvet_qa_data.jsonl").read_text().splitlines()]
+    cols = {"question": "question", "answer": "answer"}
+    cp = tmp_path / "qa_cp1251.jsonl"
+    cp.write_bytes("\n".join(json.dumps(r, ensure_ascii=False) for r in rows).encode("cp1251"))
+    items, bad, notices = _split(list(_table(cp, columns=cols).read({})))
+    assert not items and len(bad) == 5 and notices[0].level == "error"
+    assert "5 of 5 rows are not valid utf-8" in notices[0].message
+    items, bad, _ = _split(list(_table(cp, columns=cols, encoding="cp1251").read({})))
+    assert [i.data for i in items] == rows and not bad
+    bom = tmp_path / "qa_bom.json"
+    bom.write_bytes(b"\xef\xbb\xbf" + json.dumps(rows, ensure_ascii=False).encode("utf-8"))
+    items, _, notices = _split(list(_table(bom, columns=cols).read({})))
+    assert [i.data for i in items] == rows and not notices
+    broken = tmp_path / "qa_bad_byte.json"
+    broken.write_bytes(json.dumps(rows, ensure_ascii=False).encode("utf-8").replace("Мармелад".encode(), b"\xffM"))
+    items, _, notices = _split(list(_table(broken, columns=cols).read({})))
+    assert len(items) == 5 and items[2].data["answer"].startswith("\ufffdM")  # the items after it survive
+    assert notices == [Notice(f"{broken}: 1 bytes not valid utf-8 were replaced by U+FFFD")]
+
+
+def test_changed_settings_read_the_file_again(real: Path) -> None:
+    path = real / "cleancomedy" / "clean_comedy_gold_en.csv"
+    t = _table(path, delimiter=";", columns={"text": "text"})
+    cursors = next(e for e in t.read({}) if isinstance(e, Checkpoint)).cursors
+    assert list(_table(path, delimiter=";", columns={"text": "text"}).read(cursors)) == []
+    changed = _table(path, delimiter=";", columns={"text": "text", "score": "score"})
+    assert len([e for e in changed.read(cursors) if isinstance(e, RawItem)]) == 1000

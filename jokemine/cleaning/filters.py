@@ -7,6 +7,7 @@ Drop reasons, in the order they are checked:
 ``removed``         body/title ``[removed]``, or ``removed_by_category`` set (moderators, Reddit, spam)
 ``mod_post``        stickied, or distinguished as a moderator/admin post (announcements, not jokes)
 ``link_post``       a link or image post (``is_self`` false) or a body that is only a URL
+``incomplete``      a question without an answer, or an answer without a question
 ``empty``           no text left after cleaning
 ``too_short``       text shorter than ``[clean] min_chars``
 ``too_long``        text longer than ``[clean] max_chars``
@@ -28,10 +29,14 @@ DELETED = ("[deleted]", "[removed]")
 _URL_ONLY = re.compile(r"^\s*(?:\[[^\]]*\]\(\s*)?<?https?://\S+?>?\)?\s*$", re.I)
 
 
+RAW_TEXT_FIELDS = ("_raw_body", "_raw_title", "_raw_answer", "_raw_question", "_raw_text")
+
+
 def upstream_deleted(rec: Record) -> str | None:
-    """``deleted``/``removed`` for posts their author or the moderators took down."""
-    title, body = rec.get("_raw_title"), rec.get("_raw_body")
-    for v in (body, title):
+    """``deleted``/``removed`` for posts their author or the moderators took down (Reddit sentinels in any
+    text field: Reddit-derived tables carry them too)."""
+    for field in RAW_TEXT_FIELDS:
+        v = rec.get(field)
         if isinstance(v, str) and v.strip() in DELETED:
             return "deleted" if v.strip() == "[deleted]" else "removed"
     if rec.get("_removed_by_category"):
@@ -54,6 +59,11 @@ def link_post(rec: Record) -> str | None:
     if isinstance(body, str) and body and _URL_ONLY.match(body):
         return "link_post"
     return None
+
+
+def incomplete(rec: Record) -> str | None:
+    """``incomplete`` for a question without an answer or the reverse (a mapped Q/A row with an empty side)."""
+    return "incomplete" if bool(rec.get("question")) != bool(rec.get("answer")) else None
 
 
 def empty(rec: Record) -> str | None:
@@ -98,20 +108,22 @@ def normalize_table(rec: Record) -> Record:
 
 
 def build_pairs(rec: Record) -> Record:
-    """Shape the joke: ``qa`` (question + answer, or a title ending in ``?`` + body), ``setup_punch`` (title +
-    body), ``single`` (one text). Two-part jokes also get ``setup``/``punchline``; ``text`` joins the parts
-    with a newline."""
+    """Shape the joke: ``qa`` (mapped question + answer, or a title ending in ``?`` + body), ``setup_punch``
+    (title + body), ``single`` (one text). Two-part jokes also get ``setup``/``punchline``; ``text`` joins the
+    parts with a newline."""
     q, a = rec.get("question"), rec.get("answer")
     title, body = rec.get("title"), rec.get("body")
     if q and a:
-        first, second = q, a
-    elif title and body:
-        first, second = title, body
-    else:
+        rec["setup"], rec["punchline"] = q, a
+        rec["kind"] = "qa"
+        rec["text"] = f"{q}\n{a}"
+        return rec
+    if not (title and body):
         rec["question"] = rec["answer"] = None
         rec["kind"] = "single"
         rec["text"] = rec.get("text") or q or a or title or body or ""
         return rec
+    first, second = title, body
     rec["setup"], rec["punchline"] = first, second
     if first.rstrip().endswith("?"):
         rec["kind"] = "qa"

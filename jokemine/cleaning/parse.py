@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +27,10 @@ class ParseError(ValueError):
     """A raw record that cannot become a schema record (quarantined by clean)."""
 
 
+_BASIC_DATE = re.compile(r"^\d{8}$")
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
 def author_hash(author: Any, salt: str) -> str | None:
     """BLAKE2b-64 (hex) of ``salt`` + author name; None for missing or ``[deleted]`` authors."""
     if not author or not isinstance(author, str) or author in ("[deleted]", "[removed]"):
@@ -35,8 +40,15 @@ def author_hash(author: Any, salt: str) -> str | None:
     ).hexdigest()
 
 
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+
+
 def to_float(v: Any) -> float | None:
-    """A finite float from a number or numeric string (``"4.6"``, ``"1,234"``); None for empty/invalid."""
+    """A finite float from a number or a numeric string; None for empty/invalid.
+
+    ``"4.6"`` -> 4.6; ``"1,234"`` and ``"1,234,567.5"`` use ``,`` as a thousands separator (groups of three
+    digits); otherwise one comma is a decimal comma (``"4,6"`` -> 4.6).
+    """
     if v is None or isinstance(v, bool):
         return None
     if isinstance(v, int | float):
@@ -45,14 +57,14 @@ def to_float(v: Any) -> float | None:
         s = str(v).strip()
         if not s:
             return None
+        if _THOUSANDS.match(s):
+            s = s.replace(",", "")
+        elif s.count(",") == 1 and "." not in s:
+            s = s.replace(",", ".")
         try:
             f = float(s)
         except ValueError:
-            alt = s.replace(",", ".") if s.count(",") == 1 and "." not in s else s.replace(",", "")
-            try:
-                f = float(alt)
-            except ValueError:
-                return None
+            return None
     return f if math.isfinite(f) else None
 
 
@@ -63,22 +75,40 @@ def to_int(v: Any) -> int | None:
 
 
 def to_datetime(v: Any) -> datetime | None:
-    """UTC datetime from epoch seconds (or milliseconds when > 1e11), or an ISO 8601 string (naive = UTC)."""
+    """UTC datetime from epoch seconds (milliseconds when > 1e11), or an ISO 8601 string, extended
+    (``2020-01-31T12:00:00Z``) or basic (``20200131``); naive times are taken as UTC. None when unparseable."""
     if v is None or v == "" or isinstance(v, bool):
         return None
-    f = to_float(v) if not (isinstance(v, str) and ("-" in v[1:] or "T" in v)) else None
-    if f is not None:
-        if f > 1e11:
-            f /= 1000.0
-        try:
-            return datetime.fromtimestamp(f, UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    try:
-        dt = datetime.fromisoformat(str(v).strip().replace("Z", "+00:00"))
-    except ValueError:
+    if isinstance(v, str):
+        s = v.strip()
+        if _BASIC_DATE.match(s):
+            s = f"{s[:4]}-{s[4:6]}-{s[6:]}"
+        if not _NUMBER.match(s):
+            try:
+                dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
+            except ValueError:
+                return None
+            return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    f = to_float(v)
+    if f is None:
         return None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    if f > 1e11:
+        f /= 1000.0
+    try:
+        return datetime.fromtimestamp(f, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def text_or_none(v: Any) -> str | None:
+    """A raw text field as ``str`` (numbers and other scalars converted), None when missing."""
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool | int | float):
+        return str(v)
+    raise ParseError(f"expected text, got {type(v).__name__}")
 
 
 def _base(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
@@ -88,7 +118,6 @@ def _base(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
     rec["source"] = ctx.source.name
     rec["source_id"] = sid
     rec["fetched_at"] = to_datetime(env.get("fetched_at"))
-    rec["score_retrieved_at"] = rec["fetched_at"]
     rec["origin"] = origin
     return rec
 
@@ -99,17 +128,16 @@ def parse_reddit(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
     if not isinstance(d, dict):
         raise ParseError("data is not an object")
     rec = _base(env, ctx, origin)
-    rec["_raw_title"] = d.get("title")
-    rec["_raw_body"] = d["selftext"] if "selftext" in d else d.get("body")
+    rec["_raw_title"] = text_or_none(d.get("title"))
+    rec["_raw_body"] = text_or_none(d["selftext"] if "selftext" in d else d.get("body"))
     rec["_is_self"] = d.get("is_self")
     rec["_stickied"] = d.get("stickied")
     rec["_distinguished"] = d.get("distinguished")
     rec["_removed_by_category"] = d.get("removed_by_category")
     rec["score"] = to_float(d.get("score"))
     rec["score_kind"] = "upvotes" if rec["score"] is not None else None
-    retrieved = to_datetime(d.get("retrieved_utc") or d.get("retrieved_on"))  # Arctic Shift / Pushshift
-    if retrieved is not None:
-        rec["score_retrieved_at"] = retrieved
+    # a dump's own retrieval time (Arctic Shift retrieved_utc, Pushshift retrieved_on); unknown otherwise
+    rec["score_retrieved_at"] = to_datetime(d.get("retrieved_utc") or d.get("retrieved_on"))
     rec["upvote_ratio"] = to_float(d.get("upvote_ratio"))
     rec["num_comments"] = to_int(d.get("num_comments"))
     rec["nsfw"] = bool(d["over_18"]) if d.get("over_18") is not None else None
@@ -139,8 +167,7 @@ def parse_table(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
 
     rec = _base(env, ctx, origin)
     for field in ("title", "body", "question", "answer", "text"):
-        v = get(field)
-        rec[f"_raw_{field}"] = None if v is None else str(v)
+        rec[f"_raw_{field}"] = text_or_none(get(field))
     rec["score"] = to_float(get("score"))
     kind = get("score_kind") or cfg.score_kind
     rec["score_kind"] = str(kind) if kind and rec["score"] is not None else None

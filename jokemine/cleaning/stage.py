@@ -14,7 +14,6 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,10 +26,11 @@ from jokemine import atomic
 from jokemine.cleaning import filters as F
 from jokemine.cleaning.dedup import exact_duplicates
 from jokemine.cleaning.langid import detect_batch, warm_up
-from jokemine.cleaning.parse import ParseContext, ParseError, parse_envelope
+from jokemine.cleaning.parse import ParseContext, parse_envelope
 from jokemine.cleaning.scores import cohort_percentiles
 from jokemine.config import CleanConfig, Config, RedditDumpSource, SplitsConfig, TableSource
 from jokemine.errors import NothingToDo
+from jokemine.lock import data_dir_lock
 from jokemine.pipeline.executor import LocalExecutor
 from jokemine.pipeline.steps import Record, Stats, Step, filter_step, map_step, run_steps
 from jokemine.schema import RECORD_SCHEMA
@@ -40,6 +40,7 @@ from jokemine.state import Layout, State, new_run_id, utcnow
 
 log = logging.getLogger(__name__)
 KEY_COLUMNS = [
+    "lang",
     "id",
     "source",
     "score_retrieved_at",
@@ -51,6 +52,7 @@ KEY_COLUMNS = [
     "created_at",
 ]
 KEEP_CLEAN_RUNS = 2
+PASS2_ROWS = 5000
 
 
 def steps_for(source: RedditDumpSource | TableSource, cfg: CleanConfig) -> list[Step]:
@@ -69,7 +71,12 @@ def steps_for(source: RedditDumpSource | TableSource, cfg: CleanConfig) -> list[
             map_step("normalize", F.normalize_reddit(cfg.strip_edits)),
             *tail,
         ]
-    return [map_step("normalize", F.normalize_table), *tail]
+    return [
+        filter_step("upstream_deleted", F.upstream_deleted),
+        map_step("normalize", F.normalize_table),
+        filter_step("incomplete", F.incomplete),
+        *tail,
+    ]
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,11 @@ class ShardResult:
     seconds: float = 0.0
 
 
+def _nullable(values: pd.Series) -> list[Any]:
+    """A column as a list with pandas' missing markers (NaN, None, pd.NA) as None."""
+    return [None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v for v in values]
+
+
 def _public(rec: Record) -> Record:
     for k in [k for k in rec if k.startswith("_")]:
         del rec[k]
@@ -109,19 +121,20 @@ def run_pass1(task: Pass1Task) -> ShardResult:
     quarantine: list[dict[str, Any]] = []
     name = task.source.name
 
-    def records() -> Iterator[Record]:
-        for line, env in read_part(Path(task.raw_path)):
-            origin = f"{task.rel_path}:{line}"
-            try:
-                rec = parse_envelope(env, ctx, origin)
-            except (ParseError, KeyError, TypeError, ValueError, AttributeError) as e:
-                quarantine.append({"origin": origin, "error": f"{type(e).__name__}: {e}", "raw": env})
-                stats.add("quarantined", name)
-                continue
-            stats.add("read", name)
-            yield rec
-
-    rows = [_public(r) for r in run_steps(records(), steps_for(task.source, task.clean), stats)]
+    steps = steps_for(task.source, task.clean)
+    rows: list[Record] = []
+    for line, env in read_part(Path(task.raw_path)):
+        origin = f"{task.rel_path}:{line}"
+        try:  # one bad record is quarantined, never the shard
+            rec = parse_envelope(env, ctx, origin)
+            out = [_public(r) for r in run_steps([rec], steps, stats)]
+        except Exception as e:
+            # the raw record stays in raw/ (see origin); nothing from it (e.g. author names) is copied here
+            quarantine.append({"origin": origin, "error": f"{type(e).__name__}: {e}"})
+            stats.add("quarantined", name)
+            continue
+        stats.add("read", name)
+        rows.extend(out)
     pq.write_table(pa.Table.from_pylist(rows, schema=RECORD_SCHEMA), task.out_path)
     return ShardResult(task.index, len(rows), stats, quarantine, time.perf_counter() - t0)
 
@@ -155,6 +168,7 @@ class Pass2Task:
     drop_reason: list[str | None]
     score_norm: list[float | None]
     dup_cluster: list[str | None]
+    lang_hint: list[str | None]
     clean: CleanConfig
     splits: SplitsConfig
 
@@ -168,6 +182,9 @@ def run_pass2(task: Pass2Task) -> ShardResult:
     cols["drop_reason"] = list(task.drop_reason)
     cols["score_norm"] = list(task.score_norm)
     cols["dup_cluster"] = list(task.dup_cluster)
+    for i, hint in enumerate(task.lang_hint):
+        if hint is not None and cols["lang"][i] is None:
+            cols["lang"][i] = hint
     need = [i for i in range(table.num_rows) if cols["drop_reason"][i] is None and cols["lang"][i] is None]
     detected = detect_batch([cols["text"][i] for i in need], task.clean.langdetect_chars)
     stats.add("step", "langdetect", "in", n=len(need))
@@ -194,10 +211,14 @@ def run_pass2(task: Pass2Task) -> ShardResult:
 
 
 def global_decisions(paths: list[Path], source_order: dict[str, int], stats: Stats) -> list[pd.DataFrame]:
-    """Id merge, score percentiles and exact duplicates over all pass-1 shards.
+    """Id merge, score percentiles and exact duplicates over all pass-1 shards (key columns only).
 
-    Returns, per shard, the surviving rows (index ``row``) with ``drop_reason``, ``score_norm`` and
-    ``dup_cluster``.
+    One record per id: of several observations of one id (the same Reddit post in two dumps, or re-read from
+    the API) the one with the latest ``score_retrieved_at`` wins (unknown times last), then the one with a
+    ``created_at``, then the source listed first in the config, then the latest ``fetched_at``.
+
+    Returns, per shard, the surviving rows (``row``) with ``drop_reason``, ``score_norm``, ``dup_cluster`` and
+    ``lang_hint`` (a language declared by another copy of the same text, used instead of detection).
     """
     frames = []
     for i, p in enumerate(paths):
@@ -205,11 +226,12 @@ def global_decisions(paths: list[Path], source_order: dict[str, int], stats: Sta
         t["shard"], t["row"] = i, range(len(t))
         frames.append(t)
     df = pd.concat(frames, ignore_index=True)
-    df["order"] = df["source"].map(source_order).fillna(-1)
-    # one record per id: the latest observation (score_retrieved_at, fetched_at), then the later source
+    df["order"] = df["source"].map(source_order).fillna(len(source_order))
+    df["dated"] = df["created_at"].notna()
     df = df.sort_values(
-        ["id", "score_retrieved_at", "fetched_at", "order", "shard", "row"],
-        ascending=[True, False, False, False, False, False],
+        ["id", "score_retrieved_at", "dated", "order", "fetched_at", "shard", "row"],
+        ascending=[True, False, False, True, False, False, False],
+        na_position="last",
         kind="mergesort",
     )
     merged = df.duplicated("id", keep="first")
@@ -218,17 +240,22 @@ def global_decisions(paths: list[Path], source_order: dict[str, int], stats: Sta
     df = df.loc[~merged].copy()
     df["score_norm"] = float("nan")
     df["dup_cluster"] = None
+    df["lang_hint"] = None
     live = df["drop_reason"].isna()
     df.loc[live, "score_norm"] = cohort_percentiles(df.loc[live])
     cluster, is_dup = exact_duplicates(df.loc[live, ["id", "text_key", "score_norm", "created_at"]])
     df.loc[live, "dup_cluster"] = cluster
     dup_idx = is_dup[is_dup].index
     df.loc[dup_idx, "drop_reason"] = "exact_duplicate"
+    # a language declared by any copy of a text holds for the copy that survives
+    declared = df.loc[live & df["lang"].notna()].groupby("text_key")["lang"].first()
+    needs = live & ~df.index.isin(dup_idx) & df["lang"].isna()
+    df.loc[needs, "lang_hint"] = df.loc[needs, "text_key"].map(declared)
     stats.add("step", "exact_dedup", "in", n=int(live.sum()))
     stats.add("step", "exact_dedup", "dropped", n=len(dup_idx))
     sizes = df.loc[live].groupby("text_key").size()
     stats.add("step", "exact_dedup", "clusters", n=int((sizes > 1).sum()))
-    cols = ["row", "drop_reason", "score_norm", "dup_cluster"]
+    cols = ["row", "drop_reason", "score_norm", "dup_cluster", "lang_hint"]
     by_shard = {int(i): part.sort_values("row")[cols] for i, part in df.groupby("shard", sort=False)}
     return [by_shard.get(i, df.iloc[0:0][cols]) for i in range(len(paths))]
 
@@ -263,7 +290,7 @@ def clean(cfg: Config, data_dir: Path, *, workers: int | None = None, progress: 
     t_start = time.perf_counter()
     started_at = utcnow()
     sources = {s.name: s for s in cfg.sources}
-    with State(layout.state_path) as state:
+    with data_dir_lock(data_dir, "clean"), State(layout.state_path) as state:
         parts = [p for p in state.raw_parts() if p.source in sources]
         unknown = sorted({p.source for p in state.raw_parts()} - set(sources))
         salt = cfg.clean.author_salt or state.secret("author_salt")
@@ -333,21 +360,27 @@ def _clean(
         warm_up()  # load langdetect profiles once, before forking
         tasks2 = []
         for t1, dec in zip(tasks1, decisions, strict=True):
-            tasks2.append(
-                Pass2Task(
-                    t1.index,
-                    t1.out_path,
-                    str(out / f"part-{t1.index:05d}.parquet"),
-                    dec["row"].tolist(),
-                    [None if pd.isna(v) else v for v in dec["drop_reason"]],
-                    [None if pd.isna(v) else float(v) for v in dec["score_norm"]],
-                    [None if v is None or (isinstance(v, float) and pd.isna(v)) else v for v in dec["dup_cluster"]],
-                    cfg.clean,
-                    cfg.splits,
+            # chunks of PASS2_ROWS rows: language ID dominates, small tasks keep every core busy to the end
+            for c, lo in enumerate(range(0, max(len(dec), 1), PASS2_ROWS)):
+                part = dec.iloc[lo : lo + PASS2_ROWS]
+                tasks2.append(
+                    Pass2Task(
+                        t1.index,
+                        t1.out_path,
+                        str(out / f"part-{t1.index:05d}-{c:03d}.parquet"),
+                        part["row"].tolist(),
+                        _nullable(part["drop_reason"]),
+                        [None if pd.isna(v) else float(v) for v in part["score_norm"]],
+                        _nullable(part["dup_cluster"]),
+                        _nullable(part["lang_hint"]),
+                        cfg.clean,
+                        cfg.splits,
+                    )
                 )
-            )
         t = time.perf_counter()
-        res2 = executor.map(run_pass2, tasks2, desc="clean: language+splits", weight=lambda t: len(t.rows))
+        res2 = executor.map(
+            run_pass2, tasks2, desc="clean: language+splits", weight=lambda t: sum(r is None for r in t.drop_reason)
+        )
         timing["pass2_s"] = time.perf_counter() - t
         for r in res2:
             stats.merge(r.stats)
@@ -411,7 +444,7 @@ def summarize(
         "run_id": run_id,
         "started_at": started_at.isoformat(),
         "finished_at": utcnow().isoformat(),
-        "config": str(cfg.config_path) if cfg.config_path else None,
+        "config": cfg.config_path.name if cfg.config_path else None,
         "raw_parts": [p.path for p in parts],
         "totals": totals,
         "drop_reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),

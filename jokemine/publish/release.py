@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,7 +33,8 @@ import pyarrow.parquet as pq
 from jokemine import atomic
 from jokemine.config import Config
 from jokemine.dataset_cards.card import render
-from jokemine.errors import JokemineError, NothingToDo
+from jokemine.errors import BadArgument, JokemineError, NothingToDo
+from jokemine.lock import data_dir_lock
 from jokemine.schema import RELEASE_COLUMNS, SPLITS, release_schema
 from jokemine.state import Layout, State, new_run_id
 
@@ -162,7 +164,7 @@ def build_release(cfg: Config, clean_dir: Path, out: Path, version: str) -> dict
         "version": version,
         "created_at": datetime.now(UTC).isoformat(),
         "clean_run": clean_dir.name,
-        "config": str(cfg.config_path) if cfg.config_path else None,
+        "config": cfg.config_path.name if cfg.config_path else None,
         "data_hash": data_hash,
         "counts": counts,
         "languages": languages,
@@ -172,35 +174,64 @@ def build_release(cfg: Config, clean_dir: Path, out: Path, version: str) -> dict
     return manifest
 
 
+VERSION_PATTERN = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
+
+
+def _manifest(release: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((release / "MANIFEST.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    except (OSError, ValueError):
+        return None
+
+
+def _same_data(layout: Layout, data_hash: str) -> Path | None:
+    """The release ``latest`` should serve when the new build's data is already released: the latest one, or a
+    newer one whose publish was interrupted before ``latest`` moved; None when the data is new."""
+    latest = layout.release_latest()
+    latest_m = _manifest(latest) if latest else None
+    if latest_m and latest_m.get("data_hash") == data_hash:
+        return latest
+    since = latest_m["created_at"] if latest_m else ""
+    newer = []
+    for d in layout.releases.iterdir():
+        m = _manifest(d) if d.is_dir() and not d.is_symlink() and not d.name.startswith(".") else None
+        if m and m.get("data_hash") == data_hash and m.get("created_at", "") > since:
+            newer.append((m["created_at"], d))
+    return max(newer)[1] if newer else None
+
+
 def publish(cfg: Config, data_dir: Path, *, version: str | None = None) -> PublishReport:
     """Build a release from ``clean/latest`` and make it ``releases/latest`` (see the module docstring).
 
-    Raises :class:`NothingToDo` when there is no clean run, :class:`JokemineError` when the requested version
-    exists already (releases are immutable).
+    Raises :class:`NothingToDo` when there is no clean run, :class:`BadArgument` for a malformed version and
+    :class:`JokemineError` when the version exists already (releases are immutable).
     """
+    if version is not None and (not VERSION_PATTERN.match(version) or ".." in version):
+        raise BadArgument(f"--version {version!r}: use letters, digits, '.', '_' and '-' (e.g. 2026.11.20)")
     layout = Layout(data_dir)
     clean_dir = layout.clean_latest()
     if clean_dir is None or not (clean_dir / "stats.json").exists():
         raise NothingToDo(f"nothing to publish in {data_dir}: no clean data yet; run `jokemine clean` first")
-    layout.releases.mkdir(parents=True, exist_ok=True)
-    atomic.remove_stale_tmp(layout.releases)
-    version = version or cfg.publish.version or next_version(layout.releases)
-    final = layout.releases / version
-    if final.exists():
-        raise JokemineError(f"release {version} exists at {final}; releases are immutable: pick another version")
-    run_id = new_run_id()
-    with State(layout.state_path) as state:
+    with data_dir_lock(data_dir, "publish"), State(layout.state_path) as state:
+        layout.releases.mkdir(parents=True, exist_ok=True)
+        atomic.remove_stale_tmp(layout.releases)
+        version = version or cfg.publish.version or next_version(layout.releases)
+        final = layout.releases / version
+        if final.exists():
+            raise JokemineError(f"release {version} exists at {final}; releases are immutable: pick another version")
+        run_id = new_run_id()
         state.start_run(run_id, "publish")
         tmp = atomic.tmp_name(final)
         tmp.mkdir()
         try:
             manifest = build_release(cfg, clean_dir, tmp, version)
-            latest = layout.release_latest()
-            if latest is not None and (latest / "MANIFEST.json").exists():
-                previous = json.loads((latest / "MANIFEST.json").read_text(encoding="utf-8"))
-                if previous.get("data_hash") == manifest["data_hash"]:
-                    state.finish_run(run_id, "publish", "unchanged", {"version": latest.name})
-                    return PublishReport(latest.name, latest, "unchanged", previous["counts"])
+            same = _same_data(layout, manifest["data_hash"])
+            if same is not None:
+                status = "unchanged" if same == layout.release_latest() else "published"
+                atomic.point(layout.releases / "latest", same.name)
+                state.finish_run(run_id, "publish", status, {"version": same.name})
+                return PublishReport(same.name, same, status, _manifest(same)["counts"])  # type: ignore[index]
+            atomic.fsync_tree(tmp)
             os.replace(tmp, final)
             atomic.fsync_dir(layout.releases)
             atomic.point(layout.releases / "latest", version)

@@ -7,10 +7,12 @@ Lines are split on ``\\n`` only: real Reddit records contain U+2028/U+2029/U+008
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import hashlib
 import io
 import os
+import re
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -20,8 +22,9 @@ from typing import IO, Any
 import zstandard
 
 from jokemine.errors import SourceError
-from jokemine.scrapers.base import Checkpoint, Event, Notice
+from jokemine.scrapers.base import BadItem, Checkpoint, Event, Notice, RawItem
 
+_SURROGATES = re.compile("[\udc80-\udcff]")
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 1 << 20
@@ -180,12 +183,17 @@ def walk_files(
     force: bool,
     read_one: Callable[[Path], Iterator[Event]],
     stats: Counter[str],
+    settings: str = "",
 ) -> Iterator[Event]:
-    """Read each file with ``read_one`` unless its fingerprint equals the committed cursor ``file:<path>``.
+    """Read each file with ``read_one`` unless the committed cursor ``file:<path>`` says it is done.
 
-    After each file a :class:`Checkpoint` commits what was read; the file's fingerprint is stored only when it
-    was read completely, so a truncated or failed file is read again next time. A :class:`SourceError` from one
-    file becomes an error :class:`Notice` and the next file is read.
+    The cursor of a completely read file is its :func:`fingerprint` plus ``settings`` (a digest of the source
+    options that change what is read, e.g. ``encoding`` or ``columns``): the same file read with other settings
+    is read again. A file that failed part-way (truncated, undecodable) is committed with what was read and a
+    resume point, ``{"partial_of": <cursor>, "lines": N}``: the next run of the same file skips the first N
+    lines (or items) instead of storing them twice; a repaired file (new fingerprint) is read from the start.
+    A :class:`SourceError` from one file becomes an error :class:`Notice` and the next file is read. After each
+    file a :class:`Checkpoint` commits what was read.
     """
     if not files:
         raise SourceError("no input files configured")
@@ -195,19 +203,27 @@ def walk_files(
             yield Notice(f"{path}: is a directory, expected a file", "error")
             continue
         try:
-            fp = fingerprint(path)
+            done = {**fingerprint(path), "settings": settings}
         except FileNotFoundError:
             yield Notice(f"{path}: no such file (check the source's 'path')", "error")
             continue
         except OSError as e:
             yield Notice(f"{path}: cannot read: {e.strerror}", "error")
             continue
-        if not force and cursors.get(key) == fp:
+        prev = cursors.get(key)
+        if not force and prev == done:
             stats["files_unchanged"] += 1
             continue
-        complete = True
+        resume = 0
+        if not force and isinstance(prev, dict) and prev.get("partial_of") == done:
+            resume = int(prev.get("lines", 0))
+        complete, last = True, resume
         try:
             for ev in read_one(path):
+                if isinstance(ev, RawItem | BadItem) and ev.line is not None:
+                    if ev.line <= resume:
+                        continue  # stored by an earlier run of this same file
+                    last = max(last, ev.line)
                 if isinstance(ev, Notice) and ev.level == "error":
                     complete = False
                 yield ev
@@ -215,4 +231,26 @@ def walk_files(
             complete = False
             yield Notice(str(e), "error")
         stats["files_read"] += 1
-        yield Checkpoint({key: fp} if complete else {})
+        if complete:
+            yield Checkpoint({key: done})
+        else:
+            yield Checkpoint({key: {"partial_of": done, "lines": last}} if last else {})
+
+
+def iter_utf8_chunks(path: Path, encoding: str, replaced: Counter[str]) -> Iterator[bytes]:
+    """The content of ``path`` decoded from ``encoding`` and re-encoded as UTF-8 (for byte-level JSON parsers),
+    a leading BOM dropped; undecodable bytes become U+FFFD and are counted in ``replaced["bytes"]``."""
+    dec = codecs.getincrementaldecoder(encoding)("surrogateescape")
+    first = True
+    for chunk in iter_chunks(path):
+        text = dec.decode(chunk)
+        if first and text:
+            text, first = text.removeprefix("\ufeff"), False
+        bad = len(_SURROGATES.findall(text))
+        if bad:
+            replaced["bytes"] += bad
+            text = _SURROGATES.sub("\ufffd", text)
+        yield text.encode("utf-8", "replace")
+    tail = dec.decode(b"", final=True)
+    if tail:
+        yield tail.encode("utf-8", "replace")

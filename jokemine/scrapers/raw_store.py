@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 
 import zstandard
 
-from jokemine.atomic import tmp_name
+from jokemine.atomic import fsync_dir, tmp_name
 from jokemine.scrapers.base import BadItem, RawItem
 from jokemine.scrapers.files import iter_lines
 
@@ -108,6 +108,8 @@ class RawWriter:
         dir, record count); the caller commits them."""
         self._close_part()
         ready, self._ready = self._ready, []
+        if ready:
+            fsync_dir(self.run_dir)  # the renames are durable before the caller commits them
         return ready
 
     def discard(self) -> None:

@@ -30,8 +30,8 @@ from jokemine.scrapers.files import (
     ChunkStream,
     TruncatedError,
     first_byte,
-    iter_chunks,
     iter_lines_with_tail,
+    iter_utf8_chunks,
     walk_files,
 )
 
@@ -57,11 +57,12 @@ class RedditDump:
         self.name = cfg.name
         self.files = cfg.files(base_dir)
         self.subreddits = {s.lower().removeprefix("r/") for s in cfg.subreddits} if cfg.subreddits else None
+        self.settings = cfg.read_settings()
         self.stats: Counter[str] = Counter()
 
     def read(self, cursors: dict[str, Any], *, force: bool = False) -> Iterator[Event]:
         """Yield the submissions of every changed file, a checkpoint after each file."""
-        yield from walk_files(self.files, cursors, force, self._read_file, self.stats)
+        yield from walk_files(self.files, cursors, force, self._read_file, self.stats, self.settings)
 
     def _item(self, obj: Any, origin: str, line: int, unit: str, raw: Any) -> RawItem | BadItem | None:
         if not isinstance(obj, dict):
@@ -110,12 +111,15 @@ class RedditDump:
     def _read_array(self, path: Path) -> Iterator[Event]:
         origin = str(path)
         n = 0
+        replaced: Counter[str] = Counter()
         try:
-            stream = io.BufferedReader(ChunkStream(iter_chunks(path)), buffer_size=1 << 20)
+            stream = io.BufferedReader(ChunkStream(iter_utf8_chunks(path, "utf-8", replaced)), buffer_size=1 << 20)
             for n, obj in enumerate(ijson.items(stream, "item", use_float=True), start=1):
                 item = self._item(obj, origin, n, "item", obj)
                 if item is not None:
                     yield item
+            if replaced["bytes"]:
+                yield Notice(f"{path}: {replaced['bytes']} bytes that are not UTF-8 were replaced by U+FFFD")
         except TruncatedError as e:
             yield Notice(f"{e}; kept the {n} complete items before the cut", "error")
         except ijson.JSONError as e:

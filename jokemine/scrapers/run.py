@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from jokemine.config import Config, RedditDumpSource, TableSource
 from jokemine.errors import NothingToDo, SourceError
+from jokemine.lock import data_dir_lock
 from jokemine.scrapers import build_source
 from jokemine.scrapers.base import BadItem, Checkpoint, Notice, RawItem
 from jokemine.scrapers.raw_store import RawWriter, envelope, remove_uncommitted
@@ -81,7 +82,7 @@ def scrape(
     sources = select_sources(cfg, names)
     layout = Layout(data_dir)
     reports = []
-    with State(layout.state_path) as state:
+    with data_dir_lock(data_dir, "scrape"), State(layout.state_path) as state:
         for src_cfg in sources:
             reports.append(_scrape_one(cfg, layout, state, src_cfg, force, progress))
     return reports
@@ -134,6 +135,10 @@ def _scrape_one(
         report.errors.append(str(e))
         log.error("%s: %s", name, e)
         writer.discard()
+    except BaseException as e:  # a bug, disk full, Ctrl-C: drop what is uncommitted, record the failure
+        writer.discard()
+        state.finish_run(run_id, "scrape", "failed", {"error": f"{type(e).__name__}: {e}"}, name)
+        raise
     finally:
         bar.close()
         writer.close()

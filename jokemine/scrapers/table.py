@@ -34,7 +34,7 @@ import ijson
 from jokemine.config import TableSource
 from jokemine.errors import SourceError
 from jokemine.scrapers.base import BadItem, Event, Notice, RawItem, clip_raw
-from jokemine.scrapers.files import ChunkStream, TruncatedError, iter_chunks, iter_lines_with_tail, walk_files
+from jokemine.scrapers.files import ChunkStream, TruncatedError, iter_chunks, iter_utf8_chunks, walk_files
 
 PARSER_VERSION = "table/1"
 TEXT_FIELDS = ("text", "title", "body", "question", "answer")
@@ -78,7 +78,7 @@ class Table:
 
     def read(self, cursors: dict[str, Any], *, force: bool = False) -> Iterator[Event]:
         """Yield the rows of every changed file, a checkpoint after each file."""
-        yield from walk_files(self.files, cursors, force, self._read_file, self.stats)
+        yield from walk_files(self.files, cursors, force, self._read_file, self.stats, self.cfg.read_settings())
 
     # ---------------------------------------------------------------------------------------------------------
     def _read_file(self, path: Path) -> Iterator[Event]:
@@ -180,14 +180,15 @@ class Table:
     def _json_rows(self, path: Path, fmt: str) -> Iterator[Event]:
         origin = str(path)
         first = True
-        if fmt == "jsonl":
-            tail: list[bytes] = []
+        replaced: Counter[str] = Counter()
+        if fmt == "jsonl":  # decoded with `encoding`; undecodable bytes are caught per row by _read_file
             items: Iterator[tuple[int, Any, Any]] = (
-                (n, *_loads(line)) for n, line in iter_lines_with_tail(path, tail) if line.strip()
+                (n, *_loads(line)) for n, line in enumerate(iter_text_lines(path, self.cfg.encoding), 1) if line.strip()
             )
             unit = "line"
         else:
-            stream = io.BufferedReader(ChunkStream(iter_chunks(path)), buffer_size=1 << 20)
+            chunks = iter_utf8_chunks(path, self.cfg.encoding, replaced)
+            stream = io.BufferedReader(ChunkStream(chunks), buffer_size=1 << 20)
             items = ((n, obj, None) for n, obj in enumerate(ijson.items(stream, "item", use_float=True), 1))
             unit = "item"
         n = 0
@@ -208,13 +209,15 @@ class Table:
                             f"{sorted(obj)!r}; fix `columns` for source {self.name!r}"
                         )
                 yield RawItem("", obj, origin, n, unit)  # type: ignore[arg-type]
+            if replaced["bytes"]:
+                yield Notice(f"{path}: {replaced['bytes']} bytes not valid {self.cfg.encoding} were replaced by U+FFFD")
         except TruncatedError as e:
             yield Notice(f"{e}; kept the complete records before the cut", "error")
         except ijson.JSONError as e:
             yield Notice(f"{path}: invalid JSON after item {n}: {e}; kept the items before it", "error")
 
 
-def _loads(line: bytes) -> tuple[Any, str | None]:
+def _loads(line: str) -> tuple[Any, str | None]:
     try:
         return json.loads(line), None
     except ValueError as e:
