@@ -31,8 +31,9 @@ status:
 test:  ## the whole test suite
 	$(PY) -m pytest -q
 
-bench:  ## speed and memory of scrape + clean + publish on the real config -> bench/RESULTS.md
+bench:  ## speed and memory benchmarks on the real data -> bench/RESULTS.md
 	$(PY) bench/pipeline.py $(if $(CONFIG),--config $(CONFIG))
+	$(PY) bench/reddit_api.py
 
 lint:
 	$(PY) -m ruff check jokemine tests bench

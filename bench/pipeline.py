@@ -48,6 +48,19 @@ def machine() -> str:
     )
 
 
+def update_results(heading: str, section: str) -> None:
+    """Replace the section of bench/RESULTS.md that starts with ``heading`` (or append it)."""
+    results = REPO / "bench" / "RESULTS.md"
+    text = results.read_text() if results.exists() else "# Benchmark results\n\n"
+    start = text.find(heading)
+    if start >= 0:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
+    else:
+        text = text.rstrip() + "\n\n" + section
+    results.write_text(text)
+
+
 def run_measured(cmd: list[str]) -> tuple[float, float, float, str]:
     """(wall seconds, peak PSS of the whole process tree in MiB, peak RSS of its largest process in MiB, stdout).
 
@@ -181,15 +194,7 @@ def main() -> None:
         "",
     ]
     section = "\n".join(lines)
-    results = REPO / "bench" / "RESULTS.md"
-    text = results.read_text() if results.exists() else "# Benchmark results\n\n"
-    start = text.find("## Pipeline:")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
-    else:
-        text = text.rstrip() + "\n\n" + section
-    results.write_text(text)
+    update_results("## Pipeline:", section)
     print(section)
 
 

@@ -87,12 +87,15 @@ def scrape(
     ctx: typer.Context,
     source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Only this source (repeatable).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Re-read inputs already read completely.")] = False,
+    recheck_all: Annotated[
+        bool, typer.Option("--recheck-all", help="Live sources: re-read every stored post (scores, deletions).")
+    ] = False,
 ) -> None:
     """Read every enabled source (or --source NAME) into raw/, incrementally."""
     from jokemine.scrapers.run import scrape as run
 
     cfg, data_dir = ctx.obj.load()
-    reports = run(cfg, data_dir, source or None, force=force)
+    reports = run(cfg, data_dir, source or None, force=force, recheck_all=recheck_all)
     for r in reports:
         typer.echo(r.line())
     failed = [r for r in reports if r.status in ("failed", "partial")]

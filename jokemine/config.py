@@ -56,7 +56,6 @@ class _SourceBase(_Model):
     license: str | None = None
     terms: str | None = None
     id_namespace: str | None = Field(None, pattern=NAME_PATTERN)
-    path: str | list[str]
 
     def read_settings(self) -> str:
         """Digest of the options that change what a scrape reads (not name, path, license...): a file read
@@ -71,6 +70,12 @@ class _SourceBase(_Model):
     def namespace(self) -> str:
         """Id namespace: ``id_namespace`` when set, else the source name."""
         return self.id_namespace or self.name
+
+
+class _FileSource(_SourceBase):
+    """A source that reads files: ``path`` is a file, a glob, or a list of them."""
+
+    path: str | list[str]
 
     def paths(self, base_dir: Path) -> list[str]:
         """The path patterns, with ``~``/``$VARS`` expanded and relative ones resolved against ``base_dir``."""
@@ -90,7 +95,7 @@ class _SourceBase(_Model):
         return out
 
 
-class RedditDumpSource(_SourceBase):
+class RedditDumpSource(_FileSource):
     """``kind = "reddit_dump"``: Reddit submissions as NDJSON (plain, ``.zst`` or ``.gz``) or JSON arrays
     (daily arrays of full post objects, or the ``[{title, body, score, id}]`` form).
 
@@ -130,7 +135,7 @@ class ColumnMap(_Model):
         return {k: v for k, v in self.model_dump().items() if v}
 
 
-class TableSource(_SourceBase):
+class TableSource(_FileSource):
     """``kind = "table"``: CSV / TSV / JSON (array of objects) / JSONL with a column mapping.
 
     ``format`` defaults from the extension (``.csv``, ``.tsv``, ``.json``, ``.jsonl``/``.ndjson``);
@@ -168,7 +173,48 @@ class TableSource(_SourceBase):
         return {".tsv": "tsv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(ext, "csv")
 
 
-SourceConfig = Annotated[RedditDumpSource | TableSource, Field(discriminator="kind")]
+LISTING_PATTERN = r"^(new|hot|rising|(top|controversial)(:(hour|day|week|month|year|all))?)$"
+USER_AGENT_PATTERN = r"^\S+:\S+:\S+ \(by /?u/[\w-]+\)$"
+
+
+class RedditApiSource(_SourceBase):
+    """``kind = "reddit_api"``: live Reddit through PRAW, read-only (client credentials).
+
+    ``subreddits``: which to read (default ``["Jokes"]``). ``listings``: ``new`` (walked incrementally until
+    posts already stored), ``hot``, ``rising``, ``top:<t>``/``controversial:<t>`` with ``t`` in hour, day,
+    week, month, year, all; each listing serves at most ~1000 posts (history comes from dumps).
+    ``user_agent``: Reddit's required form ``<platform>:<app id>:<version> (by u/<name>)``. Credentials come
+    from the environment (``praw_client_id``, ``praw_client_secret``) or the ``praw.ini`` site ``praw_site``;
+    without them the source is skipped. ``refresh_days``: posts younger than this are re-read each run (score
+    refresh, deletion sync). ``max_pages``: pages of 100 per listing. ``max_retries``/``backoff_s``/
+    ``max_backoff_s``: bounded exponential backoff (with jitter) on 429/5xx/connection errors, on top of
+    prawcore's own two retries; ``timeout_s``: per request. ``oauth_url``/``reddit_url``: API endpoints (tests
+    point them at a local server).
+    """
+
+    kind: Literal["reddit_api"]
+    id_namespace: str | None = Field("reddit", pattern=NAME_PATTERN)
+    subreddits: list[Annotated[str, Field(pattern=r"^(r/)?[A-Za-z0-9_]{2,21}$")]] = ["Jokes"]
+    listings: list[Annotated[str, Field(pattern=LISTING_PATTERN)]] = ["new", "top:day", "top:week"]
+    user_agent: str = Field(pattern=USER_AGENT_PATTERN)
+    praw_site: str | None = None
+    refresh_days: float = Field(7.0, ge=0)
+    max_pages: int = Field(10, ge=1)
+    max_retries: int = Field(5, ge=0)
+    backoff_s: float = Field(2.0, ge=0)
+    max_backoff_s: float = Field(120.0, ge=0)
+    timeout_s: float = Field(16.0, gt=0)
+    oauth_url: str = "https://oauth.reddit.com"
+    reddit_url: str = "https://www.reddit.com"
+
+    def read_settings(self) -> str:
+        """Cursors of a live source do not depend on its options."""
+        return ""
+
+
+FileSourceConfig = RedditDumpSource | TableSource
+AnySource = RedditDumpSource | TableSource | RedditApiSource
+SourceConfig = Annotated[AnySource, Field(discriminator="kind")]
 
 
 class CleanConfig(_Model):
@@ -260,11 +306,11 @@ class Config(_Model):
         p = Path(os.path.expandvars(os.path.expanduser(self.paths.data_dir)))
         return (p if p.is_absolute() else self.base_dir / p).resolve()
 
-    def enabled_sources(self) -> list[RedditDumpSource | TableSource]:
+    def enabled_sources(self) -> list[AnySource]:
         """Sources with ``enabled = true``, in config order."""
         return [s for s in self.sources if s.enabled]
 
-    def source(self, name: str) -> RedditDumpSource | TableSource:
+    def source(self, name: str) -> AnySource:
         """The source called ``name``; :class:`ConfigError` listing the valid names otherwise."""
         for s in self.sources:
             if s.name == name:
@@ -284,7 +330,7 @@ def _key_of(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
             if isinstance(node, dict) and "name" in node:
                 out += f" ({node['name']!r})"
             continue
-        if isinstance(node, dict) and part not in node and part in ("reddit_dump", "table"):
+        if isinstance(node, dict) and part not in node and part in ("reddit_dump", "table", "reddit_api"):
             continue  # discriminator tag inserted by pydantic
         out += f".{part}" if out else str(part)
         node = node.get(part) if isinstance(node, dict) else None
@@ -303,12 +349,12 @@ def format_validation_error(path: Path | str, err: ValidationError, data: dict[s
             msg = "missing required key"
         elif e["type"] == "union_tag_invalid":
             msg = (
-                f"unknown kind {e['input'].get('kind')!r}; use 'reddit_dump' or 'table'"
+                f"unknown kind {e['input'].get('kind')!r}; use 'reddit_dump', 'table' or 'reddit_api'"
                 if isinstance(e.get("input"), dict)
                 else msg
             )
         elif e["type"] == "union_tag_not_found":
-            msg = "missing required key 'kind' ('reddit_dump' or 'table')"
+            msg = "missing required key 'kind' ('reddit_dump', 'table' or 'reddit_api')"
         msg = msg.removeprefix("Value error, ")
         lines.append(f"{path}: {key}: {msg}")
     return "; ".join(lines)

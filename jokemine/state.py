@@ -35,8 +35,8 @@ def utcnow() -> datetime:
 
 
 def new_run_id() -> str:
-    """A sortable run id: ``YYYYMMDDTHHMMSSZ-<6 hex>``."""
-    return utcnow().strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    """A run id that sorts by start time: ``YYYYMMDDTHHMMSSffffffZ-<6 hex>`` (UTC, microseconds)."""
+    return utcnow().strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3)
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,10 @@ CREATE TABLE IF NOT EXISTS runs (
   started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL, stats TEXT,
   PRIMARY KEY (run_id, stage, source));
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS known_ids (
+  source TEXT NOT NULL, source_id TEXT NOT NULL, created REAL,
+  PRIMARY KEY (source, source_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS known_ids_created ON known_ids(source, created);
 """
 
 
@@ -123,10 +127,23 @@ class State:
         rows = self.db.execute("SELECT key, value FROM cursors WHERE source = ?", (source,)).fetchall()
         return {k: json.loads(v) for k, v in rows}
 
-    def commit(self, source: str, run_id: str, parts: Iterable[tuple[str, int]], cursors: dict[str, Any]) -> None:
-        """Register raw ``parts`` (relative path, record count) and set ``cursors``, in one transaction."""
+    def commit(
+        self,
+        source: str,
+        run_id: str,
+        parts: Iterable[tuple[str, int]],
+        cursors: dict[str, Any],
+        ids: Iterable[tuple[str, float | None]] = (),
+    ) -> None:
+        """Register raw ``parts`` (relative path, record count), set ``cursors`` and record stored ``ids``
+        (source id, upstream creation time in epoch seconds or None), in one transaction."""
         now = utcnow().isoformat()
         with self._tx():
+            self.db.executemany(
+                "INSERT INTO known_ids(source, source_id, created) VALUES (?,?,?) "
+                "ON CONFLICT(source, source_id) DO UPDATE SET created = COALESCE(excluded.created, created)",
+                [(source, sid, created) for sid, created in ids],
+            )
             self.db.executemany(
                 "INSERT OR REPLACE INTO raw_parts(path, source, run_id, records, committed_at) VALUES (?,?,?,?,?)",
                 [(p, source, run_id, n, now) for p, n in parts],
@@ -143,6 +160,10 @@ class State:
         ).fetchall()
         wanted = set(sources) if sources is not None else None
         return [RawPart(*r) for r in rows if wanted is None or r[1] in wanted]
+
+    def known(self, source: str) -> StateKnownIds:
+        """The ids ``source`` has stored (see :class:`jokemine.scrapers.base.KnownIds`)."""
+        return StateKnownIds(self.db, source)
 
     # --- runs ----------------------------------------------------------------------------------------------
     def start_run(self, run_id: str, stage: str, source: str = "") -> None:
@@ -186,6 +207,38 @@ class State:
 
     def _tx(self) -> _Tx:
         return _Tx(self.db)
+
+
+class StateKnownIds:
+    """:class:`jokemine.scrapers.base.KnownIds` over the ``known_ids`` table."""
+
+    def __init__(self, db: sqlite3.Connection, source: str) -> None:
+        self.db, self.source = db, source
+
+    def has(self, ids: Iterable[str]) -> set[str]:
+        ids = list(ids)
+        out: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT source_id FROM known_ids WHERE source = ? AND source_id IN ({marks})", [self.source, *chunk]
+            ).fetchall()
+            out.update(r[0] for r in rows)
+        return out
+
+    def created_since(self, epoch_s: float) -> list[str]:
+        rows = self.db.execute(
+            "SELECT source_id FROM known_ids WHERE source = ? AND created >= ? ORDER BY created, source_id",
+            (self.source, epoch_s),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def all(self) -> list[str]:
+        rows = self.db.execute(
+            "SELECT source_id FROM known_ids WHERE source = ? ORDER BY created, source_id", (self.source,)
+        ).fetchall()
+        return [r[0] for r in rows]
 
 
 class _Tx:

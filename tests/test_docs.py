@@ -22,6 +22,7 @@ def test_readme_lists_every_drop_reason() -> None:
     assert in_code == {
         "deleted",
         "removed",
+        "deleted_upstream",
         "mod_post",
         "link_post",
         "incomplete",

@@ -11,7 +11,7 @@ from pathlib import Path
 import zstandard
 
 from jokemine.config import RedditDumpSource
-from jokemine.scrapers.base import BadItem, Checkpoint, Notice, RawItem
+from jokemine.scrapers.base import BadItem, Checkpoint, Notice, RawItem, ReadContext
 from jokemine.scrapers.reddit_dump import RedditDump
 
 KAMPTA = "kampta-reddit-jokes"
@@ -39,7 +39,7 @@ def _source(path: Path | list[Path], **kw: object) -> RedditDump:
 
 
 def _events(src: RedditDump) -> list[object]:
-    return list(src.read({}))
+    return list(src.read(ReadContext()))
 
 
 def _reference_lines(path: Path) -> list[bytes]:
@@ -116,7 +116,7 @@ def test_truncated_zst_keeps_complete_lines_and_names_the_file(real: Path, tmp_p
     cursor = events[-1].cursors[f"file:{cut}"]  # type: ignore[attr-defined]
     assert cursor["lines"] == complete and cursor["partial_of"]["size"] == 100_000
     again = _events(_source(cut))
-    assert [e for e in _source(cut).read(events[-1].cursors) if isinstance(e, RawItem)] == []  # type: ignore[attr-defined]
+    assert [e for e in _source(cut).read(ReadContext(events[-1].cursors)) if isinstance(e, RawItem)] == []  # type: ignore[attr-defined]
     assert len([e for e in again if isinstance(e, RawItem)]) == complete  # without the cursor: all again
 
 
@@ -163,6 +163,6 @@ def test_unchanged_file_is_skipped_by_cursor(real: Path, tmp_path: Path) -> None
     src = _source(f)
     cursors = next(e for e in _events(src) if isinstance(e, Checkpoint)).cursors
     src2 = _source(f)
-    assert list(src2.read(cursors)) == []
+    assert list(src2.read(ReadContext(cursors))) == []
     assert src2.stats["files_unchanged"] == 1
-    assert len([e for e in src2.read(cursors, force=True) if isinstance(e, RawItem)]) == 67
+    assert len([e for e in src2.read(ReadContext(cursors, force=True)) if isinstance(e, RawItem)]) == 67

@@ -5,6 +5,7 @@ Drop reasons, in the order they are checked:
 ==================  =================================================================================
 ``deleted``         Reddit title or body is ``[deleted]`` (the author deleted the post)
 ``removed``         body/title ``[removed]``, or ``removed_by_category`` set (moderators, Reddit, spam)
+``deleted_upstream`` found deleted or removed (or gone) when re-read from the live API after it was stored
 ``mod_post``        stickied, or distinguished as a moderator/admin post (announcements, not jokes)
 ``link_post``       a link or image post (``is_self`` false) or a body that is only a URL
 ``incomplete``      a question without an answer, or an answer without a question
@@ -34,14 +35,21 @@ RAW_TEXT_FIELDS = ("_raw_body", "_raw_title", "_raw_answer", "_raw_question", "_
 
 def upstream_deleted(rec: Record) -> str | None:
     """``deleted``/``removed`` for posts their author or the moderators took down (Reddit sentinels in any
-    text field: Reddit-derived tables carry them too)."""
+    text field: Reddit-derived tables carry them too); ``deleted_upstream`` when that was found on a re-read of
+    a stored post, or the API no longer returns it."""
+    if rec.get("_missing"):
+        return "deleted_upstream"
+    reason = None
     for field in RAW_TEXT_FIELDS:
         v = rec.get(field)
         if isinstance(v, str) and v.strip() in DELETED:
-            return "deleted" if v.strip() == "[deleted]" else "removed"
-    if rec.get("_removed_by_category"):
-        return "removed"
-    return None
+            reason = "deleted" if v.strip() == "[deleted]" else "removed"
+            break
+    if reason is None and rec.get("_removed_by_category"):
+        reason = "removed"
+    if reason and rec.get("_reread"):
+        return "deleted_upstream"
+    return reason
 
 
 def mod_post(rec: Record) -> str | None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from jokemine.config import RedditDumpSource, TableSource
+from jokemine.config import AnySource, RedditApiSource, RedditDumpSource, TableSource
 from jokemine.pipeline.steps import Record
 from jokemine.schema import empty_record, make_id
 
@@ -19,7 +19,7 @@ from jokemine.schema import empty_record, make_id
 class ParseContext:
     """What parsing needs to know about the source."""
 
-    source: RedditDumpSource | TableSource
+    source: AnySource
     author_salt: str
 
 
@@ -136,8 +136,12 @@ def parse_reddit(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
     rec["_removed_by_category"] = d.get("removed_by_category")
     rec["score"] = to_float(d.get("score"))
     rec["score_kind"] = "upvotes" if rec["score"] is not None else None
-    # a dump's own retrieval time (Arctic Shift retrieved_utc, Pushshift retrieved_on); unknown otherwise
-    rec["score_retrieved_at"] = to_datetime(d.get("retrieved_utc") or d.get("retrieved_on"))
+    if str(env.get("parser", "")).startswith("reddit_api"):  # read from the API just now
+        rec["score_retrieved_at"] = rec["fetched_at"]
+    else:  # a dump's own retrieval time (Arctic Shift retrieved_utc, Pushshift retrieved_on); unknown otherwise
+        rec["score_retrieved_at"] = to_datetime(d.get("retrieved_utc") or d.get("retrieved_on"))
+    rec["_reread"] = env.get("note") in ("reread", "missing")
+    rec["_missing"] = env.get("note") == "missing"
     rec["upvote_ratio"] = to_float(d.get("upvote_ratio"))
     rec["num_comments"] = to_int(d.get("num_comments"))
     rec["nsfw"] = bool(d["over_18"]) if d.get("over_18") is not None else None
@@ -181,6 +185,6 @@ def parse_table(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
 
 def parse_envelope(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
     """Dispatch on the source kind. Raises :class:`ParseError` (or KeyError/TypeError) on malformed input."""
-    if isinstance(ctx.source, RedditDumpSource):
+    if isinstance(ctx.source, RedditDumpSource | RedditApiSource):
         return parse_reddit(env, ctx, origin)
     return parse_table(env, ctx, origin)

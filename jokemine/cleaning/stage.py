@@ -28,7 +28,7 @@ from jokemine.cleaning.dedup import exact_duplicates
 from jokemine.cleaning.langid import detect_batch, warm_up
 from jokemine.cleaning.parse import ParseContext, parse_envelope
 from jokemine.cleaning.scores import cohort_percentiles
-from jokemine.config import CleanConfig, Config, RedditDumpSource, SplitsConfig, TableSource
+from jokemine.config import AnySource, CleanConfig, Config, RedditApiSource, RedditDumpSource, SplitsConfig
 from jokemine.errors import NothingToDo
 from jokemine.lock import data_dir_lock
 from jokemine.pipeline.executor import LocalExecutor
@@ -55,7 +55,7 @@ KEEP_CLEAN_RUNS = 2
 PASS2_ROWS = 5000
 
 
-def steps_for(source: RedditDumpSource | TableSource, cfg: CleanConfig) -> list[Step]:
+def steps_for(source: AnySource, cfg: CleanConfig) -> list[Step]:
     """The pass-1 steps for one source kind."""
     tail: list[Step] = [
         map_step("build_pairs", F.build_pairs),
@@ -63,7 +63,7 @@ def steps_for(source: RedditDumpSource | TableSource, cfg: CleanConfig) -> list[
         filter_step("length", F.length_bounds(cfg)),
         map_step("keys", F.add_keys),
     ]
-    if isinstance(source, RedditDumpSource):
+    if isinstance(source, RedditDumpSource | RedditApiSource):
         return [
             filter_step("upstream_deleted", F.upstream_deleted),
             filter_step("mod_post", F.mod_post),
@@ -86,7 +86,7 @@ class Pass1Task:
     index: int
     raw_path: str
     rel_path: str
-    source: RedditDumpSource | TableSource
+    source: AnySource
     clean: CleanConfig
     author_salt: str
     out_path: str

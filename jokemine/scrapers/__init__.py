@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jokemine.config import RedditDumpSource, TableSource
+from jokemine.config import AnySource, RedditApiSource, RedditDumpSource
 from jokemine.scrapers.base import Source
 
 
-def build_source(cfg: RedditDumpSource | TableSource, base_dir: Path) -> Source:
+def build_source(cfg: AnySource, base_dir: Path) -> Source:
     """The reader for one configured source (``kind`` selects the class)."""
     if isinstance(cfg, RedditDumpSource):
         from jokemine.scrapers.reddit_dump import RedditDump
 
         return RedditDump(cfg, base_dir)
+    if isinstance(cfg, RedditApiSource):
+        from jokemine.scrapers.reddit_api import RedditApi
+
+        return RedditApi(cfg, base_dir)
     from jokemine.scrapers.table import Table
 
     return Table(cfg, base_dir)

@@ -1,6 +1,7 @@
 """The source interface: a source yields events; the scrape runner stores them.
 
-A source's ``read(cursors, force=...)`` yields, in order:
+A source's ``read(ctx)`` (:class:`ReadContext`: committed cursors, ``force``, ``recheck_all`` and the ids the
+source already stored) yields, in order:
 
 * :class:`RawItem` - one record exactly as read (``data``), with where it came from;
 * :class:`BadItem` - something that could not be read as a record (counted and quarantined, the run goes on);
@@ -8,7 +9,8 @@ A source's ``read(cursors, force=...)`` yields, in order:
   the runner makes the raw parts durable and stores the cursors in one transaction, so a killed run resumes
   from the last checkpoint with nothing lost or duplicated;
 * :class:`Notice` - a warning or a file-level error (truncated file, wrong encoding); errors make the run
-  ``partial`` and the command exit non-zero, but the source goes on with its other files.
+  ``partial`` and the command exit non-zero, but the source goes on with its other files. ``level="skip"``
+  means the source cannot run here (e.g. no API credentials): it is reported as skipped, not failed.
 
 :class:`jokemine.errors.SourceError` raised from ``read`` stops that source only; other sources still run.
 File dumps, the live Reddit API and crawled sites all implement this interface.
@@ -19,20 +21,29 @@ from __future__ import annotations
 import base64
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 
 @dataclass(slots=True)
 class RawItem:
-    """One raw record. ``line`` is the 1-based line (or array item, see ``unit``) in ``origin``."""
+    """One raw record. ``line`` is the 1-based line (or array item, see ``unit``) in ``origin``.
+
+    ``created`` (epoch seconds) is when the record was created upstream, tracked for sources that re-read what
+    they stored (``track_ids``); ``note`` marks re-reads (``"reread"``, or ``"missing"`` when the origin no
+    longer returns the record); ``fetched_at`` overrides the run's fetch time (per API page).
+    """
 
     source_id: str
     data: Any
     origin: str
     line: int | None = None
     unit: Literal["line", "item", "row"] = "line"
+    created: float | None = None
+    note: str | None = None
+    fetched_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -55,24 +66,66 @@ class Checkpoint:
 
 @dataclass(slots=True)
 class Notice:
-    """A message for the user; ``level="error"`` marks the run partial (exit code 1)."""
+    """A message for the user; ``level="error"`` marks the run partial (exit code 1), ``"skip"`` skipped."""
 
     message: str
-    level: Literal["warning", "error"] = "warning"
+    level: Literal["warning", "error", "skip"] = "warning"
 
 
 Event = RawItem | BadItem | Checkpoint | Notice
 
 
+class KnownIds(Protocol):
+    """The ids a source has stored (committed), with their upstream creation time."""
+
+    def has(self, ids: Iterable[str]) -> set[str]:
+        """The subset of ``ids`` already stored."""
+        ...
+
+    def created_since(self, epoch_s: float) -> list[str]:
+        """Stored ids created at or after ``epoch_s``."""
+        ...
+
+    def all(self) -> list[str]:
+        """Every stored id."""
+        ...
+
+
+class NoKnownIds:
+    """:class:`KnownIds` for sources that do not track ids."""
+
+    def has(self, ids: Iterable[str]) -> set[str]:
+        return set()
+
+    def created_since(self, epoch_s: float) -> list[str]:
+        return []
+
+    def all(self) -> list[str]:
+        return []
+
+
+@dataclass
+class ReadContext:
+    """What a source gets from the runner: committed ``cursors``; ``force`` re-reads inputs already read;
+    ``recheck_all`` re-reads every stored record (live sources); ``known`` the ids already stored."""
+
+    cursors: dict[str, Any] = field(default_factory=dict)
+    force: bool = False
+    recheck_all: bool = False
+    known: KnownIds = field(default_factory=NoKnownIds)
+
+
 class Source(Protocol):
-    """What the scrape runner needs from a source (see the module docstring)."""
+    """What the scrape runner needs from a source (see the module docstring). ``track_ids``: the runner keeps
+    the ids it stores (with ``RawItem.created``) in ``state.sqlite`` for ``ReadContext.known``."""
 
     name: str
     parser_version: str
     stats: Counter[str]
+    track_ids: bool
 
-    def read(self, cursors: dict[str, Any], *, force: bool = False) -> Iterator[Event]:
-        """Yield events; ``cursors`` are the values committed by earlier runs; ``force`` re-reads everything."""
+    def read(self, ctx: ReadContext) -> Iterator[Event]:
+        """Yield events (see the module docstring)."""
         ...
 
 

@@ -26,8 +26,8 @@ from jokemine.scrapers.files import iter_lines
 
 
 def envelope(source: str, item: RawItem, fetched_at: datetime, parser: str) -> dict[str, Any]:
-    """The raw line stored for ``item``."""
-    return {
+    """The raw line stored for ``item`` (``note`` only when the item has one)."""
+    env = {
         "source": source,
         "source_id": item.source_id,
         "origin": item.origin,
@@ -37,6 +37,9 @@ def envelope(source: str, item: RawItem, fetched_at: datetime, parser: str) -> d
         "parser": parser,
         "data": item.data,
     }
+    if item.note:
+        env["note"] = item.note
+    return env
 
 
 def _dumps(obj: Any) -> bytes:

@@ -25,7 +25,7 @@ import ijson
 
 from jokemine.config import RedditDumpSource
 from jokemine.errors import SourceError
-from jokemine.scrapers.base import BadItem, Event, Notice, RawItem, clip_raw
+from jokemine.scrapers.base import BadItem, Event, Notice, RawItem, ReadContext, clip_raw
 from jokemine.scrapers.files import (
     ChunkStream,
     TruncatedError,
@@ -60,9 +60,11 @@ class RedditDump:
         self.settings = cfg.read_settings()
         self.stats: Counter[str] = Counter()
 
-    def read(self, cursors: dict[str, Any], *, force: bool = False) -> Iterator[Event]:
+    track_ids = False
+
+    def read(self, ctx: ReadContext) -> Iterator[Event]:
         """Yield the submissions of every changed file, a checkpoint after each file."""
-        yield from walk_files(self.files, cursors, force, self._read_file, self.stats, self.settings)
+        yield from walk_files(self.files, ctx.cursors, ctx.force, self._read_file, self.stats, self.settings)
 
     def _item(self, obj: Any, origin: str, line: int, unit: str, raw: Any) -> RawItem | BadItem | None:
         if not isinstance(obj, dict):

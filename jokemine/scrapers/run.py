@@ -10,11 +10,11 @@ from typing import Any
 
 from tqdm import tqdm
 
-from jokemine.config import Config, RedditDumpSource, TableSource
+from jokemine.config import AnySource, Config, RedditDumpSource, TableSource
 from jokemine.errors import NothingToDo, SourceError
 from jokemine.lock import data_dir_lock
 from jokemine.scrapers import build_source
-from jokemine.scrapers.base import BadItem, Checkpoint, Notice, RawItem
+from jokemine.scrapers.base import BadItem, Checkpoint, Notice, RawItem, ReadContext
 from jokemine.scrapers.raw_store import RawWriter, envelope, remove_uncommitted
 from jokemine.state import Layout, State, new_run_id, utcnow
 
@@ -39,6 +39,8 @@ class SourceReport:
 
     def line(self) -> str:
         """One summary line for the terminal."""
+        if self.status == "skipped":
+            return f"{self.name}: skipped: " + "; ".join(w.removeprefix("skipped: ") for w in self.warnings)
         extra = "".join(f", {k} {v}" for k, v in sorted(self.stats.items()))
         return (
             f"{self.name}: {self.status}: {self.records} records stored in {self.parts} parts, "
@@ -46,7 +48,7 @@ class SourceReport:
         )
 
 
-def select_sources(cfg: Config, names: list[str] | None) -> list[RedditDumpSource | TableSource]:
+def select_sources(cfg: Config, names: list[str] | None) -> list[AnySource]:
     """The sources a scrape runs: the named ones (enabled or not), else every enabled one.
 
     Raises :class:`NothingToDo` (before anything is written) when there is nothing to read.
@@ -58,8 +60,9 @@ def select_sources(cfg: Config, names: list[str] | None) -> list[RedditDumpSourc
             f"no sources to scrape in {where}: add a [[sources]] entry (a Reddit dump or a table; "
             "see README 'Use your own dumps'), or run with CONFIG=configs/real-offline.toml"
         )
-    if not any(p.exists() for s in sources for p in s.files(cfg.base_dir)):
-        listed = "; ".join(f"{s.name}: {', '.join(s.paths(cfg.base_dir))}" for s in sources)
+    file_sources = [s for s in sources if isinstance(s, RedditDumpSource | TableSource)]
+    if len(file_sources) == len(sources) and not any(p.exists() for s in file_sources for p in s.files(cfg.base_dir)):
+        listed = "; ".join(f"{s.name}: {', '.join(s.paths(cfg.base_dir))}" for s in file_sources)
         raise NothingToDo(
             f"nothing to read: no input file of the configured sources exists ({listed}); "
             f"fix the `path` of the sources in {where}"
@@ -73,18 +76,20 @@ def scrape(
     names: list[str] | None = None,
     *,
     force: bool = False,
+    recheck_all: bool = False,
     progress: bool | None = None,
 ) -> list[SourceReport]:
     """Run the selected sources (see :func:`select_sources`) and return one report per source.
 
-    A source that fails does not stop the others. ``force`` re-reads inputs whose cursors say they are done.
+    A source that fails does not stop the others. ``force`` re-reads inputs whose cursors say they are done;
+    ``recheck_all`` makes live sources re-read every post they stored (deletion sync).
     """
     sources = select_sources(cfg, names)
     layout = Layout(data_dir)
     reports = []
     with data_dir_lock(data_dir, "scrape"), State(layout.state_path) as state:
         for src_cfg in sources:
-            reports.append(_scrape_one(cfg, layout, state, src_cfg, force, progress))
+            reports.append(_scrape_one(cfg, layout, state, src_cfg, force, recheck_all, progress))
     return reports
 
 
@@ -92,8 +97,9 @@ def _scrape_one(
     cfg: Config,
     layout: Layout,
     state: State,
-    src_cfg: RedditDumpSource | TableSource,
+    src_cfg: AnySource,
     force: bool,
+    recheck_all: bool,
     progress: bool | None,
 ) -> SourceReport:
     name = src_cfg.name
@@ -107,11 +113,23 @@ def _scrape_one(
     writer = RawWriter(layout.root, name, run_id, cfg.scrape.part_records)
     state.start_run(run_id, "scrape", name)
     fetched_at = utcnow()
+    ctx = ReadContext(state.cursors(name), force=force, recheck_all=recheck_all, known=state.known(name))
+    pending_ids: list[tuple[str, float | None]] = []
     bar = tqdm(desc=f"scrape {name}", unit=" rec", disable=None if progress is None else not progress, leave=False)
+
+    def commit(cursors: dict[str, Any]) -> None:
+        parts = writer.take_ready()
+        state.commit(name, run_id, parts, cursors, pending_ids)
+        pending_ids.clear()
+        report.parts += len(parts)
+        report.records += sum(n for _, n in parts)
+
     try:
-        for ev in source.read(state.cursors(name), force=force):
+        for ev in source.read(ctx):
             if isinstance(ev, RawItem):
-                writer.add(envelope(name, ev, fetched_at, source.parser_version))
+                writer.add(envelope(name, ev, ev.fetched_at or fetched_at, source.parser_version))
+                if source.track_ids:
+                    pending_ids.append((ev.source_id, ev.created))
                 bar.update()
             elif isinstance(ev, BadItem):
                 writer.quarantine(name, ev)
@@ -119,18 +137,15 @@ def _scrape_one(
                 level = logging.WARNING if writer.bad <= MAX_LOGGED_BAD else logging.DEBUG
                 log.log(level, "%s: %s: %s: %s (quarantined)", name, ev.origin, where, ev.error)
             elif isinstance(ev, Checkpoint):
-                parts = writer.take_ready()
-                state.commit(name, run_id, parts, ev.cursors)
-                report.parts += len(parts)
-                report.records += sum(n for _, n in parts)
+                commit(ev.cursors)
             elif isinstance(ev, Notice):
+                if ev.level == "skip":
+                    report.status = "skipped"
                 (report.errors if ev.level == "error" else report.warnings).append(ev.message)
-                log.log(logging.ERROR if ev.level == "error" else logging.WARNING, "%s: %s", name, ev.message)
-        parts = writer.take_ready()
-        if parts:  # a source that yields records after its last checkpoint: commit them, cursors unchanged
-            state.commit(name, run_id, parts, {})
-            report.parts += len(parts)
-            report.records += sum(n for _, n in parts)
+                level = {"error": logging.ERROR, "skip": logging.INFO}.get(ev.level, logging.WARNING)
+                log.log(level, "%s: %s", name, ev.message)
+        if writer.records > report.records or pending_ids:
+            commit({})  # records after the last checkpoint: commit them, cursors unchanged
     except SourceError as e:
         report.errors.append(str(e))
         log.error("%s: %s", name, e)
@@ -153,7 +168,7 @@ def _scrape_one(
     report.stats = dict(Counter(source.stats))
     if report.errors:
         report.status = "partial" if report.parts else "failed"
-    elif report.records == 0 and report.bad == 0:
+    elif report.status != "skipped" and report.records == 0 and report.bad == 0:
         report.status = "unchanged"
     stats: dict[str, Any] = {
         "records": report.records,

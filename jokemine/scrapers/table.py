@@ -33,7 +33,7 @@ import ijson
 
 from jokemine.config import TableSource
 from jokemine.errors import SourceError
-from jokemine.scrapers.base import BadItem, Event, Notice, RawItem, clip_raw
+from jokemine.scrapers.base import BadItem, Event, Notice, RawItem, ReadContext, clip_raw
 from jokemine.scrapers.files import ChunkStream, TruncatedError, iter_chunks, iter_utf8_chunks, walk_files
 
 PARSER_VERSION = "table/1"
@@ -76,9 +76,11 @@ class Table:
         self.text_columns = [self.mapping[f] for f in TEXT_FIELDS if f in self.mapping]
         self.stats: Counter[str] = Counter()
 
-    def read(self, cursors: dict[str, Any], *, force: bool = False) -> Iterator[Event]:
+    track_ids = False
+
+    def read(self, ctx: ReadContext) -> Iterator[Event]:
         """Yield the rows of every changed file, a checkpoint after each file."""
-        yield from walk_files(self.files, cursors, force, self._read_file, self.stats, self.cfg.read_settings())
+        yield from walk_files(self.files, ctx.cursors, ctx.force, self._read_file, self.stats, self.cfg.read_settings())
 
     # ---------------------------------------------------------------------------------------------------------
     def _read_file(self, path: Path) -> Iterator[Event]:

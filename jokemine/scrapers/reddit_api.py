@@ -1,0 +1,277 @@
+"""``reddit_api``: live Reddit through PRAW (read-only, client credentials).
+
+Per subreddit and run:
+
+1. ``new`` is walked page by page (100 posts, ``after`` cursor) until it reaches posts older than the newest one
+   stored by an earlier run, so an up-to-date subreddit costs one request. The walk commits after every page with
+   its position (``after``), so a run killed at any point resumes where it stopped: nothing lost, nothing stored
+   twice. The other configured listings (``top:day``, ``top:week``, ``hot``...) add posts the walk has not seen.
+   Reddit serves at most ~1000 posts per listing: history comes from dumps (``reddit_dump``).
+2. Posts created less than ``refresh_days`` ago (all stored posts with ``--recheck-all``) are re-read in batches
+   of 100 through ``/api/info`` (what ``reddit.info(fullnames=...)`` requests): each re-read is stored as a new
+   observation (``note = "reread"``) with its fetch time, so scores that settle over days are kept as a history
+   and clean uses the latest. A post that comes back deleted or removed, or not at all (``note = "missing"``), is
+   dropped by the next clean as ``deleted_upstream`` (Reddit's content policy asks that deletions be honoured).
+
+Raw records are the API's JSON exactly as received (``Reddit.request``, so nothing is lost to PRAW's objects).
+Rate limits: prawcore's limiter reads ``x-ratelimit-*`` and sleeps before requests; prawcore retries connection
+errors, timeouts and 5xx twice; on top of that, 429 (which prawcore does not retry) waits ``Retry-After`` and
+429/5xx/connection errors back off exponentially with jitter, ``max_retries`` times, after which the source stops
+cleanly with what it has committed. Credentials are never logged or stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from jokemine.config import RedditApiSource
+from jokemine.errors import SourceError
+from jokemine.scrapers.base import Checkpoint, Event, Notice, RawItem, ReadContext
+
+log = logging.getLogger(__name__)
+PARSER_VERSION = "reddit_api/1"
+INFO_BATCH = 100
+PAGE = 100
+
+
+class _TimeoutSession(requests.Session):
+    """A session that caps every request's timeout (prawcore's own is fixed at import time)."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self._cap = timeout
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        t = kwargs.get("timeout")
+        kwargs["timeout"] = self._cap if t is None else min(float(t), self._cap)
+        return super().request(*args, **kwargs)
+
+
+def credentials_missing(cfg: RedditApiSource) -> str | None:
+    """Why the source cannot authenticate here (None when credentials are configured)."""
+    if os.environ.get("praw_client_id") and os.environ.get("praw_client_secret"):
+        return None
+    if cfg.praw_site:
+        return None  # praw.ini decides; PRAW reports a missing setting
+    return (
+        "no Reddit API credentials: set praw_client_id and praw_client_secret in the environment, or name a "
+        "praw.ini site with `praw_site` (README 'Live Reddit')"
+    )
+
+
+class RedditApi:
+    """Reads the subreddits of one ``reddit_api`` source (see the module docstring)."""
+
+    parser_version = PARSER_VERSION
+    track_ids = True
+
+    def __init__(self, cfg: RedditApiSource, base_dir: Path) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        self.stats: Counter[str] = Counter()
+        self._reddit: Any = None
+
+    # --- connection --------------------------------------------------------------------------------------------
+    def _connect(self) -> Any:
+        import praw
+        import prawcore
+
+        kwargs: dict[str, Any] = {
+            "user_agent": self.cfg.user_agent,
+            "oauth_url": self.cfg.oauth_url,
+            "reddit_url": self.cfg.reddit_url,
+            "check_for_updates": False,
+            "requestor_kwargs": {"session": _TimeoutSession(self.cfg.timeout_s)},
+        }
+        if self.cfg.praw_site:
+            kwargs["site_name"] = self.cfg.praw_site
+        try:
+            reddit = praw.Reddit(**kwargs)
+        except (praw.exceptions.MissingRequiredAttributeException, KeyError) as e:
+            raise SourceError(f"Reddit API not configured: {e}".splitlines()[0]) from None
+        except Exception as e:  # configparser.NoSectionError for an unknown praw.ini site
+            raise SourceError(f"praw.ini site {self.cfg.praw_site!r}: {type(e).__name__}") from None
+        reddit.read_only = True
+        self._prawcore = prawcore
+        return reddit
+
+    def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        """GET ``path`` through PRAW with bounded retries (see the module docstring)."""
+        pc = self._prawcore
+        last = ""
+        for attempt in range(self.cfg.max_retries + 1):
+            try:
+                self.stats["requests"] += 1
+                data = self._reddit.request(method="GET", path=path, params=params)
+                if not isinstance(data, dict):
+                    raise SourceError(f"{self.cfg.oauth_url}/{path}: unexpected response {type(data).__name__}")
+                return data
+            except pc.exceptions.TooManyRequests as e:
+                wait = float(e.retry_after) if e.retry_after else self._backoff(attempt)
+                last = f"HTTP 429 (Retry-After {e.retry_after})"
+                self.stats["http_429"] += 1
+            except pc.exceptions.ServerError as e:
+                wait, last = self._backoff(attempt), f"HTTP {e.response.status_code}"
+                self.stats["http_5xx"] += 1
+            except pc.exceptions.RequestException as e:
+                wait, last = self._backoff(attempt), f"{type(e.original_exception).__name__}"
+                self.stats["connection_errors"] += 1
+            except pc.exceptions.ResponseException as e:
+                status = e.response.status_code
+                if status in (401, 403):
+                    raise SourceError(self._auth_message(status)) from None
+                raise SourceError(f"{self.cfg.oauth_url}/{path}: HTTP {status}") from None
+            if attempt < self.cfg.max_retries:
+                log.warning("%s: %s on %s; retrying in %.1f s", self.name, last, path, wait)
+                time.sleep(wait)
+        raise SourceError(
+            f"giving up on {self.cfg.oauth_url}/{path} after {self.cfg.max_retries + 1} attempts "
+            f"({last}); what was read before is kept"
+        )
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter, capped (AWS Architecture Blog, "Exponential Backoff and Jitter")."""
+        return min(self.cfg.max_backoff_s, self.cfg.backoff_s * 2**attempt) * (0.5 + random.random() / 2)
+
+    def _auth_message(self, status: int) -> str:
+        return (
+            f"Reddit rejected the credentials (HTTP {status} from {self.cfg.reddit_url}/api/v1/access_token): "
+            "check praw_client_id / praw_client_secret (or the praw.ini site) and that the app is approved"
+        )
+
+    # --- reading -----------------------------------------------------------------------------------------------
+    def read(self, ctx: ReadContext) -> Iterator[Event]:
+        """Walk the listings of every subreddit, then re-read young (or all) stored posts."""
+        missing = credentials_missing(self.cfg)
+        if missing:
+            yield Notice(f"skipped: {missing}", "skip")
+            return
+        self._reddit = self._connect()
+        try:
+            seen: set[str] = set()
+            for sub in self.cfg.subreddits:
+                sub = sub.removeprefix("r/")
+                for listing in self.cfg.listings:
+                    if listing == "new":
+                        yield from self._walk_new(sub, ctx, seen)
+                    else:
+                        yield from self._walk_listing(sub, listing, ctx, seen)
+            yield from self._reread(ctx, seen)
+        except self._prawcore.exceptions.ResponseException as e:  # the token request itself
+            status = e.response.status_code
+            if status in (401, 403):
+                raise SourceError(self._auth_message(status)) from None
+            raise SourceError(f"{self.cfg.reddit_url}: HTTP {status}") from None
+        except self._prawcore.exceptions.OAuthException as e:
+            raise SourceError(f"Reddit refused the token request: {e.error}") from None
+
+    def _item(self, post: dict[str, Any], url: str, when: datetime, note: str | None = None) -> RawItem:
+        created = post.get("created_utc")
+        return RawItem(
+            str(post["id"]),
+            post,
+            url,
+            None,
+            "item",
+            created=float(created) if isinstance(created, int | float) else None,
+            note=note,
+            fetched_at=when,
+        )
+
+    def _page(
+        self, sub: str, kind: str, params: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], str | None, str, datetime]:
+        path = f"r/{sub}/{kind}"
+        when = datetime.now(UTC)
+        data = self._get(path, {"limit": PAGE, **params})
+        listing = data.get("data") or {}
+        posts = [c["data"] for c in listing.get("children", []) if c.get("kind") == "t3" and "id" in c.get("data", {})]
+        self.stats["pages"] += 1
+        return posts, listing.get("after"), f"{self.cfg.oauth_url}/{path}", when
+
+    def _walk_new(self, sub: str, ctx: ReadContext, seen: set[str]) -> Iterator[Event]:
+        key = f"sub:{sub.lower()}:new"
+        cur: dict[str, Any] = dict(ctx.cursors.get(key) or {})
+        walk = cur.get("walk")
+        if walk:  # resume an interrupted walk where it stopped
+            after, stop, top = walk.get("after"), walk.get("stop"), walk.get("top")
+        else:
+            after, stop, top = None, cur.get("newest"), None
+        pages = 0
+        while True:
+            posts, next_after, url, when = self._page(sub, "new", {"after": after} if after else {})
+            pages += 1
+            if top is None and posts:
+                top = posts[0].get("created_utc")
+            known = ctx.known.has(p["id"] for p in posts)
+            for p in posts:
+                if p["id"] not in known and p["id"] not in seen:
+                    seen.add(p["id"])
+                    self.stats["new_posts"] += 1
+                    yield self._item(p, url, when)
+            reached = stop is not None and any(float(p.get("created_utc") or 0) <= stop for p in posts)
+            done = reached or not next_after or not posts or pages >= self.cfg.max_pages
+            if done:
+                newest = max(x for x in (top, stop) if x is not None) if (top or stop) else None
+                cur = {"newest": newest, "walk": None}
+            else:
+                cur = {**cur, "walk": {"after": next_after, "stop": stop, "top": top}}
+                after = next_after
+            yield Checkpoint({key: cur})
+            if done:
+                return
+
+    def _walk_listing(self, sub: str, listing: str, ctx: ReadContext, seen: set[str]) -> Iterator[Event]:
+        kind, _, t = listing.partition(":")
+        params: dict[str, Any] = {"t": t} if t else {}
+        after = None
+        for _ in range(self.cfg.max_pages):
+            posts, after, url, when = self._page(sub, kind, {**params, **({"after": after} if after else {})})
+            known = ctx.known.has(p["id"] for p in posts)
+            for p in posts:
+                if p["id"] not in known and p["id"] not in seen:
+                    seen.add(p["id"])
+                    self.stats["new_posts"] += 1
+                    yield self._item(p, url, when)
+            yield Checkpoint({})
+            if not after or not posts:
+                return
+
+    def _reread(self, ctx: ReadContext, stored_now: set[str]) -> Iterator[Event]:
+        if ctx.recheck_all:
+            ids = ctx.known.all()
+        elif self.cfg.refresh_days > 0:
+            ids = ctx.known.created_since(time.time() - self.cfg.refresh_days * 86400)
+        else:
+            ids = []
+        ids = [i for i in ids if i not in stored_now]
+        url = f"{self.cfg.oauth_url}/api/info"
+        for start in range(0, len(ids), INFO_BATCH):
+            batch = ids[start : start + INFO_BATCH]
+            when = datetime.now(UTC)
+            data = self._get("api/info", {"id": ",".join(f"t3_{i}" for i in batch)})
+            got = {
+                str(c["data"]["id"]): c["data"]
+                for c in (data.get("data") or {}).get("children", [])
+                if c.get("kind") == "t3"
+            }
+            for sid in batch:
+                if sid in got:
+                    self.stats["reread"] += 1
+                    yield self._item(got[sid], url, when, "reread")
+                else:
+                    self.stats["missing_upstream"] += 1
+                    yield RawItem(
+                        sid, {"id": sid, "name": f"t3_{sid}"}, url, None, "item", note="missing", fetched_at=when
+                    )
+            yield Checkpoint({})
