@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -155,7 +156,7 @@ def test_gives_up_after_bounded_retries_keeps_pages_and_resumes(
     report = scrape(cfg, cfg.data_dir(), progress=False)[0]
     assert (report.status, report.records) == ("partial", 100)  # page 1 committed
     assert report.errors == [
-        f"giving up on {server.url}/r/Jokes/new after 3 attempts (HTTP 503); what was read before is kept"
+        f"r/Jokes new: giving up on {server.url}/r/Jokes/new after 3 attempts (HTTP 503); what was read before is kept"
     ]
     # our 3 attempts, each retried twice by prawcore: 1 ok + 9 failures
     assert Counter(r["status"] for r in server.requests("/r/Jokes/new")) == {200: 1, 503: 9}
@@ -242,12 +243,19 @@ def test_recheck_all_rereads_every_stored_post(
     assert report.stats["reread"] == 250 and len(server.requests("/api/info")) == 3
 
 
-def test_empty_subreddit(tmp_path: Path, server: FakeReddit, creds: None, sleeps: list[float]) -> None:
+def test_empty_subreddit(
+    tmp_path: Path, server: FakeReddit, posts: list[dict], creds: None, sleeps: list[float]
+) -> None:
     server.empty_subreddits.add("emptysub")
     cfg = _config(tmp_path, server, subreddits=["EmptySub"], listings=["new", "top:day"])
     report = scrape(cfg, cfg.data_dir(), progress=False)[0]
     assert (report.status, report.records, report.errors) == ("unchanged", 0, [])
     assert [r["path"] for r in server.log[1:]] == ["/r/EmptySub/new", "/r/EmptySub/top"]
+    with State(Layout(cfg.data_dir()).state_path) as st:
+        assert st.cursors("live")["sub:emptysub:new"] == {"newest": None, "walk": None}
+    server.empty_subreddits.clear()
+    server.add([{**p, "subreddit": "EmptySub"} for p in posts[:5]])  # its first posts arrive
+    assert scrape(cfg, cfg.data_dir(), progress=False)[0].records == 5
 
 
 def test_dump_and_live_copies_are_one_record_newest_retrieval_wins(
@@ -282,7 +290,7 @@ def test_bad_credentials_give_one_clear_error(
         "is approved"
     ]
     r = subprocess.run(
-        [sys.executable, "-m", "jokemine", "--config", str(cfg.config_path), "scrape"],
+        [sys.executable, "-m", "jokemine", "--verbose", "--config", str(cfg.config_path), "scrape"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -290,6 +298,8 @@ def test_bad_credentials_give_one_clear_error(
         env={**os.environ},
     )
     assert r.returncode == 1
+    basic = base64.b64encode(f"{CLIENT_ID}:wrong-secret".encode()).decode()
+    assert "wrong-secret" not in r.stdout + r.stderr and basic not in r.stdout + r.stderr
     assert [line for line in r.stderr.splitlines() if line.startswith("error:")] == [f"error: live: {report.errors[0]}"]
     assert "Traceback" not in r.stderr
 
@@ -323,7 +333,7 @@ def test_no_credentials_skips_the_source_and_others_run(
 def test_killed_mid_listing_resumes_without_loss_or_duplicates(
     tmp_path: Path, server: FakeReddit, creds: None, sleeps: list[float]
 ) -> None:
-    cfg = _config(tmp_path, server, refresh_days=0)
+    cfg = _config(tmp_path, server, refresh_days=0, timeout_s=120)
     data = cfg.data_dir()
     server.fault("GET", "/r/Jokes/new", delay=30, skip=2)  # hold the third page
     proc = subprocess.Popen(
@@ -394,5 +404,112 @@ def test_secret_and_token_never_logged_or_written(real: Path, tmp_path: Path, se
             blob = json.dumps(pq.read_table(f).to_pylist(), default=str).encode()
         texts.append(blob.decode("utf-8", "replace"))
     assert len(texts) > 10
+    basic = base64.b64encode(f"{CLIENT_ID}:{SECRET}".encode()).decode()
     for t in texts:
-        assert SECRET not in t and TOKEN not in t
+        assert SECRET not in t and TOKEN not in t and basic not in t
+
+
+def test_stale_cursor_restarts_the_walk_instead_of_skipping(
+    tmp_path: Path, server: FakeReddit, posts: list[dict], creds: None, sleeps: list[float]
+) -> None:
+    cfg = _config(tmp_path, server, refresh_days=0)
+    data = cfg.data_dir()
+    server.fault("GET", "/r/Jokes/new", status=503, skip=1, times=100)
+    cfg2 = _config(tmp_path, server, refresh_days=0, max_retries=0)
+    assert scrape(cfg2, data, progress=False)[0].records == 100  # the walk stopped after page 1
+    server.faults.clear()
+    with State(Layout(data).state_path) as st:
+        after = st.cursors("live")["sub:jokes:new"]["walk"]["after"]
+    with server.lock:  # the post the cursor points at is removed upstream
+        del server.posts[after.removeprefix("t3_")]
+        server._version += 1
+    report = scrape(cfg, data, progress=False)[0]
+    assert report.records == 150 and any("walking again from the newest post" in w for w in report.warnings)
+    ids = [e["source_id"] for e in _raw(data)]
+    assert len(ids) == len(set(ids)) == 250 and set(ids) == {p["id"] for p in posts}
+
+
+def test_max_pages_pauses_the_walk_and_the_next_run_continues(
+    tmp_path: Path, server: FakeReddit, creds: None, sleeps: list[float]
+) -> None:
+    cfg = _config(tmp_path, server, refresh_days=0, max_pages=1)
+    data = cfg.data_dir()
+    assert [scrape(cfg, data, progress=False)[0].records for _ in range(4)] == [100, 100, 50, 0]
+    ids = [e["source_id"] for e in _raw(data)]
+    assert len(ids) == len(set(ids)) == 250
+
+
+def test_a_failing_subreddit_does_not_stop_the_others_or_the_rereads(
+    tmp_path: Path, server: FakeReddit, creds: None, sleeps: list[float]
+) -> None:
+    cfg = _config(tmp_path, server, subreddits=["Jokes"])
+    data = cfg.data_dir()
+    scrape(cfg, data, progress=False)
+    server.fault("GET", "/r/Gone/new", status=404, times=10)
+    server.fault("GET", "/r/Private/new", status=403, times=10)
+    cfg = _config(tmp_path, server, subreddits=["Gone", "Private", "Jokes"])
+    report = scrape(cfg, data, progress=False)[0]
+    assert report.status == "partial" and report.stats["reread"] == 250  # the deletion sync still ran
+    assert report.errors == [
+        f"r/Gone new: {server.url}/r/Gone/new: HTTP 404 (not found or banned)",
+        f"r/Private new: {server.url}/r/Private/new: HTTP 403 (private or quarantined subreddit)",
+    ]
+
+
+def test_a_malformed_info_response_is_not_read_as_deletions(
+    tmp_path: Path, server: FakeReddit, creds: None, sleeps: list[float]
+) -> None:
+    cfg = _config(tmp_path, server)
+    data = cfg.data_dir()
+    scrape(cfg, data, progress=False)
+    server.fault("GET", "/api/info", status=200, body=b'{"kind": "Listing", "data": {}}')
+    report = scrape(cfg, data, progress=False)[0]
+    assert report.stats.get("missing_upstream", 0) == 0
+    assert report.errors == [
+        f"re-reading stored posts: {server.url}/api/info: no listing for 100 ids (kind "
+        "'Listing'); not treating them as deleted"
+    ]
+    assert not [e for e in _raw(data) if e.get("note") == "missing"]
+
+
+def test_token_endpoint_503_is_retried_and_huge_retry_after_is_refused(
+    tmp_path: Path, server: FakeReddit, creds: None, sleeps: list[float]
+) -> None:
+    server.fault("POST", "/api/v1/access_token", status=503)
+    cfg = _config(tmp_path, server, refresh_days=0)
+    report = scrape(cfg, cfg.data_dir(), progress=False)[0]
+    assert (report.status, report.records) == ("ok", 250)
+    assert [r["status"] for r in server.requests("/api/v1/access_token")] == [503, 200]
+    server.fault("GET", "/r/Jokes/new", status=429, headers={"Retry-After": "5000"})
+    report = scrape(cfg, cfg.data_dir(), progress=False)[0]
+    assert report.errors == [
+        f"r/Jokes new: {server.url}/r/Jokes/new: HTTP 429 asks to wait 5000 s, more than "
+        "max_backoff_s (120 s); try again later"
+    ]
+    assert 5000.0 not in sleeps
+
+
+def test_retry_after_as_http_date_is_handled(
+    tmp_path: Path, server: FakeReddit, creds: None, sleeps: list[float]
+) -> None:
+    server.fault("GET", "/r/Jokes/new", status=429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    cfg = _config(tmp_path, server, refresh_days=0)
+    report = scrape(cfg, cfg.data_dir(), progress=False)[0]
+    assert (report.status, report.records) == ("ok", 250)  # no traceback: waited and tried again
+
+
+def test_a_deletion_sticks_even_if_a_dump_was_retrieved_later(
+    tmp_path: Path, server: FakeReddit, posts: list[dict], creds: None, sleeps: list[float]
+) -> None:
+    cfg = _config(tmp_path, server)
+    data = cfg.data_dir()
+    scrape(cfg, data, progress=False)
+    server.delete(posts[0]["id"])
+    scrape(cfg, data, progress=False)  # the re-read sees the deletion
+    later = {**posts[0], "retrieved_utc": time.time() + 86400}  # a dump copy fetched after that, with content
+    dump = tmp_path / "late_dump.ndjson"
+    dump.write_text(json.dumps(later))
+    cfg = _config(tmp_path, server, extra=f'[[sources]]\nname = "late"\nkind = "reddit_dump"\npath = "{dump}"\n')
+    scrape(cfg, data, ["late"], progress=False)
+    clean(cfg, data, progress=False)
+    assert _clean(data).loc[f"reddit:{posts[0]['id']}", "drop_reason"] == "deleted_upstream"

@@ -210,12 +210,16 @@ def run_pass2(task: Pass2Task) -> ShardResult:
     return ShardResult(task.index, table.num_rows, stats, [], time.perf_counter() - t0)
 
 
-def global_decisions(paths: list[Path], source_order: dict[str, int], stats: Stats) -> list[pd.DataFrame]:
+def global_decisions(
+    paths: list[Path], source_order: dict[str, int], stats: Stats, live_sources: frozenset[str] = frozenset()
+) -> list[pd.DataFrame]:
     """Id merge, score percentiles and exact duplicates over all pass-1 shards (key columns only).
 
     One record per id: of several observations of one id (the same Reddit post in two dumps, or re-read from
     the API) the one with the latest ``score_retrieved_at`` wins (unknown times last), then the one with a
-    ``created_at``, then the source listed first in the config, then the latest ``fetched_at``.
+    ``created_at``, then the source listed first in the config, then the latest ``fetched_at``. A deletion
+    found on a live re-read sticks: the id stays dropped (``deleted_upstream``) unless a later live read
+    (``live_sources``) shows the post again, whatever a dump retrieved afterwards says.
 
     Returns, per shard, the surviving rows (``row``) with ``drop_reason``, ``score_norm``, ``dup_cluster`` and
     ``lang_hint`` (a language declared by another copy of the same text, used instead of detection).
@@ -234,10 +238,19 @@ def global_decisions(paths: list[Path], source_order: dict[str, int], stats: Sta
         na_position="last",
         kind="mergesort",
     )
+    is_del = df["drop_reason"].eq("deleted_upstream")
+    sticky: set[str] = set()
+    if is_del.any():
+        del_time = df.loc[is_del].groupby("id")["score_retrieved_at"].max()
+        shown = df.loc[df["source"].isin(live_sources) & ~is_del].groupby("id")["score_retrieved_at"].max()
+        shown = shown.reindex(del_time.index)
+        sticky = set(del_time.index[shown.isna() | (shown < del_time)])
     merged = df.duplicated("id", keep="first")
     for source, n in df.loc[merged, "source"].value_counts().items():
         stats.add("merged_same_id", str(source), n=int(n))
     df = df.loc[~merged].copy()
+    if sticky:
+        df.loc[df["id"].isin(sticky), "drop_reason"] = "deleted_upstream"
     df["score_norm"] = float("nan")
     df["dup_cluster"] = None
     df["lang_hint"] = None
@@ -354,7 +367,8 @@ def _clean(
 
         t = time.perf_counter()
         order = {s.name: i for i, s in enumerate(cfg.sources)}
-        decisions = global_decisions([Path(t.out_path) for t in tasks1], order, stats)
+        live = frozenset(s.name for s in cfg.sources if isinstance(s, RedditApiSource))
+        decisions = global_decisions([Path(t.out_path) for t in tasks1], order, stats, live)
         timing["global_s"] = time.perf_counter() - t
 
         warm_up()  # load langdetect profiles once, before forking

@@ -22,6 +22,8 @@ cleanly with what it has committed. Credentials are never logged or stored.
 
 from __future__ import annotations
 
+import contextlib
+import email.utils
 import logging
 import os
 import random
@@ -42,6 +44,32 @@ log = logging.getLogger(__name__)
 PARSER_VERSION = "reddit_api/1"
 INFO_BATCH = 100
 PAGE = 100
+
+
+class AuthFailed(SourceError):
+    """Reddit rejected the credentials: the whole source stops."""
+
+
+class RequestFailed(SourceError):
+    """One request failed for good (the listing or batch is reported, the source goes on)."""
+
+
+_STATUS_HINTS = {
+    302: " (the subreddit does not exist: Reddit redirects to search)",
+    403: " (private or quarantined subreddit)",
+    404: " (not found or banned)",
+}
+
+
+def _retry_after_seconds(value: str) -> float:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date (RFC 9110, section 10.2.3)."""
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, (email.utils.parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+        except (TypeError, ValueError):
+            return 60.0
 
 
 class _TimeoutSession(requests.Session):
@@ -106,41 +134,62 @@ class RedditApi:
         return reddit
 
     def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
-        """GET ``path`` through PRAW with bounded retries (see the module docstring)."""
+        """GET ``path`` through PRAW with bounded retries (see the module docstring).
+
+        Raises :class:`AuthFailed` when Reddit rejects the credentials, :class:`RequestFailed` for anything else
+        that retrying did not fix (a private or banned subreddit, a malformed response, retries exhausted).
+        """
+        import praw
+
         pc = self._prawcore
+        url = f"{self.cfg.oauth_url}/{path}"
         last = ""
         for attempt in range(self.cfg.max_retries + 1):
+            wait = self._backoff(attempt)
             try:
                 self.stats["requests"] += 1
                 data = self._reddit.request(method="GET", path=path, params=params)
                 if not isinstance(data, dict):
-                    raise SourceError(f"{self.cfg.oauth_url}/{path}: unexpected response {type(data).__name__}")
+                    raise RequestFailed(f"{url}: unexpected response ({type(data).__name__}, not a JSON object)")
                 return data
-            except pc.exceptions.TooManyRequests as e:
-                wait = float(e.retry_after) if e.retry_after else self._backoff(attempt)
-                last = f"HTTP 429 (Retry-After {e.retry_after})"
-                self.stats["http_429"] += 1
-            except pc.exceptions.ServerError as e:
-                wait, last = self._backoff(attempt), f"HTTP {e.response.status_code}"
-                self.stats["http_5xx"] += 1
-            except pc.exceptions.RequestException as e:
-                wait, last = self._backoff(attempt), f"{type(e.original_exception).__name__}"
+            except pc.exceptions.RequestException as e:  # connection errors, timeouts (after prawcore's retries)
+                last = type(e.original_exception).__name__
                 self.stats["connection_errors"] += 1
             except pc.exceptions.ResponseException as e:
-                status = e.response.status_code
-                if status in (401, 403):
-                    raise SourceError(self._auth_message(status)) from None
-                raise SourceError(f"{self.cfg.oauth_url}/{path}: HTTP {status}") from None
+                status, where = e.response.status_code, (e.response.url or url).split("?")[0]
+                token_call = "/api/v1/access_token" in where
+                if status == 429:
+                    retry_after = e.response.headers.get("retry-after")
+                    wait = _retry_after_seconds(retry_after) if retry_after else wait
+                    if wait > self.cfg.max_backoff_s:
+                        raise RequestFailed(
+                            f"{where}: HTTP 429 asks to wait {wait:.0f} s, more than max_backoff_s "
+                            f"({self.cfg.max_backoff_s:.0f} s); try again later"
+                        ) from None
+                    self.stats["http_429"] += 1
+                elif status >= 500:
+                    self.stats["http_5xx"] += 1
+                elif status == 401 or (token_call and status == 403):
+                    raise AuthFailed(self._auth_message(status)) from None
+                else:
+                    raise RequestFailed(f"{where}: HTTP {status}{_STATUS_HINTS.get(status, '')}") from None
+                last = f"HTTP {status}" + (f" from {where}" if token_call else "")
+            except pc.exceptions.OAuthException as e:
+                raise AuthFailed(f"Reddit refused the token request: {e.error}") from None
+            except ValueError as e:  # e.g. a Retry-After date prawcore cannot parse: wait and try again
+                last = f"unparseable response ({e})"
+            except (praw.exceptions.PRAWException, pc.exceptions.PrawcoreException, KeyError) as e:
+                # e.g. a 400 with an unusual body, a 401 without www-authenticate: report it, no traceback
+                raise RequestFailed(f"{url}: unexpected response ({type(e).__name__}: {e})") from None
             if attempt < self.cfg.max_retries:
                 log.warning("%s: %s on %s; retrying in %.1f s", self.name, last, path, wait)
                 time.sleep(wait)
-        raise SourceError(
-            f"giving up on {self.cfg.oauth_url}/{path} after {self.cfg.max_retries + 1} attempts "
-            f"({last}); what was read before is kept"
+        raise RequestFailed(
+            f"giving up on {url} after {self.cfg.max_retries + 1} attempts ({last}); what was read before is kept"
         )
 
     def _backoff(self, attempt: int) -> float:
-        """Exponential backoff with full jitter, capped (AWS Architecture Blog, "Exponential Backoff and Jitter")."""
+        """Exponential backoff with jitter, capped (AWS Architecture Blog, "Exponential Backoff and Jitter")."""
         return min(self.cfg.max_backoff_s, self.cfg.backoff_s * 2**attempt) * (0.5 + random.random() / 2)
 
     def _auth_message(self, status: int) -> str:
@@ -151,7 +200,11 @@ class RedditApi:
 
     # --- reading -----------------------------------------------------------------------------------------------
     def read(self, ctx: ReadContext) -> Iterator[Event]:
-        """Walk the listings of every subreddit, then re-read young (or all) stored posts."""
+        """Walk the listings of every subreddit, then re-read young (or all) stored posts.
+
+        A listing that fails (private or banned subreddit, retries exhausted) is reported and the others still
+        run, and so do the re-reads; rejected credentials stop the source.
+        """
         missing = credentials_missing(self.cfg)
         if missing:
             yield Notice(f"skipped: {missing}", "skip")
@@ -162,18 +215,19 @@ class RedditApi:
             for sub in self.cfg.subreddits:
                 sub = sub.removeprefix("r/")
                 for listing in self.cfg.listings:
-                    if listing == "new":
-                        yield from self._walk_new(sub, ctx, seen)
-                    else:
-                        yield from self._walk_listing(sub, listing, ctx, seen)
-            yield from self._reread(ctx, seen)
-        except self._prawcore.exceptions.ResponseException as e:  # the token request itself
-            status = e.response.status_code
-            if status in (401, 403):
-                raise SourceError(self._auth_message(status)) from None
-            raise SourceError(f"{self.cfg.reddit_url}: HTTP {status}") from None
-        except self._prawcore.exceptions.OAuthException as e:
-            raise SourceError(f"Reddit refused the token request: {e.error}") from None
+                    try:
+                        if listing == "new":
+                            yield from self._walk_new(sub, ctx, seen)
+                        else:
+                            yield from self._walk_listing(sub, listing, ctx, seen)
+                    except RequestFailed as e:
+                        yield Notice(f"r/{sub} {listing}: {e}", "error")
+            try:
+                yield from self._reread(ctx, seen)
+            except RequestFailed as e:
+                yield Notice(f"re-reading stored posts: {e}", "error")
+        except AuthFailed as e:
+            raise SourceError(str(e)) from None
 
     def _item(self, post: dict[str, Any], url: str, when: datetime, note: str | None = None) -> RawItem:
         created = post.get("created_utc")
@@ -200,6 +254,13 @@ class RedditApi:
         return posts, listing.get("after"), f"{self.cfg.oauth_url}/{path}", when
 
     def _walk_new(self, sub: str, ctx: ReadContext, seen: set[str]) -> Iterator[Event]:
+        """Walk ``new`` down to the newest post stored before (the cursor's ``newest``), committing per page.
+
+        Cursor ``sub:<name>:new`` = ``{"newest": epoch s, "walk": None | {"after", "stop", "top"}}``; ``walk`` is
+        the position of an unfinished walk, resumed by the next run (also when ``max_pages`` ends a run early).
+        An ``after`` that no longer works (its post was removed, or fell past the ~1000-post window) restarts
+        the walk from the top once; posts already stored are skipped by id.
+        """
         key = f"sub:{sub.lower()}:new"
         cur: dict[str, Any] = dict(ctx.cursors.get(key) or {})
         walk = cur.get("walk")
@@ -207,10 +268,17 @@ class RedditApi:
             after, stop, top = walk.get("after"), walk.get("stop"), walk.get("top")
         else:
             after, stop, top = None, cur.get("newest"), None
-        pages = 0
+        pages, restarted = 0, False
         while True:
             posts, next_after, url, when = self._page(sub, "new", {"after": after} if after else {})
             pages += 1
+            if not posts and after and not restarted:
+                restarted, after = True, None
+                yield Notice(
+                    f"r/{sub} new: the saved position no longer exists upstream; walking again from the "
+                    "newest post (stored posts are skipped)"
+                )
+                continue
             if top is None and posts:
                 top = posts[0].get("created_utc")
             known = ctx.known.has(p["id"] for p in posts)
@@ -220,15 +288,21 @@ class RedditApi:
                     self.stats["new_posts"] += 1
                     yield self._item(p, url, when)
             reached = stop is not None and any(float(p.get("created_utc") or 0) <= stop for p in posts)
-            done = reached or not next_after or not posts or pages >= self.cfg.max_pages
-            if done:
+            ended = not next_after or not posts
+            if reached or ended:
+                if ended and not reached and stop is not None:
+                    yield Notice(
+                        f"r/{sub} new: the listing ended before reaching the posts stored earlier; posts "
+                        "in between (past Reddit's ~1000-post window) need a dump to backfill"
+                    )
                 newest = max(x for x in (top, stop) if x is not None) if (top or stop) else None
-                cur = {"newest": newest, "walk": None}
-            else:
-                cur = {**cur, "walk": {"after": next_after, "stop": stop, "top": top}}
-                after = next_after
+                yield Checkpoint({key: {"newest": newest, "walk": None}})
+                return
+            cur = {**cur, "walk": {"after": next_after, "stop": stop, "top": top}}
+            after = next_after
             yield Checkpoint({key: cur})
-            if done:
+            if pages >= self.cfg.max_pages:  # resume here next run
+                self.stats["walks_paused"] += 1
                 return
 
     def _walk_listing(self, sub: str, listing: str, ctx: ReadContext, seen: set[str]) -> Iterator[Event]:
@@ -247,7 +321,21 @@ class RedditApi:
             if not after or not posts:
                 return
 
+    def _info(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """``/api/info`` for up to 100 ids: the posts it returned, by id. A response that is not a listing, or an
+        empty one for a non-empty batch, raises :class:`RequestFailed` (never read as "all deleted")."""
+        data = self._get("api/info", {"id": ",".join(f"t3_{i}" for i in ids)})
+        children = (data.get("data") or {}).get("children") if data.get("kind") == "Listing" else None
+        if not isinstance(children, list) or (ids and not children):
+            raise RequestFailed(
+                f"{self.cfg.oauth_url}/api/info: no listing for {len(ids)} ids (kind "
+                f"{data.get('kind')!r}); not treating them as deleted"
+            )
+        return {str(c["data"]["id"]): c["data"] for c in children if c.get("kind") == "t3" and "id" in c["data"]}
+
     def _reread(self, ctx: ReadContext, stored_now: set[str]) -> Iterator[Event]:
+        """Re-read stored posts (young ones, or all with ``recheck_all``) as new observations; ids the API does
+        not return (asked twice) are recorded as ``missing``."""
         if ctx.recheck_all:
             ids = ctx.known.all()
         elif self.cfg.refresh_days > 0:
@@ -259,12 +347,11 @@ class RedditApi:
         for start in range(0, len(ids), INFO_BATCH):
             batch = ids[start : start + INFO_BATCH]
             when = datetime.now(UTC)
-            data = self._get("api/info", {"id": ",".join(f"t3_{i}" for i in batch)})
-            got = {
-                str(c["data"]["id"]): c["data"]
-                for c in (data.get("data") or {}).get("children", [])
-                if c.get("kind") == "t3"
-            }
+            got = self._info(batch)
+            absent = [i for i in batch if i not in got]
+            if absent:  # ask once more before believing they are gone (an empty answer again: they are)
+                with contextlib.suppress(RequestFailed):
+                    got.update(self._info(absent))
             for sid in batch:
                 if sid in got:
                     self.stats["reread"] += 1
