@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from jokemine.errors import ConfigError
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+SOURCE_KINDS = ("reddit_dump", "table", "reddit_api", "anekdot_ru", "html_spec")
 TABLE_FIELDS = (
     "id",
     "text",
@@ -212,8 +215,128 @@ class RedditApiSource(_SourceBase):
         return ""
 
 
+class _CrawlSource(_SourceBase):
+    """Options shared by the HTML crawlers: ``base_url`` (scheme + host), the crawl window (``start``/``end``
+    dates, ``end`` defaulting to today; with neither, the last ``refetch_days`` days, then "since the last
+    run"), ``refetch_days`` (recent pages fetched again every run: ratings settle), ``max_pages`` (pagination
+    depth per listing) and the declared ``lang`` of the site's texts (empty: detect)."""
+
+    base_url: str = Field(pattern=r"^https?://[^/\s]+$")
+    start: date | None = None
+    end: date | None = None
+    refetch_days: int = Field(2, ge=0)
+    max_pages: int = Field(10, ge=1)
+    lang: str | None = Field(None, pattern=r"^([a-z]{2,3}(-[A-Za-z]+)?)?$")
+
+    def read_settings(self) -> str:
+        return ""
+
+
+class AnekdotRuSource(_CrawlSource):
+    """``kind = "anekdot_ru"``: anekdot.ru daily release pages ``/release/<category>/day/YYYY-MM-DD/`` for the
+    crawl window, and tag pages ``/tags/<tag>``, with their pagination; truncated stories are completed from
+    ``/id/<id>/``. Texts are Russian (``lang = "ru"``); ratings are net votes."""
+
+    kind: Literal["anekdot_ru"]
+    base_url: str = Field("https://www.anekdot.ru", pattern=r"^https?://[^/\s]+$")
+    categories: list[Literal["anekdot", "story", "aphorism"]] = ["anekdot"]
+    tags: list[str] = []
+    full_stories: bool = True
+    lang: str | None = Field("ru", pattern=r"^([a-z]{2,3}(-[A-Za-z]+)?)?$")
+
+
+class HtmlSpecSource(_CrawlSource):
+    """``kind = "html_spec"``: any site described declaratively (README "Add a site with a spec").
+
+    Pages: ``start_urls`` (paths or URLs), and/or ``url_template`` with ``{date}`` (each day of the crawl
+    window, ``YYYY-MM-DD``) and/or ``{page}`` (``first_page``..``last_page``); ``pagination`` (CSS selector of
+    ``<a>`` links to follow, up to ``max_pages``). Items: ``item`` (CSS selector of one joke), ``text`` (CSS
+    selector inside the item; the item itself when unset; ``<br>`` becomes a newline), ``score`` (CSS selector
+    inside the item) with ``score_attr`` (read an attribute instead of the text) and ``score_regex`` (first group
+    is the number), ``score_kind``, ``id_attr`` (attribute of the item holding its id; else ``id_selector`` +
+    ``id_regex`` on that element's ``href``; else a hash of the text), ``url_template_item`` (the joke's URL,
+    ``{id}``).
+    """
+
+    kind: Literal["html_spec"]
+    start_urls: list[str] = []
+    url_template: str | None = None
+    first_page: int = Field(1, ge=0)
+    last_page: int = Field(1, ge=0)
+    item: str
+    text: str | None = None
+    score: str | None = None
+    score_attr: str | None = None
+    score_regex: str = r"(-?\d+(?:[.,]\d+)?)"
+    score_kind: Literal["upvotes", "net_votes", "mean_rating", "likes"] = "net_votes"
+    id_attr: str | None = None
+    id_selector: str | None = None
+    id_regex: str = r"(\d+)"
+    pagination: str | None = None
+    url_template_item: str | None = None
+
+    @model_validator(mode="after")
+    def _pages(self) -> HtmlSpecSource:
+        if not self.start_urls and not self.url_template:
+            raise ValueError("give `start_urls` or a `url_template`")
+        if self.url_template and not (
+            {"{date}", "{page}"} & {t for t in ("{date}", "{page}") if t in self.url_template}
+        ):
+            raise ValueError("`url_template` needs {date} and/or {page}")
+        for key in ("item", "text", "score", "id_selector", "pagination"):
+            css = getattr(self, key)
+            if css:
+                try:
+                    from cssselect import GenericTranslator, SelectorError
+
+                    GenericTranslator().css_to_xpath(css)
+                except SelectorError as e:
+                    raise ValueError(f"{key}: invalid CSS selector {css!r}: {e}") from None
+        for key in ("score_regex", "id_regex"):
+            try:
+                re.compile(getattr(self, key))
+            except re.error as e:
+                raise ValueError(f"{key}: invalid regular expression: {e}") from None
+        return self
+
+
+class HttpConfig(_Model):
+    """``[http]``: politeness of every HTTP crawler. ``user_agent`` (default names jokemine and ``contact``),
+    ``contact`` (an e-mail or URL site owners can reach you at), ``min_interval_s`` (per host, raised to the
+    site's robots.txt ``Crawl-delay``), ``connect_timeout_s``/``read_timeout_s``, ``retries`` (per request, on
+    connection errors, timeouts, 429 and 5xx, with exponential backoff ``backoff_s``..``max_backoff_s`` and
+    jitter; ``Retry-After`` honoured up to ``max_backoff_s``), ``max_bytes`` (response size cap),
+    ``max_redirects``, ``cache`` (requests-cache SQLite cache in the data dir), ``listing_ttl_s`` (how long
+    listing pages are cached; pages of past days are kept forever), ``max_attempts`` (runs a failing URL is
+    retried in before it is given up)."""
+
+    user_agent: str | None = None
+    contact: str = ""
+    min_interval_s: float = Field(1.0, ge=0)
+    connect_timeout_s: float = Field(10.0, gt=0)
+    read_timeout_s: float = Field(30.0, gt=0)
+    retries: int = Field(4, ge=0)
+    backoff_s: float = Field(1.0, ge=0)
+    max_backoff_s: float = Field(60.0, ge=0)
+    max_bytes: int = Field(10 * 2**20, ge=1024)
+    max_redirects: int = Field(10, ge=0)
+    cache: bool = True
+    listing_ttl_s: int = Field(3600, ge=0)
+    max_attempts: int = Field(3, ge=1)
+
+    def agent(self) -> str:
+        """The User-Agent header: ``user_agent``, or one naming jokemine and the contact."""
+        if self.user_agent:
+            return self.user_agent
+        from jokemine import __version__
+
+        contact = f"; contact: {self.contact}" if self.contact else ""
+        return f"jokemine/{__version__} (humor dataset crawler; +https://pypi.org/project/jokemine/{contact})"
+
+
 FileSourceConfig = RedditDumpSource | TableSource
-AnySource = RedditDumpSource | TableSource | RedditApiSource
+CrawlSourceConfig = AnekdotRuSource | HtmlSpecSource
+AnySource = RedditDumpSource | TableSource | RedditApiSource | AnekdotRuSource | HtmlSpecSource
 SourceConfig = Annotated[AnySource, Field(discriminator="kind")]
 
 
@@ -279,6 +402,7 @@ class Config(_Model):
 
     paths: PathsConfig = PathsConfig()
     scrape: ScrapeConfig = ScrapeConfig()
+    http: HttpConfig = HttpConfig()
     sources: list[SourceConfig] = []
     clean: CleanConfig = CleanConfig()
     splits: SplitsConfig = SplitsConfig()
@@ -330,7 +454,7 @@ def _key_of(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
             if isinstance(node, dict) and "name" in node:
                 out += f" ({node['name']!r})"
             continue
-        if isinstance(node, dict) and part not in node and part in ("reddit_dump", "table", "reddit_api"):
+        if isinstance(node, dict) and part not in node and part in SOURCE_KINDS:
             continue  # discriminator tag inserted by pydantic
         out += f".{part}" if out else str(part)
         node = node.get(part) if isinstance(node, dict) else None
@@ -349,12 +473,12 @@ def format_validation_error(path: Path | str, err: ValidationError, data: dict[s
             msg = "missing required key"
         elif e["type"] == "union_tag_invalid":
             msg = (
-                f"unknown kind {e['input'].get('kind')!r}; use 'reddit_dump', 'table' or 'reddit_api'"
+                f"unknown kind {e['input'].get('kind')!r}; use one of {', '.join(SOURCE_KINDS)}"
                 if isinstance(e.get("input"), dict)
                 else msg
             )
         elif e["type"] == "union_tag_not_found":
-            msg = "missing required key 'kind' ('reddit_dump', 'table' or 'reddit_api')"
+            msg = f"missing required key 'kind' (one of {', '.join(SOURCE_KINDS)})"
         msg = msg.removeprefix("Value error, ")
         lines.append(f"{path}: {key}: {msg}")
     return "; ".join(lines)

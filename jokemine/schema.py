@@ -86,6 +86,8 @@ FIELDS: tuple[Field, ...] = (
         "Percentile of `score` in [0, 1] within its cohort (source x score kind x month of "
         "`created_at`; source x score kind when undated); ties share the mean rank. Null when unscored.",
     ),
+    Field("votes_up", pa.int64(), "Up (plus) votes, where the origin shows them (anekdot.ru)."),
+    Field("votes_down", pa.int64(), "Down (minus) votes, where the origin shows them; `score` = up - down then."),
     Field("upvote_ratio", pa.float64(), "Reddit upvote ratio in [0, 1], when the origin has it."),
     Field("num_comments", pa.int64(), "Number of comments, when the origin has it."),
     Field("nsfw", pa.bool_(), "Marked over-18 by the origin."),
@@ -145,6 +147,8 @@ RELEASE_COLUMNS: dict[str, list[str]] = {
         "question",
         "answer",
         *_COMMON,
+        "votes_up",
+        "votes_down",
         "source_id",
         "tags",
         "author_hash",

@@ -88,7 +88,44 @@ CREATE TABLE IF NOT EXISTS known_ids (
   source TEXT NOT NULL, source_id TEXT NOT NULL, created REAL,
   PRIMARY KEY (source, source_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS known_ids_created ON known_ids(source, created);
+CREATE TABLE IF NOT EXISTS frontier (
+  source TEXT NOT NULL, url TEXT NOT NULL, kind TEXT NOT NULL, meta TEXT NOT NULL DEFAULT '{}',
+  status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, http_status INTEGER,
+  seq INTEGER NOT NULL, updated_at TEXT NOT NULL,
+  PRIMARY KEY (source, url)) WITHOUT ROWID;
 """
+
+
+@dataclass(frozen=True)
+class FrontierOp:
+    """A change to a crawl frontier, committed with the raw pages it belongs to.
+
+    ``op``: ``add`` (a new URL, pending; with ``refetch_before`` (ISO time) a known URL last touched before then
+    is made pending again: a listing or recent day due in a new crawl), ``done`` (fetched, or answered
+    404/410), ``failed`` (counts an attempt, keeps ``error``), ``gave_up`` (not worth retrying), ``skipped``
+    (robots.txt).
+    """
+
+    op: str
+    url: str
+    kind: str = ""
+    meta: dict[str, Any] | None = None
+    refetch_before: str | None = None
+    error: str | None = None
+    http_status: int | None = None
+
+
+@dataclass(frozen=True)
+class FrontierEntry:
+    """One URL of a crawl frontier."""
+
+    url: str
+    kind: str
+    meta: dict[str, Any]
+    status: str
+    attempts: int
+    last_error: str | None
+    http_status: int | None
 
 
 @dataclass(frozen=True)
@@ -134,11 +171,14 @@ class State:
         parts: Iterable[tuple[str, int]],
         cursors: dict[str, Any],
         ids: Iterable[tuple[str, float | None]] = (),
+        frontier: Iterable[FrontierOp] = (),
     ) -> None:
-        """Register raw ``parts`` (relative path, record count), set ``cursors`` and record stored ``ids``
-        (source id, upstream creation time in epoch seconds or None), in one transaction."""
+        """Register raw ``parts`` (relative path, record count), set ``cursors``, record stored ``ids``
+        (source id, upstream creation time in epoch seconds or None) and apply ``frontier`` changes, in one
+        transaction."""
         now = utcnow().isoformat()
         with self._tx():
+            self._apply_frontier(source, list(frontier), now)
             self.db.executemany(
                 "INSERT INTO known_ids(source, source_id, created) VALUES (?,?,?) "
                 "ON CONFLICT(source, source_id) DO UPDATE SET created = COALESCE(excluded.created, created)",
@@ -160,6 +200,44 @@ class State:
         ).fetchall()
         wanted = set(sources) if sources is not None else None
         return [RawPart(*r) for r in rows if wanted is None or r[1] in wanted]
+
+    def _apply_frontier(self, source: str, ops: list[FrontierOp], now: str) -> None:
+        if not ops:
+            return
+        row = self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM frontier WHERE source = ?", (source,)).fetchone()
+        seq = int(row[0])
+        for op in ops:
+            if op.op == "add":
+                seq += 1
+                cur = self.db.execute(
+                    "INSERT OR IGNORE INTO frontier(source, url, kind, meta, status, seq, updated_at) "
+                    "VALUES (?,?,?,?,'pending',?,?)",
+                    (source, op.url, op.kind, json.dumps(op.meta or {}, sort_keys=True), seq, now),
+                )
+                if cur.rowcount == 0 and op.refetch_before:  # known URL, due again in this crawl
+                    self.db.execute(
+                        "UPDATE frontier SET status = 'pending', attempts = 0, seq = ?, updated_at = ? "
+                        "WHERE source = ? AND url = ? AND status != 'skipped' AND updated_at < ?",
+                        (seq, now, source, op.url, op.refetch_before),
+                    )
+            elif op.op in ("done", "skipped", "gave_up"):
+                self.db.execute(
+                    "UPDATE frontier SET status = ?, last_error = ?, http_status = ?, updated_at = ? "
+                    "WHERE source = ? AND url = ?",
+                    (op.op, op.error, op.http_status, now, source, op.url),
+                )
+            elif op.op == "failed":
+                self.db.execute(
+                    "UPDATE frontier SET status = 'failed', attempts = attempts + 1, last_error = ?, "
+                    "http_status = ?, updated_at = ? WHERE source = ? AND url = ?",
+                    (op.error, op.http_status, now, source, op.url),
+                )
+            else:
+                raise ValueError(f"unknown frontier op {op.op!r}")
+
+    def frontier(self, source: str) -> StateFrontier:
+        """The crawl frontier of ``source``."""
+        return StateFrontier(self.db, source)
 
     def known(self, source: str) -> StateKnownIds:
         """The ids ``source`` has stored (see :class:`jokemine.scrapers.base.KnownIds`)."""
@@ -207,6 +285,36 @@ class State:
 
     def _tx(self) -> _Tx:
         return _Tx(self.db)
+
+
+class StateFrontier:
+    """Read access to one source's crawl frontier (changes go through :meth:`State.commit`)."""
+
+    def __init__(self, db: sqlite3.Connection, source: str) -> None:
+        self.db, self.source = db, source
+
+    def _entries(self, where: str, args: tuple[Any, ...]) -> list[FrontierEntry]:
+        rows = self.db.execute(
+            "SELECT url, kind, meta, status, attempts, last_error, http_status FROM frontier "
+            f"WHERE source = ? AND {where} ORDER BY seq, url",
+            (self.source, *args),
+        ).fetchall()
+        return [FrontierEntry(u, k, json.loads(m), s, a, e, h) for u, k, m, s, a, e, h in rows]
+
+    def pending(self, max_attempts: int) -> list[FrontierEntry]:
+        """URLs to fetch: pending ones, and failed ones with fewer than ``max_attempts`` attempts."""
+        return self._entries("(status = 'pending' OR (status = 'failed' AND attempts < ?))", (max_attempts,))
+
+    def get(self, url: str) -> FrontierEntry | None:
+        found = self._entries("url = ?", (url,))
+        return found[0] if found else None
+
+    def counts(self) -> dict[str, int]:
+        """URLs per status."""
+        rows = self.db.execute(
+            "SELECT status, COUNT(*) FROM frontier WHERE source = ? GROUP BY status", (self.source,)
+        ).fetchall()
+        return {s: n for s, n in rows}
 
 
 class StateKnownIds:

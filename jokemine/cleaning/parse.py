@@ -6,11 +6,12 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from jokemine.config import AnySource, RedditApiSource, RedditDumpSource, TableSource
+from jokemine.config import AnekdotRuSource, AnySource, HtmlSpecSource, RedditApiSource, RedditDumpSource, TableSource
 from jokemine.pipeline.steps import Record
 from jokemine.schema import empty_record, make_id
 
@@ -183,8 +184,73 @@ def parse_table(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
     return rec
 
 
-def parse_envelope(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
-    """Dispatch on the source kind. Raises :class:`ParseError` (or KeyError/TypeError) on malformed input."""
+def parse_page(env: dict[str, Any], ctx: ParseContext, origin: str, stats: Counter[str]) -> list[Record]:
+    """The jokes of a crawled page (``anekdot_ru`` or ``html_spec``): the page bytes are decoded here (BOM,
+    ``Content-Type`` charset, ``<meta charset>``, UTF-8, windows-1251) and parsed by the source's parser.
+    Skipped boxes (ads, deleted placeholders, truncated stories completed from ``/id/``) are counted in
+    ``stats``."""
+    from jokemine.scrapers.crawl import page_body
+    from jokemine.scrapers.http import decode_html
+
+    d = env["data"]
+    if not isinstance(d, dict) or "body_b64" not in d:
+        raise ParseError("not a page record")
+    html, encoding = decode_html(page_body(d), (d.get("headers") or {}).get("content-type"))
+    stats[f"encoding:{encoding}"] += 1
+    cfg = ctx.source
+    if isinstance(cfg, AnekdotRuSource):
+        from jokemine.scrapers import anekdot_ru
+
+        jokes, counts = anekdot_ru.parse_page(
+            html, d.get("final_url") or d["url"], d.get("kind", ""), d.get("meta") or {}
+        )
+    else:
+        from jokemine.scrapers import html_spec
+
+        assert isinstance(cfg, HtmlSpecSource)
+        jokes, counts = html_spec.parse_page(cfg, html, d.get("final_url") or d["url"], d.get("meta") or {})
+    stats.update({f"page_{k}": v for k, v in counts.items()})
+    records = []
+    fetched_at = to_datetime(env.get("fetched_at"))
+    for j in jokes:
+        if j.get("truncated"):
+            stats["page_truncated_skipped"] += 1  # the full text comes from its /id/ page
+            continue
+        rec = empty_record()
+        sid = str(j["id"])
+        rec.update(
+            id=make_id(cfg.namespace, sid),
+            source=cfg.name,
+            source_id=sid,
+            url=j.get("url"),
+            fetched_at=fetched_at,
+            score_retrieved_at=fetched_at,
+            origin=origin,
+        )
+        rec["_raw_text"] = j["text"]
+        if isinstance(cfg, AnekdotRuSource):
+            rec["score"] = None if j["rating"] is None else float(j["rating"])
+            rec["votes_up"], rec["votes_down"] = j["plus"], j["minus"]
+            rec["score_kind"] = "net_votes" if rec["score"] is not None else None
+            rec["author_hash"] = author_hash(j.get("author"), ctx.author_salt)
+            rec["tags"] = j.get("tags") or []
+            rec["category"] = (d.get("meta") or {}).get("category")
+        else:
+            rec["score"] = j.get("score")
+            rec["score_kind"] = cfg.score_kind if rec["score"] is not None else None
+        rec["created_at"] = to_datetime(j.get("date"))
+        rec["lang"] = cfg.lang or None
+        records.append(rec)
+    return records
+
+
+def parse_envelope(
+    env: dict[str, Any], ctx: ParseContext, origin: str, stats: Counter[str] | None = None
+) -> list[Record]:
+    """The records of one raw envelope: one for a post or a row, any number for a crawled page. Raises
+    :class:`ParseError` (or KeyError/TypeError) on malformed input."""
     if isinstance(ctx.source, RedditDumpSource | RedditApiSource):
-        return parse_reddit(env, ctx, origin)
-    return parse_table(env, ctx, origin)
+        return [parse_reddit(env, ctx, origin)]
+    if isinstance(ctx.source, AnekdotRuSource | HtmlSpecSource):
+        return parse_page(env, ctx, origin, stats if stats is not None else Counter())
+    return [parse_table(env, ctx, origin)]

@@ -14,6 +14,7 @@ import json
 import logging
 import shutil
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,18 +124,21 @@ def run_pass1(task: Pass1Task) -> ShardResult:
 
     steps = steps_for(task.source, task.clean)
     rows: list[Record] = []
+    page_stats: Counter[str] = Counter()
     for line, env in read_part(Path(task.raw_path)):
         origin = f"{task.rel_path}:{line}"
         try:  # one bad record is quarantined, never the shard
-            rec = parse_envelope(env, ctx, origin)
-            out = [_public(r) for r in run_steps([rec], steps, stats)]
+            recs = parse_envelope(env, ctx, origin, page_stats)
+            out = [_public(r) for r in run_steps(recs, steps, stats)]
         except Exception as e:
             # the raw record stays in raw/ (see origin); nothing from it (e.g. author names) is copied here
             quarantine.append({"origin": origin, "error": f"{type(e).__name__}: {e}"})
             stats.add("quarantined", name)
             continue
-        stats.add("read", name)
+        stats.add("read", name, n=len(out))
         rows.extend(out)
+    for k, v in page_stats.items():
+        stats.add("parse", name, k, n=v)
     pq.write_table(pa.Table.from_pylist(rows, schema=RECORD_SCHEMA), task.out_path)
     return ShardResult(task.index, len(rows), stats, quarantine, time.perf_counter() - t0)
 
@@ -169,6 +173,7 @@ class Pass2Task:
     score_norm: list[float | None]
     dup_cluster: list[str | None]
     lang_hint: list[str | None]
+    created_fill: list[Any]
     clean: CleanConfig
     splits: SplitsConfig
 
@@ -185,6 +190,9 @@ def run_pass2(task: Pass2Task) -> ShardResult:
     for i, hint in enumerate(task.lang_hint):
         if hint is not None and cols["lang"][i] is None:
             cols["lang"][i] = hint
+    for i, day in enumerate(task.created_fill):
+        if day is not None and cols["created_at"][i] is None:
+            cols["created_at"][i] = day
     need = [i for i in range(table.num_rows) if cols["drop_reason"][i] is None and cols["lang"][i] is None]
     detected = detect_batch([cols["text"][i] for i in need], task.clean.langdetect_chars)
     stats.add("step", "langdetect", "in", n=len(need))
@@ -245,10 +253,13 @@ def global_decisions(
         shown = df.loc[df["source"].isin(live_sources) & ~is_del].groupby("id")["score_retrieved_at"].max()
         shown = shown.reindex(del_time.index)
         sticky = set(del_time.index[shown.isna() | (shown < del_time)])
+    earliest = df.groupby("id")["created_at"].min()  # a page without dates may win: keep the day it was posted
     merged = df.duplicated("id", keep="first")
     for source, n in df.loc[merged, "source"].value_counts().items():
         stats.add("merged_same_id", str(source), n=int(n))
     df = df.loc[~merged].copy()
+    df["created_fill"] = df["id"].map(earliest).where(df["created_at"].isna())
+    df["created_at"] = df["created_at"].fillna(df["created_fill"])
     if sticky:
         df.loc[df["id"].isin(sticky), "drop_reason"] = "deleted_upstream"
     df["score_norm"] = float("nan")
@@ -268,7 +279,7 @@ def global_decisions(
     stats.add("step", "exact_dedup", "dropped", n=len(dup_idx))
     sizes = df.loc[live].groupby("text_key").size()
     stats.add("step", "exact_dedup", "clusters", n=int((sizes > 1).sum()))
-    cols = ["row", "drop_reason", "score_norm", "dup_cluster", "lang_hint"]
+    cols = ["row", "drop_reason", "score_norm", "dup_cluster", "lang_hint", "created_fill"]
     by_shard = {int(i): part.sort_values("row")[cols] for i, part in df.groupby("shard", sort=False)}
     return [by_shard.get(i, df.iloc[0:0][cols]) for i in range(len(paths))]
 
@@ -387,6 +398,7 @@ def _clean(
                         [None if pd.isna(v) else float(v) for v in part["score_norm"]],
                         _nullable(part["dup_cluster"]),
                         _nullable(part["lang_hint"]),
+                        [None if pd.isna(v) else v.to_pydatetime() for v in part["created_fill"]],
                         cfg.clean,
                         cfg.splits,
                     )
@@ -441,6 +453,7 @@ def summarize(
             "splits": nested.get("kept_split", {}).get(name, {}),
             "dropped_languages": nested.get("dropped_language", {}).get(name, {}),
             "short_undetermined": nested.get("lang_undetermined_short", {}).get(name, {}),
+            "parse": nested.get("parse", {}).get(name, {}),
         }
     reasons: dict[str, int] = {}
     for s in per_source.values():

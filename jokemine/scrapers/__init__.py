@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jokemine.config import AnySource, RedditApiSource, RedditDumpSource
+from jokemine.config import AnekdotRuSource, AnySource, HtmlSpecSource, HttpConfig, RedditApiSource, RedditDumpSource
 from jokemine.scrapers.base import Source
 
 
-def build_source(cfg: AnySource, base_dir: Path) -> Source:
-    """The reader for one configured source (``kind`` selects the class)."""
+def build_source(cfg: AnySource, base_dir: Path, http: HttpConfig | None = None) -> Source:
+    """The reader for one configured source (``kind`` selects the class); ``http`` for crawlers."""
+    if isinstance(cfg, AnekdotRuSource):
+        from jokemine.scrapers.anekdot_ru import AnekdotRu
+
+        return AnekdotRu(cfg, http or HttpConfig(), base_dir)
+    if isinstance(cfg, HtmlSpecSource):
+        from jokemine.scrapers.html_spec import HtmlSpec
+
+        return HtmlSpec(cfg, http or HttpConfig(), base_dir)
     if isinstance(cfg, RedditDumpSource):
         from jokemine.scrapers.reddit_dump import RedditDump
 

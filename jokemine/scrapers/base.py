@@ -24,7 +24,10 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal, Protocol
+
+from jokemine.state import FrontierEntry, FrontierOp
 
 
 @dataclass(slots=True)
@@ -59,9 +62,11 @@ class BadItem:
 
 @dataclass(slots=True)
 class Checkpoint:
-    """Commit point: cursors to store once every item before it is durable."""
+    """Commit point: cursors to store, and crawl-frontier changes to apply, once every item before it is
+    durable (one transaction)."""
 
     cursors: dict[str, Any] = field(default_factory=dict)
+    frontier: list[FrontierOp] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -104,15 +109,34 @@ class NoKnownIds:
         return []
 
 
+class Frontier(Protocol):
+    """A crawler's URL frontier (read side; changes travel in :class:`Checkpoint`)."""
+
+    def pending(self, max_attempts: int) -> list[FrontierEntry]:
+        """URLs still to fetch, in the order they were added."""
+        ...
+
+    def get(self, url: str) -> FrontierEntry | None:
+        """One URL's entry."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """URLs per status."""
+        ...
+
+
 @dataclass
 class ReadContext:
     """What a source gets from the runner: committed ``cursors``; ``force`` re-reads inputs already read;
-    ``recheck_all`` re-reads every stored record (live sources); ``known`` the ids already stored."""
+    ``recheck_all`` re-reads every stored record (live sources); ``known`` the ids already stored;
+    ``frontier`` the crawl frontier (crawlers); ``data_dir`` for caches."""
 
     cursors: dict[str, Any] = field(default_factory=dict)
     force: bool = False
     recheck_all: bool = False
     known: KnownIds = field(default_factory=NoKnownIds)
+    frontier: Frontier | None = None
+    data_dir: Path | None = None
 
 
 class Source(Protocol):

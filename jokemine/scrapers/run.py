@@ -109,17 +109,24 @@ def _scrape_one(
     removed = remove_uncommitted(layout.root, name, committed)
     if removed:
         log.info("%s: removed %d uncommitted files left by an interrupted run", name, removed)
-    source = build_source(src_cfg, cfg.base_dir)
+    source = build_source(src_cfg, cfg.base_dir, cfg.http)
     writer = RawWriter(layout.root, name, run_id, cfg.scrape.part_records)
     state.start_run(run_id, "scrape", name)
     fetched_at = utcnow()
-    ctx = ReadContext(state.cursors(name), force=force, recheck_all=recheck_all, known=state.known(name))
+    ctx = ReadContext(
+        state.cursors(name),
+        force=force,
+        recheck_all=recheck_all,
+        known=state.known(name),
+        frontier=state.frontier(name),
+        data_dir=layout.root,
+    )
     pending_ids: list[tuple[str, float | None]] = []
     bar = tqdm(desc=f"scrape {name}", unit=" rec", disable=None if progress is None else not progress, leave=False)
 
-    def commit(cursors: dict[str, Any]) -> None:
+    def commit(cursors: dict[str, Any], frontier: list[Any] | None = None) -> None:
         parts = writer.take_ready()
-        state.commit(name, run_id, parts, cursors, pending_ids)
+        state.commit(name, run_id, parts, cursors, pending_ids, frontier or [])
         pending_ids.clear()
         report.parts += len(parts)
         report.records += sum(n for _, n in parts)
@@ -137,7 +144,7 @@ def _scrape_one(
                 level = logging.WARNING if writer.bad <= MAX_LOGGED_BAD else logging.DEBUG
                 log.log(level, "%s: %s: %s: %s (quarantined)", name, ev.origin, where, ev.error)
             elif isinstance(ev, Checkpoint):
-                commit(ev.cursors)
+                commit(ev.cursors, ev.frontier)
             elif isinstance(ev, Notice):
                 if ev.level == "skip":
                     report.status = "skipped"
