@@ -34,6 +34,7 @@ test:  ## the whole test suite
 bench:  ## speed and memory benchmarks on the real data -> bench/RESULTS.md
 	$(PY) bench/pipeline.py $(if $(CONFIG),--config $(CONFIG))
 	$(PY) bench/reddit_api.py
+	$(PY) bench/anekdot.py
 
 lint:
 	$(PY) -m ruff check jokemine tests bench

@@ -19,6 +19,7 @@ def status_lines(cfg: Config, data_dir: Path) -> list[str]:
     with State(layout.state_path) as state:
         parts = state.raw_parts()
         runs = state.runs(limit=10)
+        frontiers = {s.name: state.frontier(s.name).counts() for s in cfg.sources}
     per_source: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for p in parts:
         acc = per_source[p.source]
@@ -29,6 +30,9 @@ def status_lines(cfg: Config, data_dir: Path) -> list[str]:
     out.append(f"raw: {sum(v[0] for v in per_source.values()):,} records")
     for name, (records, n_parts, n_runs) in sorted(per_source.items()):
         out.append(f"  {name}: {records:,} records in {n_parts} parts from {n_runs} runs")
+    for name, counts in sorted(frontiers.items()):
+        if counts:
+            out.append(f"  {name} frontier: " + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())))
     latest = layout.clean_latest()
     if latest and (latest / "stats.json").exists():
         t = json.loads((latest / "stats.json").read_text(encoding="utf-8"))["totals"]

@@ -223,6 +223,9 @@ def test_missing_day_404_and_redirect_loop(tmp_path: Path, site: FakeSite, sleep
     assert report.stats["pages"] == 1 and report.stats["not_found"] == 1
     assert report.status == "partial" and len(report.errors) == 1
     assert "2022-10-06/: redirect loop (more than 10 redirects)" in report.errors[0]
+    from jokemine.status import status_lines
+
+    assert "  anekdot frontier: done 2, gave_up 1" in status_lines(cfg, cfg.data_dir())
     with State(Layout(cfg.data_dir()).state_path) as st:
         fr = st.frontier("anekdot")
         assert fr.get(f"{site.url}/release/anekdot/day/2022-10-05/").http_status == 404  # type: ignore[union-attr]
