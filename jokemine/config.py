@@ -304,8 +304,8 @@ class HttpConfig(_Model):
     """``[http]``: politeness of every HTTP crawler. ``user_agent`` (default names jokemine and ``contact``),
     ``contact`` (an e-mail or URL site owners can reach you at), ``min_interval_s`` (per host, raised to the
     site's robots.txt ``Crawl-delay``), ``connect_timeout_s``/``read_timeout_s``, ``retries`` (per request, on
-    connection errors, timeouts, 429 and 5xx, with exponential backoff ``backoff_s``..``max_backoff_s`` and
-    jitter; ``Retry-After`` honoured up to ``max_backoff_s``), ``max_bytes`` (response size cap),
+    timeouts, broken bodies, 429 and 5xx, with exponential backoff ``backoff_s``..``max_backoff_s`` and jitter;
+    a longer ``Retry-After`` pauses the host until the next run), ``max_bytes`` (response size cap),
     ``max_redirects``, ``cache`` (requests-cache SQLite cache in the data dir), ``listing_ttl_s`` (how long
     listing pages are cached; pages of past days are kept forever), ``max_attempts`` (runs a failing URL is
     retried in before it is given up)."""

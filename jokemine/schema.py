@@ -91,6 +91,12 @@ FIELDS: tuple[Field, ...] = (
     Field("upvote_ratio", pa.float64(), "Reddit upvote ratio in [0, 1], when the origin has it."),
     Field("num_comments", pa.int64(), "Number of comments, when the origin has it."),
     Field("nsfw", pa.bool_(), "Marked over-18 by the origin."),
+    Field(
+        "truncated",
+        pa.bool_(),
+        "The origin showed only the start of the text (a listing's cut story); a complete copy of the same id "
+        "wins over it, and a cut copy left alone is dropped as `truncated`.",
+    ),
     Field("drop_reason", pa.string(), "Why cleaning dropped the record; null when kept."),
     Field(
         "dup_cluster",

@@ -103,7 +103,7 @@ class FrontierOp:
     ``op``: ``add`` (a new URL, pending; with ``refetch_before`` (ISO time) a known URL last touched before then
     is made pending again: a listing or recent day due in a new crawl), ``done`` (fetched, or answered
     404/410), ``failed`` (counts an attempt, keeps ``error``), ``gave_up`` (not worth retrying), ``skipped``
-    (robots.txt).
+    (robots.txt), ``retry_skipped`` (all skipped URLs of the source pending again; ``url`` unused).
     """
 
     op: str
@@ -220,6 +220,11 @@ class State:
                         "WHERE source = ? AND url = ? AND status != 'skipped' AND updated_at < ?",
                         (seq, now, source, op.url, op.refetch_before),
                     )
+            elif op.op == "retry_skipped":  # a new crawl asks robots.txt again about skipped URLs
+                self.db.execute(
+                    "UPDATE frontier SET status = 'pending', updated_at = ? WHERE source = ? AND status = 'skipped'",
+                    (now, source),
+                )
             elif op.op in ("done", "skipped", "gave_up"):
                 self.db.execute(
                     "UPDATE frontier SET status = ?, last_error = ?, http_status = ?, updated_at = ? "

@@ -35,6 +35,8 @@ class FakeSite:
         self.encodings: dict[str, str] = {}  # path -> "windows-1251"
         self.missing: set[str] = set()
         self.loops: set[str] = set()
+        self.redirects: dict[str, str] = {}  # path -> Location
+        self.robots_status = 200
         self.faults: list[SiteFault] = []
         self.log: list[dict[str, Any]] = []
         self.arrivals: list[str] = []  # every request path, logged when it arrives
@@ -118,14 +120,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(fault.status, b"<html>fault</html>", headers=fault.headers)
             return
         if path == "/robots.txt":
-            self._log(path, 200)
-            self._send(200, site.robots.encode(), "text/plain; charset=utf-8")
+            self._log(path, site.robots_status)
+            self._send(site.robots_status, site.robots.encode(), "text/plain; charset=utf-8")
+            return
+        if path in site.redirects:
+            self._log(path, 302)
+            self._send(302, b"", headers={"Location": site.redirects[path]})
             return
         if path in site.loops:
             self._log(path, 302)
             self._send(302, b"", headers={"Location": self.path})
             return
-        known = path.startswith(("/release/", "/tags/", "/id/")) or path in site.pages
+        known = path.startswith(("/release/", "/tags/", "/id/", "/secret/")) or path in site.pages
         if path in site.missing or not known:
             self._log(path, 404)
             self._send(404, b"<html>not found</html>")

@@ -58,16 +58,23 @@ def _config(
     http: str = "",
     window: tuple[str, str] = ("2022-10-05", "2022-10-07"),
 ) -> Config:
+    settings = {
+        "contact": '"jokemine-tests@example.org"',
+        "min_interval_s": "0",
+        "retries": "2",
+        "backoff_s": "0.01",
+        "read_timeout_s": "1.0",
+    }
+    for line in http.splitlines():
+        if "=" in line:
+            key, value = (x.strip() for x in line.split("=", 1))
+            settings[key] = value
+    http_lines = "\n".join(f"{k} = {v}" for k, v in settings.items())
     body = f"""
 [paths]
 data_dir = "data"
 [http]
-contact = "jokemine-tests@example.org"
-min_interval_s = 0
-retries = 2
-backoff_s = 0.01
-read_timeout_s = 1.0
-{http}
+{http_lines}
 [[sources]]
 name = "anekdot"
 kind = "anekdot_ru"
@@ -150,7 +157,7 @@ def test_robots_disallow_is_obeyed(tmp_path: Path, site: FakeSite, sleeps: list[
     report = scrape(cfg, cfg.data_dir(), progress=False)[0]
     assert report.stats["robots_disallowed"] == 3 and report.status == "ok"
     assert not [p for p in site.paths() if p.startswith("/release/story/")]
-    assert sleeps and max(sleeps) <= 2.0 and min(sleeps) > 1.5  # Crawl-delay between requests
+    assert sleeps and max(sleeps) <= 2.0 and min(sleeps) > 1.0  # Crawl-delay between requests
     with State(Layout(cfg.data_dir()).state_path) as st:
         assert st.frontier("anekdot").counts() == {"done": 3, "skipped": 3}
 
@@ -331,10 +338,83 @@ workers = 1
     ref, _ = anekdot_ru.parse_page(page.decode("utf-8"), site.url + TAG, "tag", {})
     assert [(j["id"], j["text"], j["score"]) for j in jokes] == [(r["id"], r["text"], r["rating"]) for r in ref]
     report = scrape(cfg, cfg.data_dir(), progress=False)[0]
-    assert report.status == "ok" and site.paths()[:3] == ["/robots.txt", TAG, TAG + "/2"]
+    assert report.status == "ok" and site.paths() == ["/robots.txt", TAG, TAG + "/2"]
     clean(cfg, cfg.data_dir(), progress=False)
     publish(cfg, cfg.data_dir(), version="1")
     df = _clean(cfg.data_dir())
     kept = df[df.drop_reason.isna()]
     assert len(kept) == 44 and (kept.lang == "ru").all() and (kept.score_kind == "net_votes").all()
     assert kept.loc["anekdot_spec:1351292", "score"] == 137
+
+
+def test_redirects_are_checked_against_robots_and_rate_limited(
+    tmp_path: Path, site: FakeSite, sleeps: list[float]
+) -> None:
+    site.robots = "User-agent: *\nDisallow: /secret/\n"
+    site.redirects["/release/anekdot/day/2022-10-05/"] = "/secret/x"
+    site.redirects["/release/anekdot/day/2022-10-06/"] = "/release/anekdot/day/2022-10-07/"
+    cfg = _config(tmp_path, site, http="min_interval_s = 0.5")
+    report = scrape(cfg, cfg.data_dir(), progress=False)[0]
+    assert "/secret/x" not in site.paths() and report.stats["robots_disallowed"] == 1
+    assert report.stats["pages"] == 2  # day 6 (redirected to day 7's content) and day 7 (then from the cache)
+    assert [p["data"]["final_url"].rsplit("/", 2)[-2] for p in _pages(cfg.data_dir())] == ["2022-10-07"] * 2
+    assert len(sleeps) >= len(site.log) - 2 and all(s > 0.3 for s in sleeps)  # every request waited its turn
+
+
+def test_retries_wait_for_the_host_interval_and_backoff(tmp_path: Path, site: FakeSite, sleeps: list[float]) -> None:
+    site.fault("/release/anekdot/day/2022-10-05/", status=503, times=2)
+    site.fault("/release/anekdot/day/2022-10-06/", status=429, headers={"Retry-After": "soon"})  # unparseable
+    cfg = _config(tmp_path, site, http="min_interval_s = 0.5")
+    report = scrape(cfg, cfg.data_dir(), progress=False)[0]
+    assert (report.status, report.stats["pages"]) == ("ok", 3)
+    assert report.stats["requests"] == len(site.log) == 7  # robots, 3 + 2 + 1 (retries counted)
+    assert len(sleeps) == 6 and all(s >= 0.4 for s in sleeps)
+
+
+def test_retry_after_beyond_the_cap_pauses_the_host_until_the_next_run(
+    tmp_path: Path, site: FakeSite, sleeps: list[float]
+) -> None:
+    site.fault("/release/anekdot/day/2022-10-06/", status=429, headers={"Retry-After": "3600"})
+    cfg = _config(tmp_path, site, "refetch_days = 0")
+    report = scrape(cfg, cfg.data_dir(), progress=False)[0]
+    assert report.status == "partial" and report.stats["pages"] == 1
+    assert "asks to wait 3600 s, more than max_backoff_s (60 s)" in report.errors[0]
+    assert site.paths() == ["/robots.txt", "/release/anekdot/day/2022-10-05/", "/release/anekdot/day/2022-10-06/"]
+    assert not [s for s in sleeps if s > 60]
+    report = scrape(cfg, cfg.data_dir(), progress=False)[0]  # resumes the open crawl
+    assert report.stats["pages"] == 2 and report.stats["resumed"] == 1
+
+
+def test_empty_page_is_stored_and_the_crawl_goes_on(tmp_path: Path, site: FakeSite, sleeps: list[float]) -> None:
+    site.pages["/release/anekdot/day/2022-10-05/"] = b""
+    cfg = _config(tmp_path, site)
+    report = scrape(cfg, cfg.data_dir(), progress=False)[0]
+    assert (report.status, report.stats["pages"]) == ("ok", 3)
+    cleaned = clean(cfg, cfg.data_dir(), progress=False)
+    assert cleaned.stats["per_source"]["anekdot"]["parse"]["page_empty_page"] == 1
+    assert len(_clean(cfg.data_dir())) == 44
+
+
+def test_unreachable_robots_txt_stops_the_crawl_without_losing_urls(
+    tmp_path: Path, site: FakeSite, sleeps: list[float]
+) -> None:
+    site.robots_status = 503
+    cfg = _config(tmp_path, site, http="cache = false")
+    report = scrape(cfg, cfg.data_dir(), progress=False)[0]
+    assert report.status == "failed"
+    assert report.errors[0].startswith(f"not crawling {site.url} now: {site.url}/robots.txt: HTTP 503")
+    assert [p for p in site.paths() if p != "/robots.txt"] == []
+    site.robots_status = 200
+    assert scrape(cfg, cfg.data_dir(), progress=False)[0].stats["pages"] == 3
+
+
+def test_repeated_runs_over_a_past_window_store_nothing_twice(
+    tmp_path: Path, site: FakeSite, sleeps: list[float]
+) -> None:
+    cfg = _config(tmp_path, site)  # a window long past: nothing in it is "recent"
+    assert scrape(cfg, cfg.data_dir(), progress=False)[0].stats["pages"] == 3
+    site.log.clear()
+    for _ in range(2):
+        report = scrape(cfg, cfg.data_dir(), progress=False)[0]
+        assert (report.status, report.records) == ("unchanged", 0)
+    assert site.paths() == [] and len(_pages(cfg.data_dir())) == 3

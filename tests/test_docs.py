@@ -29,6 +29,7 @@ def test_readme_lists_every_drop_reason() -> None:
         "empty",
         "too_short",
         "too_long",
+        "truncated",
         "exact_duplicate",
         "language",
     }

@@ -12,6 +12,7 @@ Drop reasons, in the order they are checked:
 ``empty``           no text left after cleaning
 ``too_short``       text shorter than ``[clean] min_chars``
 ``too_long``        text longer than ``[clean] max_chars``
+``truncated``       only a cut copy of the text exists (a listing's truncated story whose full page is missing)
 ``exact_duplicate`` same normalized text as a better-scored record (global step, :mod:`.dedup`)
 ``language``        language not in ``[clean] languages`` (after exact dedup; ``und`` = undetermined)
 ==================  =================================================================================

@@ -213,10 +213,10 @@ def parse_page(env: dict[str, Any], ctx: ParseContext, origin: str, stats: Count
     records = []
     fetched_at = to_datetime(env.get("fetched_at"))
     for j in jokes:
-        if j.get("truncated"):
-            stats["page_truncated_skipped"] += 1  # the full text comes from its /id/ page
-            continue
         rec = empty_record()
+        if j.get("truncated"):  # the full text comes from its /id/ page, which wins the id merge
+            stats["page_truncated"] += 1
+            rec["truncated"] = True
         sid = str(j["id"])
         rec.update(
             id=make_id(cfg.namespace, sid),

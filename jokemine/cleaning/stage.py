@@ -41,6 +41,7 @@ from jokemine.state import Layout, State, new_run_id, utcnow
 
 log = logging.getLogger(__name__)
 KEY_COLUMNS = [
+    "truncated",
     "lang",
     "id",
     "source",
@@ -224,7 +225,8 @@ def global_decisions(
     """Id merge, score percentiles and exact duplicates over all pass-1 shards (key columns only).
 
     One record per id: of several observations of one id (the same Reddit post in two dumps, or re-read from
-    the API) the one with the latest ``score_retrieved_at`` wins (unknown times last), then the one with a
+    the API) a complete one wins over a ``truncated`` one (which is dropped when alone), then the one with the
+    latest ``score_retrieved_at`` wins (unknown times last), then the one with a
     ``created_at``, then the source listed first in the config, then the latest ``fetched_at``. A deletion
     found on a live re-read sticks: the id stays dropped (``deleted_upstream``) unless a later live read
     (``live_sources``) shows the post again, whatever a dump retrieved afterwards says.
@@ -240,9 +242,10 @@ def global_decisions(
     df = pd.concat(frames, ignore_index=True)
     df["order"] = df["source"].map(source_order).fillna(len(source_order))
     df["dated"] = df["created_at"].notna()
+    df["whole"] = ~df["truncated"].fillna(False).astype(bool)
     df = df.sort_values(
-        ["id", "score_retrieved_at", "dated", "order", "fetched_at", "shard", "row"],
-        ascending=[True, False, False, True, False, False, False],
+        ["id", "whole", "score_retrieved_at", "dated", "order", "fetched_at", "shard", "row"],
+        ascending=[True, False, False, False, True, False, False, False],
         na_position="last",
         kind="mergesort",
     )
@@ -258,6 +261,7 @@ def global_decisions(
     for source, n in df.loc[merged, "source"].value_counts().items():
         stats.add("merged_same_id", str(source), n=int(n))
     df = df.loc[~merged].copy()
+    df.loc[~df["whole"] & df["drop_reason"].isna(), "drop_reason"] = "truncated"
     df["created_fill"] = df["id"].map(earliest).where(df["created_at"].isna())
     df["created_at"] = df["created_at"].fillna(df["created_fill"])
     if sticky:

@@ -17,7 +17,7 @@ import re
 from collections import Counter
 from datetime import date
 from typing import Any
-from urllib.parse import quote, urljoin
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import lxml.html
 
@@ -70,8 +70,11 @@ def parse_page(html: str, url: str, kind: str, meta: dict[str, Any]) -> tuple[li
     author's profile link or name), ``tags``, ``url`` (``/id/<id>/``), ``date`` (ISO day, day pages only),
     ``truncated`` (a listing's cut story). A ``story`` page (``/id/<id>/``) yields only that joke.
     """
-    doc = lxml.html.fromstring(html)
     counts: Counter[str] = Counter()
+    if not html.strip():
+        counts["empty_page"] += 1
+        return [], counts
+    doc = lxml.html.fromstring(html)
     jokes = []
     for box in doc.xpath('//div[contains(concat(" ", normalize-space(@class), " "), " topicbox ")]'):
         jid = box.get("data-id")
@@ -108,6 +111,8 @@ def parse_page(html: str, url: str, kind: str, meta: dict[str, Any]) -> tuple[li
 
 def page_links(html: str, url: str) -> tuple[list[str], list[str]]:
     """``(pagination URLs, ids of truncated stories)`` of a listing page."""
+    if not html.strip():
+        return [], []
     doc = lxml.html.fromstring(html)
     pages = [urljoin(url, h) for h in doc.xpath('//div[contains(@class, "pageslist")]//a/@href')]
     cut = []
@@ -127,13 +132,13 @@ class AnekdotRu(Crawler):
         ops = []
         for cat in self.cfg.categories:
             for day in days:
-                recent = (days[-1] - day).days < self.cfg.refetch_days
+                recent = self.recent(day)
                 url = self.absolute(f"/release/{cat}/day/{day.isoformat()}/")
-                meta = {"date": day.isoformat(), "category": cat, "page": 1, "root": url.rstrip("/")}
+                meta = {"date": day.isoformat(), "category": cat, "page": 1}
                 ops.append(FrontierOp("add", url, "day", meta, refetch_before=self.due(recent or force)))
         for tag in self.cfg.tags:
             url = self.absolute(f"/tags/{quote(tag)}")
-            meta = {"tag": tag, "page": 1, "root": url.rstrip("/")}
+            meta = {"tag": tag, "page": 1}
             ops.append(FrontierOp("add", url, "tag", meta, refetch_before=self.due(True)))
         return ops
 
@@ -145,23 +150,37 @@ class AnekdotRu(Crawler):
         pages, cut = page_links(html, fetched.final_url)
         ops = []
         page = int(entry.meta.get("page", 1))
-        root = entry.meta.get("root", entry.url.rstrip("/"))
-        nxt = [p for p in pages if p.startswith(root) and p != entry.url and _page_number(p) == page + 1]
+        # the listing's path, as the site spells it (the first page's final URL), unquoted and case-folded
+        root = entry.meta.get("root") if page > 1 else _path_key(fetched.final_url)
+        nxt = [
+            p
+            for p in pages
+            if _path_key(p).startswith(root or "")
+            and _path_key(p) != _path_key(entry.url)
+            and _page_number(p) == page + 1
+        ]
         if nxt and page < self.cfg.max_pages:
             ops.append(
                 FrontierOp(
                     "add",
                     nxt[0],
                     entry.kind,
-                    {**entry.meta, "page": page + 1},
+                    {**entry.meta, "page": page + 1, "root": root},
                     refetch_before=self.due(entry.kind == "tag"),
                 )
             )
         if self.cfg.full_stories:
             for jid in cut:
                 meta = {"id": jid, "date": entry.meta.get("date"), "category": entry.meta.get("category")}
-                ops.append(FrontierOp("add", self.absolute(f"/id/{jid}/"), "story", meta))
+                ops.append(
+                    FrontierOp("add", self.absolute(f"/id/{jid}/"), "story", meta, refetch_before=self.due(True))
+                )  # with its listing: ratings move
         return ops
+
+
+def _path_key(url: str) -> str:
+    """A URL's path, percent-decoded, case-folded, without a trailing slash (to compare listing URLs)."""
+    return unquote(urlsplit(url).path).casefold().rstrip("/")
 
 
 def _page_number(url: str) -> int:

@@ -25,7 +25,7 @@ from urllib.parse import urljoin
 from jokemine.config import CrawlSourceConfig, HttpConfig
 from jokemine.errors import SourceError
 from jokemine.scrapers.base import Checkpoint, Event, Notice, RawItem, ReadContext
-from jokemine.scrapers.http import NEVER, Disallowed, Fetched, FetchError, PoliteSession, Unreachable
+from jokemine.scrapers.http import NEVER, Disallowed, Fetched, FetchError, HostPaused, PoliteSession, Unreachable
 from jokemine.state import FrontierEntry, FrontierOp
 
 log = logging.getLogger(__name__)
@@ -63,12 +63,17 @@ class Crawler:
         self.name = cfg.name
         self.stats: Counter[str] = Counter()
         self.crawl_started: str | None = None
+        self.today = datetime.now(UTC).date()
 
     # --- to override ---------------------------------------------------------------------------------------------
     def seeds(self, days: list[date], force: bool) -> list[FrontierOp]:
         """The URLs that start a crawl of the window ``days`` (oldest first). Use :meth:`due` for ``refetch_before``
         of URLs a new crawl fetches again."""
         raise NotImplementedError
+
+    def recent(self, day: date) -> bool:
+        """Whether ``day`` is in the refetch window (the last ``refetch_days`` days up to today)."""
+        return (self.today - day).days < self.cfg.refetch_days
 
     def due(self, again: bool) -> str | None:
         """``refetch_before`` for an add op: the crawl's start when the URL is due again, else None."""
@@ -114,10 +119,13 @@ class Crawler:
         today = datetime.now(UTC).date()
         http = PoliteSession(self.http_cfg, (ctx.data_dir / CACHE_FILE) if ctx.data_dir else None)
         try:
+            self.today = today
             try:
                 http.robots(self.cfg.base_url + "/")
             except Unreachable as e:
                 raise SourceError(f"cannot reach {self.cfg.base_url}: {e}; is there a network?") from None
+            except FetchError as e:
+                raise SourceError(f"not crawling {self.cfg.base_url} now: {e}") from None
             cursor = dict(ctx.cursors.get("crawl") or {})
             if cursor.get("complete", True) or ctx.force:  # a new crawl
                 days = self.window(cursor, today)
@@ -128,25 +136,35 @@ class Crawler:
                     "end": days[-1].isoformat() if days else None,
                     "started_at": self.crawl_started,
                 }
-                yield Checkpoint({"crawl": cursor}, self.seeds(days, ctx.force))
+                yield Checkpoint({"crawl": cursor}, [FrontierOp("retry_skipped", ""), *self.seeds(days, ctx.force)])
             else:
                 self.crawl_started = cursor.get("started_at")
                 self.stats["resumed"] += 1
             visited: set[str] = set()
             failures: list[str] = []
+            paused = None
             while True:
                 queue = [e for e in ctx.frontier.pending(self.http_cfg.max_attempts) if e.url not in visited]
                 if not queue:
                     break
                 for entry in queue:
                     visited.add(entry.url)
-                    item, ops, error = self._visit(http, entry, today)
+                    try:
+                        item, ops, error = self._visit(http, entry, today)
+                    except HostPaused as e:
+                        paused = str(e)
+                        break
                     if item is not None:
                         yield item
                     if error:
                         failures.append(error)
                     yield Checkpoint({}, ops)
-            yield Checkpoint({"crawl": {**cursor, "complete": True, "last_end": cursor.get("end")}})
+                if paused:
+                    break
+            if paused:  # the crawl stays open: the next run resumes it
+                yield Notice(f"{paused}; the remaining URLs are fetched next run", "error")
+            else:
+                yield Checkpoint({"crawl": {**cursor, "complete": True, "last_end": cursor.get("end")}})
             self.stats["requests"] += http.requests
             if failures:
                 yield Notice(
@@ -167,15 +185,26 @@ class Crawler:
             return None, [FrontierOp("skipped", url, error="robots.txt disallows it")], None
         except Unreachable as e:
             raise SourceError(f"{e}; stopping: what was fetched is kept, the rest is fetched next run") from None
+        except HostPaused:
+            raise
         except FetchError as e:
             self.stats["failed"] += 1
             op = "failed" if e.retryable else "gave_up"
             return None, [FrontierOp(op, url, error=str(e), http_status=e.status)], str(e)
         self.stats["cache_hits" if fetched.from_cache else "fetched"] += 1
         if fetched.status == 200:
+            try:
+                links = self.links(entry, fetched)
+            except Exception as e:  # an empty or broken page: stored, marked done, reported
+                log.warning("%s: cannot read links: %s", url, e)
+                self.stats["unparseable"] += 1
+                links = []
+            done = [FrontierOp("done", url, http_status=200), *links]
+            if fetched.from_cache and entry.http_status == 200:
+                return None, done, None  # stored by an earlier crawl: the cache adds nothing new
             self.stats["pages"] += 1
             item = RawItem(url, page_envelope(entry, fetched), url, None, "item", fetched_at=fetched.fetched_at)
-            return item, [FrontierOp("done", url, http_status=200), *self.links(entry, fetched)], None
+            return item, done, None
         if fetched.status in (404, 410):
             self.stats["not_found"] += 1
             return None, [FrontierOp("done", url, http_status=fetched.status, error="not found")], None

@@ -15,7 +15,7 @@ from collections import Counter
 from datetime import date
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 from cssselect import GenericTranslator
@@ -41,8 +41,11 @@ def parse_page(
     spec: HtmlSpecSource, html: str, url: str, meta: dict[str, Any]
 ) -> tuple[list[dict[str, Any]], Counter[str]]:
     """The jokes of one page by ``spec``: ``id``, ``text``, ``score`` (None when absent), ``url``, ``date``."""
-    doc = lxml.html.fromstring(html)
     counts: Counter[str] = Counter()
+    if not html.strip():
+        counts["empty_page"] += 1
+        return [], counts
+    doc = lxml.html.fromstring(html)
     jokes = []
     for item in select(doc, spec.item):
         text_el = select(item, spec.text)[0] if spec.text and select(item, spec.text) else (None if spec.text else item)
@@ -96,7 +99,7 @@ class HtmlSpec(Crawler):
                 for page in pages:
                     url = template.format(date=day.isoformat() if day else "", page=page if page is not None else "")
                     meta = {"page": 1, **({"date": day.isoformat()} if day else {})}
-                    recent = day is None or (days[-1] - day).days < self.cfg.refetch_days
+                    recent = day is None or self.recent(day)
                     ops.append(
                         FrontierOp(
                             "add", self.absolute(url), "template", meta, refetch_before=self.due(recent or force)
@@ -109,19 +112,19 @@ class HtmlSpec(Crawler):
             return []
         html, _ = decode_html(fetched.body, fetched.headers.get("content-type"))
         doc = lxml.html.fromstring(html)
-        ops = []
-        for a in select(doc, self.cfg.pagination):
+        here = urlsplit(fetched.final_url)
+        for a in select(doc, self.cfg.pagination):  # the first link to another page of the same host
             href = a.get("href")
-            if href:
-                url = urljoin(fetched.final_url, href)
-                if url != entry.url:
-                    ops.append(
-                        FrontierOp(
-                            "add",
-                            url,
-                            entry.kind,
-                            {**entry.meta, "page": int(entry.meta.get("page", 1)) + 1},
-                            refetch_before=self.due(entry.kind == "start"),
-                        )
+            url = urljoin(fetched.final_url, href) if href else ""
+            if url and urlsplit(url).netloc == here.netloc and url not in (entry.url, fetched.final_url):
+                page = int(entry.meta.get("page", 1)) + 1
+                return [
+                    FrontierOp(
+                        "add",
+                        url,
+                        entry.kind,
+                        {**entry.meta, "page": page},
+                        refetch_before=self.due(entry.kind == "start"),
                     )
-        return ops
+                ]
+        return []

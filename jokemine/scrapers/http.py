@@ -4,10 +4,12 @@
 * robots.txt fetched once per host and obeyed with Protego (https://github.com/scrapy/protego), following
   RFC 9309: a 4xx robots.txt allows everything, a 5xx or an unreachable one disallows everything;
   ``Crawl-delay`` raises the per-host minimum interval (``min_interval_s``, default 1 s) between requests.
-* Retries on connection errors, timeouts, 429 and 5xx with exponential backoff and jitter, ``Retry-After``
-  honoured (urllib3 ``Retry``, capped at ``max_backoff_s``); a body cut short is retried once more.
-  Connecting is tried twice only, so a machine without network fails in seconds.
-* Connect/read timeouts, a response size cap (``max_bytes``), at most ``max_redirects`` redirects.
+* Retries (``retries``) on timeouts, broken or cut-short bodies, 429 and 5xx, waiting the longest of the host's
+  interval, exponential backoff with jitter and ``Retry-After``; a ``Retry-After`` above ``max_backoff_s`` pauses
+  the host until the next run. Connecting is tried twice only (urllib3 ``Retry``), so a machine without network
+  fails in seconds.
+* Connect/read timeouts; a response size cap (``max_bytes``, measured on the wire and decompressed); redirects
+  followed one hop at a time, each checked against robots.txt and rate-limited, at most ``max_redirects``.
 * A response cache (requests-cache, SQLite, in the data dir): the caller gives each URL its lifetime (pages of
   past days forever, listings ``listing_ttl_s``); cache hits cost no request and no wait.
 * :func:`decode_html`: the text of an HTML page from its bytes: BOM, then the ``Content-Type`` charset, then
@@ -16,15 +18,18 @@
 
 from __future__ import annotations
 
+import email.utils
 import io
 import logging
+import random
 import re
 import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import requests_cache
@@ -71,14 +76,6 @@ class Fetched:
     fetched_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
-class _Retry(Retry):
-    """urllib3 Retry whose ``Retry-After`` waits are capped (a server asking for an hour gets ``backoff_max``)."""
-
-    def get_retry_after(self, response: Any) -> float | None:
-        value = super().get_retry_after(response)
-        return None if value is None else min(value, self.backoff_max)
-
-
 def _charset(content_type: str | None) -> str | None:
     m = re.search(r"charset\s*=\s*[\"']?([\w.:-]+)", content_type or "", re.I)
     return m.group(1) if m else None
@@ -98,8 +95,35 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
     return data.decode("utf-8", "replace"), "utf-8"
 
 
+class HostPaused(FetchError):
+    """The host asked us to wait longer than ``max_backoff_s`` (Retry-After): no more requests to it this run."""
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date (RFC 9110, 10.2.3); None if absent
+    or unparseable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, (email.utils.parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+        except (TypeError, ValueError, IndexError):
+            return None
+
+
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+
+
 class PoliteSession:
-    """HTTP GETs that follow the rules in the module docstring. ``cache_path``: SQLite file, or None."""
+    """HTTP GETs that follow the rules in the module docstring. ``cache_path``: SQLite file, or None.
+
+    Every request (first tries, retries and redirect hops alike) waits for the host's interval; each redirect
+    hop is checked against robots.txt. Retries (429, 5xx, read errors, bodies cut short) wait
+    max(interval, exponential backoff with jitter, ``Retry-After``); a ``Retry-After`` above ``max_backoff_s``
+    pauses the host for the rest of the run (:class:`HostPaused`) instead of being shortened.
+    """
 
     def __init__(self, cfg: HttpConfig, cache_path: Path | None = None) -> None:
         self.cfg = cfg
@@ -112,35 +136,39 @@ class PoliteSession:
             self.session = requests.Session()
         self.caching = isinstance(self.session, requests_cache.CachedSession)
         self.session.headers["User-Agent"] = cfg.agent()
-        self.session.max_redirects = cfg.max_redirects
-        retry = _Retry(
-            total=cfg.retries + 1,
-            connect=1,
-            read=cfg.retries,
-            status=cfg.retries,
-            other=0,
-            backoff_factor=cfg.backoff_s,
-            backoff_max=cfg.max_backoff_s,
-            backoff_jitter=cfg.backoff_s,
-            status_forcelist=(429, 500, 502, 503, 504),
-            allowed_methods=("GET", "HEAD"),
-            respect_retry_after_header=True,
-            raise_on_status=False,
-            raise_on_redirect=False,
+        self.session.headers["Accept-Encoding"] = "gzip, deflate"  # what the size cap can measure
+        # urllib3 only retries a failed connect, once (so a machine without network fails fast); every other
+        # retry is ours, so that it respects the host's interval and Retry-After
+        adapter = HTTPAdapter(
+            max_retries=Retry(
+                total=1,
+                connect=1,
+                read=0,
+                status=0,
+                other=0,
+                redirect=0,
+                backoff_factor=0,
+                raise_on_status=False,
+                raise_on_redirect=False,
+                respect_retry_after_header=False,
+            )
         )
-        adapter = HTTPAdapter(max_retries=retry)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self._robots: dict[str, Protego | None] = {}
         self._last: dict[str, float] = {}
-        self.requests = 0  # network requests (cache hits not counted)
+        self._paused: dict[str, str] = {}
+        self.requests = 0  # network requests, retries and redirect hops included (cache hits not counted)
 
     def close(self) -> None:
         self.session.close()
 
     # --- robots.txt ----------------------------------------------------------------------------------------------
     def robots(self, url: str) -> Protego | None:
-        """The parsed robots.txt of ``url``'s host (None: everything allowed). Raises :class:`Unreachable`."""
+        """The parsed robots.txt of ``url``'s host (None: everything allowed).
+
+        Raises :class:`Unreachable` (no connection) and :class:`FetchError` when robots.txt cannot be read
+        (5xx, 429, timeouts: RFC 9309 2.3.1.4 says to assume complete disallow, so the crawl stops for now)."""
         parts = urlsplit(url)
         host = f"{parts.scheme}://{parts.netloc}"
         if host not in self._robots:
@@ -148,11 +176,15 @@ class PoliteSession:
             fetched = self._fetch(robots_url, ROBOTS_TTL_S, check_robots=False)
             if fetched.status == 200:
                 self._robots[host] = Protego.parse(fetched.body.decode("utf-8", "replace"))
-            elif 400 <= fetched.status < 500:  # RFC 9309 2.3.1.3: unavailable -> crawl allowed
+            elif 400 <= fetched.status < 500 and fetched.status != 429:  # RFC 9309 2.3.1.3: crawl allowed
                 self._robots[host] = None
-            else:  # 5xx: unreachable -> complete disallow
-                self._robots[host] = Protego.parse("User-agent: *\nDisallow: /\n")
-                log.warning("%s answered %s: treating the whole site as disallowed", robots_url, fetched.status)
+            else:
+                raise FetchError(
+                    robots_url,
+                    f"HTTP {fetched.status}: robots.txt is unreachable, so the site must be "
+                    "treated as disallowed for now (RFC 9309)",
+                    status=fetched.status,
+                )
         return self._robots[host]
 
     def allowed(self, url: str) -> bool:
@@ -165,11 +197,15 @@ class PoliteSession:
         delay = rp.crawl_delay(self.session.headers["User-Agent"]) if rp is not None else None
         return max(self.cfg.min_interval_s, float(delay or 0))
 
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter, capped (AWS Architecture Blog, "Exponential Backoff and Jitter")."""
+        return min(self.cfg.max_backoff_s, self.cfg.backoff_s * 2**attempt) * (0.5 + random.random() / 2)
+
     # --- fetching ------------------------------------------------------------------------------------------------
     def get(self, url: str, expire_after: int = 0) -> Fetched:
         """Fetch ``url`` politely; ``expire_after``: cache lifetime in seconds (``NEVER`` = forever, 0 = none).
 
-        Raises :class:`Disallowed`, :class:`Unreachable`, :class:`FetchError`.
+        Raises :class:`Disallowed`, :class:`Unreachable`, :class:`HostPaused`, :class:`FetchError`.
         """
         return self._fetch(url, expire_after, check_robots=True)
 
@@ -180,9 +216,25 @@ class PoliteSession:
             hit = self.session.get(url, only_if_cached=True, expire_after=expire_after)  # type: ignore[call-arg]
             if getattr(hit, "from_cache", False) and hit.status_code != 504:
                 return self._result(url, hit, from_cache=True)
+        current = url
+        for _hop in range(self.cfg.max_redirects + 1):
+            resp = self._request(current, expire_after)
+            if not resp.is_redirect:
+                return self._result(url, resp, from_cache=False)
+            target = urljoin(current, resp.headers.get("Location", ""))
+            if check_robots and not self.allowed(target):
+                raise Disallowed(target)
+            current = target
+        raise FetchError(url, f"redirect loop (more than {self.cfg.max_redirects} redirects)", retryable=False)
+
+    def _request(self, url: str, expire_after: int) -> requests.Response:
+        """One URL, no redirects followed, with the retry policy in the class docstring."""
         host = urlsplit(url).netloc
-        for attempt in range(2):
-            wait = self._last.get(host, float("-inf")) + self._interval(url) - time.monotonic()
+        if host in self._paused:
+            raise HostPaused(url, self._paused[host], retryable=True)
+        error, extra_wait = "", 0.0
+        for attempt in range(self.cfg.retries + 1):
+            wait = max(self._last.get(host, float("-inf")) + self._interval(url) - time.monotonic(), extra_wait)
             if wait > 0:
                 time.sleep(wait)
             try:
@@ -190,15 +242,25 @@ class PoliteSession:
                 kwargs: dict[str, Any] = {
                     "timeout": (self.cfg.connect_timeout_s, self.cfg.read_timeout_s),
                     "hooks": {"response": self._read_capped},
+                    "allow_redirects": False,
                 }
                 if self.caching:
-                    kwargs["expire_after"] = expire_after if expire_after != 0 else 0
+                    kwargs["expire_after"] = expire_after
                 resp = self.session.get(url, **kwargs)
-                return self._result(url, resp, from_cache=False)
-            except requests.exceptions.TooManyRedirects:
-                raise FetchError(
-                    url, f"redirect loop (more than {self.cfg.max_redirects} redirects)", retryable=False
-                ) from None
+                if resp.status_code not in RETRY_STATUSES:
+                    return resp
+                error = f"HTTP {resp.status_code}"
+                retry_after = retry_after_seconds(resp.headers.get("Retry-After"))
+                if retry_after is not None and retry_after > self.cfg.max_backoff_s:
+                    self._paused[host] = (
+                        f"HTTP {resp.status_code} asks to wait {retry_after:.0f} s, more than "
+                        f"max_backoff_s ({self.cfg.max_backoff_s:g} s): {host} paused until the "
+                        "next run"
+                    )
+                    raise HostPaused(url, self._paused[host], status=resp.status_code)
+                extra_wait = max(self._backoff(attempt), retry_after or 0.0)
+                if attempt == self.cfg.retries:
+                    return resp  # the caller records the final status
             except requests.exceptions.ConnectTimeout as e:
                 raise Unreachable(
                     url, f"cannot connect (timed out after {self.cfg.connect_timeout_s:g} s): {_reason(e)}"
@@ -206,36 +268,43 @@ class PoliteSession:
             except requests.exceptions.ConnectionError as e:
                 if _is_connect_failure(e):
                     raise Unreachable(url, f"cannot connect: {_reason(e)} (no network, or the site is down?)") from None
-                error = f"connection broken while reading: {_reason(e)}"
+                error, extra_wait = f"connection broken while reading: {_reason(e)}", self._backoff(attempt)
             except requests.exceptions.ChunkedEncodingError as e:
-                error = f"connection broken while reading: {e}"
+                error, extra_wait = f"connection broken while reading: {e}", self._backoff(attempt)
             except requests.exceptions.Timeout:
-                error = f"no answer within {self.cfg.read_timeout_s:g} s"
+                error, extra_wait = f"no answer within {self.cfg.read_timeout_s:g} s", self._backoff(attempt)
             except _TooLarge as e:
                 raise FetchError(url, str(e), retryable=False) from None
+            except requests.exceptions.RequestException as e:  # bad headers, undecodable bodies, ...
+                raise FetchError(url, f"{type(e).__name__}: {e}", retryable=False) from None
             finally:
                 self._last[host] = time.monotonic()
-            if attempt == 0:
-                log.warning("%s: %s; trying once more", url, error)
-                time.sleep(min(self.cfg.max_backoff_s, self.cfg.backoff_s * 2))
+            log.warning("%s: %s; retrying (%d of %d)", url, error, attempt + 1, self.cfg.retries)
         raise FetchError(url, error)
 
     def _read_capped(self, r: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
         """Response hook, before requests reads the body: read the wire bytes up to ``max_bytes`` (a body cut
-        short raises ``ChunkedEncodingError``), then hand them back to the response (and to requests-cache) as
-        if unread, so decoding and caching work as usual."""
+        short raises ``ChunkedEncodingError``; a gzip/deflate body is also measured decompressed), then hand them
+        back to the response (and to requests-cache) as if unread, so decoding and caching work as usual."""
         if r.is_redirect:
             return r
         declared = r.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > self.cfg.max_bytes:
             r.close()
             raise _TooLarge(f"response of {int(declared):,} bytes is larger than max_bytes ({self.cfg.max_bytes:,})")
+        encoding = (r.headers.get("Content-Encoding") or "").lower()
+        inflate = zlib.decompressobj(47) if encoding in ("gzip", "deflate", "x-gzip") else None
         raw = r.raw
-        chunks, total = [], 0
+        chunks, total, decoded = [], 0, 0
         try:
             for chunk in raw.stream(65536, decode_content=False):
                 total += len(chunk)
-                if total > self.cfg.max_bytes:
+                if inflate is not None:
+                    try:
+                        decoded += len(inflate.decompress(chunk, self.cfg.max_bytes + 1 - decoded))
+                    except zlib.error:
+                        inflate = None  # requests reports the broken encoding itself
+                if total > self.cfg.max_bytes or decoded > self.cfg.max_bytes:
                     r.close()
                     raise _TooLarge(f"response larger than max_bytes ({self.cfg.max_bytes:,})")
                 chunks.append(chunk)
@@ -252,7 +321,13 @@ class PoliteSession:
 
     def _result(self, url: str, resp: requests.Response, *, from_cache: bool) -> Fetched:
         headers = {k: v for k, v in ((h, resp.headers.get(h)) for h in KEEP_HEADERS) if v is not None}
-        return Fetched(url, resp.url, resp.status_code, headers, resp.content, from_cache)
+        created = getattr(resp, "created_at", None) if from_cache else None
+        when = created.replace(tzinfo=UTC) if isinstance(created, datetime) and created.tzinfo is None else created
+        try:
+            body = resp.content
+        except requests.exceptions.RequestException as e:
+            raise FetchError(url, f"{type(e).__name__}: {e}", retryable=False) from None
+        return Fetched(url, resp.url, resp.status_code, headers, body, from_cache, when or datetime.now(UTC))
 
 
 class _TooLarge(requests.exceptions.RequestException):
