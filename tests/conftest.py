@@ -46,3 +46,21 @@ def write_config(path: Path, body: str) -> Path:
     """Write a TOML config file and return its path."""
     path.write_text(body, encoding="utf-8")
     return path
+
+
+def raw_envelopes(data: Path, source: str) -> list[dict]:
+    """Every committed raw envelope of ``source`` in data dir ``data``, in commit order."""
+    from jokemine.scrapers.raw_store import read_part
+    from jokemine.state import Layout, State
+
+    with State(Layout(data).state_path) as st:
+        parts = st.raw_parts([source])
+    return [env for p in parts for _, env in read_part(data / p.path)]
+
+
+def clean_frame(data: Path):
+    """The latest clean run of ``data`` as a DataFrame indexed by ``id``."""
+    import pyarrow.parquet as pq
+
+    run = (data / "clean" / "latest").resolve()
+    return pq.ParquetDataset(sorted(run.glob("part-*.parquet"))).read().to_pandas().set_index("id")

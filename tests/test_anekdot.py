@@ -22,10 +22,9 @@ from jokemine.publish.release import publish
 from jokemine.scrapers import anekdot_ru, html_spec
 from jokemine.scrapers.crawl import page_body
 from jokemine.scrapers.http import decode_html
-from jokemine.scrapers.raw_store import read_part
 from jokemine.scrapers.run import scrape
 from jokemine.state import Layout, State
-from tests.conftest import REPO, write_config
+from tests.conftest import REPO, clean_frame, raw_envelopes, write_config
 from tests.site_server import FakeSite
 
 PAGE = "html-anekdot-ru/anekdot_ru_tags_ukraine_2022-10-07.html"
@@ -89,14 +88,11 @@ workers = 1
 
 
 def _pages(data: Path, source: str = "anekdot") -> list[dict[str, Any]]:
-    with State(Layout(data).state_path) as st:
-        parts = st.raw_parts([source])
-    return [env for p in parts for _, env in read_part(data / p.path)]
+    return raw_envelopes(data, source)
 
 
 def _clean(data: Path) -> Any:
-    run = (data / "clean" / "latest").resolve()
-    return pq.ParquetDataset(sorted(run.glob("part-*.parquet"))).read().to_pandas().set_index("id")
+    return clean_frame(data)
 
 
 def test_real_page_parses_44_rated_jokes(page: bytes) -> None:

@@ -20,10 +20,9 @@ import zstandard
 from jokemine.cleaning.stage import clean
 from jokemine.config import Config, load_config
 from jokemine.publish.release import publish
-from jokemine.scrapers.raw_store import read_part
 from jokemine.scrapers.run import scrape
 from jokemine.state import Layout, State
-from tests.conftest import REPO, write_config
+from tests.conftest import REPO, clean_frame, raw_envelopes, write_config
 from tests.reddit_server import FakeReddit, load_posts
 
 CLIENT_ID = "test-client-id"
@@ -82,14 +81,11 @@ min_chars = 1
 
 
 def _raw(data: Path, source: str = "live") -> list[dict[str, Any]]:
-    with State(Layout(data).state_path) as st:
-        parts = st.raw_parts([source])
-    return [env for p in parts for _, env in read_part(data / p.path)]
+    return raw_envelopes(data, source)
 
 
 def _clean(data: Path) -> Any:
-    run = (data / "clean" / "latest").resolve()
-    return pq.ParquetDataset(sorted(run.glob("part-*.parquet"))).read().to_pandas().set_index("id")
+    return clean_frame(data)
 
 
 def test_multi_page_listing_follows_after(

@@ -253,6 +253,17 @@ class RedditApi:
         self.stats["pages"] += 1
         return posts, listing.get("after"), f"{self.cfg.oauth_url}/{path}", when
 
+    def _fresh(
+        self, posts: list[dict[str, Any]], ctx: ReadContext, seen: set[str], url: str, when: datetime
+    ) -> Iterator[RawItem]:
+        """Items for the posts of a page that no run has stored and this run has not yielded yet."""
+        known = ctx.known.has(p["id"] for p in posts)
+        for p in posts:
+            if p["id"] not in known and p["id"] not in seen:
+                seen.add(p["id"])
+                self.stats["new_posts"] += 1
+                yield self._item(p, url, when)
+
     def _walk_new(self, sub: str, ctx: ReadContext, seen: set[str]) -> Iterator[Event]:
         """Walk ``new`` down to the newest post stored before (the cursor's ``newest``), committing per page.
 
@@ -281,12 +292,7 @@ class RedditApi:
                 continue
             if top is None and posts:
                 top = posts[0].get("created_utc")
-            known = ctx.known.has(p["id"] for p in posts)
-            for p in posts:
-                if p["id"] not in known and p["id"] not in seen:
-                    seen.add(p["id"])
-                    self.stats["new_posts"] += 1
-                    yield self._item(p, url, when)
+            yield from self._fresh(posts, ctx, seen, url, when)
             reached = stop is not None and any(float(p.get("created_utc") or 0) <= stop for p in posts)
             ended = not next_after or not posts
             if reached or ended:
@@ -311,12 +317,7 @@ class RedditApi:
         after = None
         for _ in range(self.cfg.max_pages):
             posts, after, url, when = self._page(sub, kind, {**params, **({"after": after} if after else {})})
-            known = ctx.known.has(p["id"] for p in posts)
-            for p in posts:
-                if p["id"] not in known and p["id"] not in seen:
-                    seen.add(p["id"])
-                    self.stats["new_posts"] += 1
-                    yield self._item(p, url, when)
+            yield from self._fresh(posts, ctx, seen, url, when)
             yield Checkpoint({})
             if not after or not posts:
                 return
