@@ -14,11 +14,14 @@ import re
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from jokemine.errors import ConfigError
+
+if TYPE_CHECKING:
+    from jokemine.cleaning.dedup import NearDupParams
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 SOURCE_KINDS = ("reddit_dump", "table", "reddit_api", "anekdot_ru", "html_spec")
@@ -397,6 +400,61 @@ class PublishConfig(_Model):
     max_rows_per_shard: int = Field(250_000, ge=1)
 
 
+class DedupConfig(_Model):
+    """``[dedup]``: near-duplicate detection (exact duplicates are always removed).
+
+    ``near_duplicates``: on/off. ``shingle``: ``char`` or ``word`` n-grams of the normalized text, ``ngram`` long.
+    ``threshold``: a candidate pair is a duplicate when the exact Jaccard of its shingle sets is >= this.
+    ``punchline_threshold``: two two-part jokes must also have punchlines this similar (0 = off).
+    ``num_perm``: MinHash permutations; ``bands`` x ``rows``: LSH banding (default: the most selective banding
+    of ``num_perm`` that makes a pair at ``threshold`` a candidate with probability >= 0.995). ``seed``: MinHash
+    seed.
+    See README "Deduplication" for how the defaults were chosen.
+    """
+
+    near_duplicates: bool = True
+    shingle: Literal["char", "word"] = "char"
+    ngram: int = Field(5, ge=1, le=32)
+    threshold: float = Field(0.55, gt=0, le=1)
+    punchline_threshold: float = Field(0.3, ge=0, le=1)
+    num_perm: int = Field(128, ge=8, le=1024)
+    bands: int | None = Field(None, ge=1)
+    rows: int | None = Field(None, ge=1)
+    seed: int = Field(1, ge=0)
+
+    @model_validator(mode="after")
+    def _banding(self) -> DedupConfig:
+        from jokemine.cleaning.dedup import candidate_probability, lsh_params
+
+        if (self.bands is None) != (self.rows is None):
+            raise ValueError("bands and rows go together: set both or neither")
+        if self.bands is not None and self.rows is not None:
+            p = float(candidate_probability(self.threshold, self.bands, self.rows))
+            if p < 0.9:
+                raise ValueError(
+                    f"{self.bands} bands x {self.rows} rows find a pair at threshold {self.threshold} with "
+                    f"probability {p:.3f} < 0.9; use more bands or fewer rows"
+                )
+        else:
+            lsh_params(self.threshold, self.num_perm)
+        return self
+
+    def params(self) -> NearDupParams:
+        """The settings as :class:`jokemine.cleaning.dedup.NearDupParams`."""
+        from jokemine.cleaning.dedup import NearDupParams
+
+        return NearDupParams(
+            unit=self.shingle,
+            ngram=self.ngram,
+            threshold=self.threshold,
+            punchline_threshold=self.punchline_threshold,
+            num_perm=self.num_perm,
+            bands=self.bands,
+            rows=self.rows,
+            seed=self.seed,
+        )
+
+
 class Config(_Model):
     """The whole validated config. ``config_path`` is the file it came from (None for built-in defaults)."""
 
@@ -406,6 +464,7 @@ class Config(_Model):
     sources: list[SourceConfig] = []
     clean: CleanConfig = CleanConfig()
     splits: SplitsConfig = SplitsConfig()
+    dedup: DedupConfig = DedupConfig()
     publish: PublishConfig = PublishConfig()
     config_path: Path | None = None
 

@@ -101,8 +101,19 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "dup_cluster",
         pa.string(),
-        "Id of the kept member of the record's exact-duplicate cluster (its own id when it has no duplicate); "
-        "null for records dropped before deduplication.",
+        "Id of the kept member of the record's duplicate cluster (exact and near-duplicates; its own id when it "
+        "has no duplicate); null for records dropped before deduplication.",
+    ),
+    Field(
+        "dup_cluster_size",
+        pa.int64(),
+        "Number of records in the duplicate cluster (1 = unique); null for records dropped before deduplication.",
+    ),
+    Field(
+        "also_in",
+        pa.list_(pa.string()),
+        "For a kept record: the other sources its joke was also found in (as exact or near-duplicates); null "
+        "for dropped records.",
     ),
     Field("split", pa.string(), "`train`, `validation` or `test` (kept records only)."),
     Field(
@@ -114,7 +125,13 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "group_key",
         pa.string(),
-        "Hex BLAKE2b-64 of the normalized setup (or question, or text): the split group.",
+        "Hex BLAKE2b-64 of the normalized setup (or question, or text): all punchlines of one setup share it.",
+    ),
+    Field(
+        "split_key",
+        pa.string(),
+        "The split group: the smallest `group_key` among the records joined to this one by a shared setup or "
+        "a duplicate cluster; `split` is a salted hash of it. Null for dropped records.",
     ),
     Field(
         "origin",
@@ -160,6 +177,8 @@ RELEASE_COLUMNS: dict[str, list[str]] = {
         "author_hash",
         "fetched_at",
         "dup_cluster",
+        "dup_cluster_size",
+        "also_in",
     ],
 }
 """Columns of each release config, in order (``setup_punch`` is the default config)."""

@@ -112,3 +112,14 @@ def test_globs_env_vars_and_config_relative_paths(tmp_path: Path, monkeypatch: p
     files = cfg.sources[0].files(cfg.base_dir)
     assert files == [tmp_path / "dumps/a.json", tmp_path / "dumps/b.json", tmp_path / "missing/*.zst"]
     assert cfg.data_dir() == tmp_path / "out"
+
+
+def test_dedup_section_validated_with_key_names(tmp_path: Path) -> None:
+    cfg = load_config(write_config(tmp_path / "ok.toml", "[dedup]\nthreshold = 0.8\n"))
+    assert cfg.dedup.params().banding() == (21, 6)  # most selective banding of 128 still >= 0.995 at 0.8
+    with pytest.raises(ConfigError, match=r"dedup: bands and rows go together"):
+        load_config(write_config(tmp_path / "a.toml", "[dedup]\nbands = 10\n"))
+    with pytest.raises(ConfigError, match=r"dedup: 4 bands x 5 rows find a pair at threshold 0.55 with probability"):
+        load_config(write_config(tmp_path / "b.toml", "[dedup]\nbands = 4\nrows = 5\n"))
+    with pytest.raises(ConfigError, match=r"dedup\.shingle"):
+        load_config(write_config(tmp_path / "c.toml", "[dedup]\nshingle = 'sentence'\n"))

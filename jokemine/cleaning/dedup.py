@@ -1,28 +1,357 @@
-"""Duplicate removal across sources.
+"""Duplicate removal across sources: exact duplicates, near-duplicates (MinHash LSH + exact Jaccard), survivors.
 
-Exact duplicates: records with the same ``text_key`` (normalized text: case-, punctuation- and
-whitespace-insensitive, :func:`jokemine.cleaning.text.normalize_key`) form a cluster. The survivor is the member
-with the highest ``score_norm`` (unscored last), then the earliest ``created_at`` (undated last), then the
-smallest ``id``: deterministic whatever the input order. Every member gets ``dup_cluster`` = the survivor's id;
-the others get ``drop_reason = "exact_duplicate"``.
+* **Exact duplicates**: records with the same ``text_key`` (:func:`jokemine.cleaning.text.normalize_key`: case-,
+  punctuation- and whitespace-insensitive).
+* **Near-duplicates** (:func:`near_duplicate_labels`): one representative text per ``text_key`` is shingled
+  (:func:`jokemine.cleaning.minhash.shingle_form`, then character or word n-grams), MinHash-signed and banded
+  (LSH); every candidate pair is **verified** by the exact Jaccard similarity of the two shingle sets, so an LSH
+  false positive never merges two jokes. Two-part jokes (setup + punchline) must also have similar punchlines
+  (``punchline_threshold``): r/Jokes has many posts sharing a setup with different punchlines. Verified pairs are
+  the edges of a graph whose connected components (single linkage) are the clusters.
+* **Survivor** (:func:`survivors`): per cluster, the member with the highest ``score_norm`` (unscored last), then
+  the earliest ``created_at`` (undated last), then the smallest ``id``: deterministic whatever the input order.
+
+The defaults (char 5-grams, threshold 0.55, punchline threshold 0.3, 126 permutations as 42 bands x 3 rows) were
+chosen by precision and recall on labeled real pairs; see README "Deduplication" and bench/RESULTS.md.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
 import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from jokemine.cleaning import minhash as mh
+from jokemine.cleaning.text import fix_text
+
+DEFAULT_THRESHOLD = 0.55
+DEFAULT_PUNCHLINE_THRESHOLD = 0.3
+ESTIMATE_MARGIN = 0.2
 
 
-def exact_duplicates(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """For rows of ``df`` (columns ``id``, ``text_key``, ``score_norm``, ``created_at``), return
-    ``(dup_cluster, is_duplicate)`` aligned with ``df.index``."""
+def candidate_probability(s: float | np.ndarray, bands: int, rows: int) -> float | np.ndarray:
+    """Probability that LSH with ``bands`` x ``rows`` makes a pair of Jaccard ``s`` a candidate:
+    ``1 - (1 - s**rows)**bands`` (Leskovec, Rajaraman, Ullman, *Mining of Massive Datasets*, 3rd ed., 3.4.2)."""
+    return 1.0 - (1.0 - np.power(s, rows)) ** bands
+
+
+def lsh_params(threshold: float, num_perm: int = 128, min_recall: float = 0.995) -> tuple[int, int]:
+    """``(bands, rows)`` for ``threshold``: the most selective banding (largest ``rows``) within ``num_perm``
+    permutations that still makes a pair at exactly ``threshold`` a candidate with probability >= ``min_recall``
+    (pairs above the threshold even more often). The S-curve's midpoint is about ``(1/bands)**(1/rows)``.
+
+    Raises ValueError when no banding reaches ``min_recall`` (raise ``num_perm`` or lower ``min_recall``).
+    """
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold must be in (0, 1], not {threshold}")
+    best = None
+    for rows in range(1, num_perm + 1):
+        bands = num_perm // rows
+        if candidate_probability(threshold, bands, rows) >= min_recall:
+            best = (bands, rows)
+    if best is None:
+        raise ValueError(f"no banding of {num_perm} permutations reaches recall {min_recall} at {threshold}")
+    return best
+
+
+@dataclass(frozen=True)
+class NearDupParams:
+    """Near-duplicate settings (``[dedup]`` in the config; see :class:`jokemine.config.DedupConfig`)."""
+
+    unit: str = "char"
+    ngram: int = 5
+    threshold: float = DEFAULT_THRESHOLD
+    punchline_threshold: float = DEFAULT_PUNCHLINE_THRESHOLD
+    num_perm: int = 128
+    bands: int | None = None
+    rows: int | None = None
+    seed: int = 1
+
+    def banding(self) -> tuple[int, int]:
+        """The ``(bands, rows)`` in use: as set, else :func:`lsh_params` for the threshold."""
+        if self.bands and self.rows:
+            return self.bands, self.rows
+        return lsh_params(self.threshold, self.num_perm)
+
+
+@dataclass
+class NearDupResult:
+    """Cluster labels and what it took to find them.
+
+    ``labels``: int64 ``(n,)``, the smallest index of each text's cluster (equal labels = same joke);
+    ``pairs``/``jaccard``: the verified edges ``(k, 2)`` and their text Jaccard; counters and seconds per phase.
+    """
+
+    labels: np.ndarray
+    pairs: np.ndarray
+    jaccard: np.ndarray
+    candidates: int = 0
+    checked: int = 0
+    rejected_text: int = 0
+    rejected_punchline: int = 0
+    bands: int = 0
+    rows: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _components(n: int, edges: list[np.ndarray]) -> np.ndarray:
+    """Labels = smallest member of each connected component of the graph on ``0..n-1``."""
+    if not edges:
+        return np.arange(n, dtype=np.int64)
+    e = np.concatenate(edges)
+    graph = coo_matrix((np.ones(len(e), dtype=np.int8), (e[:, 0], e[:, 1])), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
+    smallest = np.full(comp.max() + 1, n, dtype=np.int64)
+    np.minimum.at(smallest, comp, np.arange(n, dtype=np.int64))
+    return smallest[comp]
+
+
+def _punchline_mismatch(
+    cand: np.ndarray,
+    ok: np.ndarray,
+    two_part: np.ndarray,
+    psh: mh.Shingles,
+    pmatrix: object,
+    matrix: object,
+    threshold: float,
+) -> np.ndarray:
+    """Which accepted candidates (``ok``) fail the punchline check: two two-part jokes need punchline Jaccard
+    >= ``threshold`` (two punchlines without letters count as equal); a two-part joke against a one-part text
+    needs its punchline contained in that text to >= ``threshold`` (a bare setup is not its joke)."""
+    bad = np.zeros(len(cand), dtype=bool)
+    a, b = cand[:, 0], cand[:, 1]
+    both = ok & two_part[a] & two_part[b]
+    if both.any():
+        idx = np.flatnonzero(both)
+        pj = mh.jaccard_pairs(psh, cand[idx], pmatrix)
+        sizes = psh.sizes()
+        empty = (sizes[a[idx]] == 0) & (sizes[b[idx]] == 0)
+        bad[idx] = (pj < threshold) & ~empty
+    for part, whole in ((a, b), (b, a)):
+        mixed = ok & two_part[part] & ~two_part[whole]
+        if mixed.any():
+            idx = np.flatnonzero(mixed)
+            cont = mh.containment_pairs(psh, pmatrix, matrix, np.stack([part[idx], whole[idx]], axis=1))
+            bad[idx] = cont < threshold
+    return bad
+
+
+def near_duplicate_labels(
+    forms: Sequence[str], params: NearDupParams, punchlines: Sequence[str | None] | None = None
+) -> NearDupResult:
+    """Near-duplicate clusters of already-normalized texts (:func:`jokemine.cleaning.minhash.shingle_form`).
+
+    ``punchlines`` (same length, ``None`` for one-part jokes), when given, are shingle forms of the second parts and
+    turn on the punchline check (:func:`_punchline_mismatch`, threshold ``params.punchline_threshold``). Pairs
+    already in one cluster are not verified again (single linkage needs one path).
+    """
+    t0 = time.perf_counter()
+    n = len(forms)
+    bands, rows = params.banding()
+    res = NearDupResult(np.arange(n, dtype=np.int64), np.zeros((0, 2), np.int64), np.zeros(0), bands=bands, rows=rows)
+    if n < 2:
+        return res
+    sh = mh.shingle_hashes(forms, params.ngram, params.unit)
+    t1 = time.perf_counter()
+    sig = mh.signatures(sh, bands * rows, params.seed)
+    t2 = time.perf_counter()
+    matrix = mh.shingle_matrix(sh)
+    psh = pmatrix = None
+    if punchlines is not None:
+        two_part = np.fromiter((p is not None for p in punchlines), dtype=bool, count=n)
+        psh = mh.shingle_hashes([p or "" for p in punchlines], params.ngram, params.unit)
+        pmatrix = mh.shingle_matrix(psh)
+    labels = np.arange(n, dtype=np.int64)
+    edges: list[np.ndarray] = []
+    scores: list[np.ndarray] = []
+    for cand in mh.lsh_candidates(sig, bands, rows):
+        res.candidates += len(cand)
+        cand = cand[labels[cand[:, 0]] != labels[cand[:, 1]]]
+        if not len(cand):
+            continue
+        cand = np.unique(cand[:, 0] * n + cand[:, 1])
+        cand = np.stack([cand // n, cand % n], axis=1)
+        # MinHash estimate first (cheap); only plausible pairs get the exact Jaccard. The estimate's standard
+        # error is sqrt(s(1-s)/num_perm) (~0.045 at s=0.55, 126 permutations): ESTIMATE_MARGIN is > 4 of them.
+        est = np.concatenate(
+            [(sig[c[:, 0]] == sig[c[:, 1]]).mean(axis=1) for c in np.array_split(cand, 1 + len(cand) // 100_000)]
+        )
+        plausible = est >= params.threshold - ESTIMATE_MARGIN
+        res.rejected_text += int((~plausible).sum())
+        cand = cand[plausible]
+        res.checked += len(cand)
+        jac = mh.jaccard_pairs(sh, cand, matrix)
+        ok = jac >= params.threshold
+        res.rejected_text += int((~ok).sum())
+        if psh is not None and pmatrix is not None and ok.any():
+            bad = _punchline_mismatch(cand, ok, two_part, psh, pmatrix, matrix, params.punchline_threshold)
+            ok &= ~bad
+            res.rejected_punchline += int(bad.sum())
+        if ok.any():
+            edges.append(cand[ok])
+            scores.append(jac[ok])
+            labels = _components(n, edges)
+    res.labels = labels
+    if edges:
+        res.pairs, res.jaccard = np.concatenate(edges), np.concatenate(scores)
+    res.seconds = {
+        "shingles": t1 - t0,
+        "signatures": t2 - t1,
+        "lsh_verify": time.perf_counter() - t2,
+    }
+    return res
+
+
+def near_duplicate_clusters(
+    texts: Sequence[str],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    punchlines: Sequence[str | None] | None = None,
+    params: NearDupParams | None = None,
+) -> list[int]:
+    """Cluster label per text (equal labels = the same joke; the label is the smallest index in the cluster).
+
+    Applies exactly the pipeline's normalization (:func:`jokemine.cleaning.text.fix_text`, then
+    :func:`jokemine.cleaning.minhash.shingle_form`) and settings (:class:`NearDupParams`, ``threshold`` overriding
+    its threshold). ``punchlines`` (optional; ``None``, NaN or ``""`` for one-part jokes) turn on the punchline
+    check; ``texts`` are then the whole jokes (setup + punchline), as in the pipeline.
+
+    >>> near_duplicate_clusters(["There are 10 types of people: those who understand binary and those who don't.",
+    ...                          "There are 10 kinds of people - those who understand binary, and those who don't!",
+    ...                          "Why did the chicken cross the road? To get to the other side."])
+    [0, 0, 2]
+    """
+    p = params or NearDupParams()
+    if threshold != p.threshold:
+        p = NearDupParams(**{**p.__dict__, "threshold": threshold, "bands": None, "rows": None})
+    forms = [mh.shingle_form(fix_text(t)) for t in texts]
+    pforms = None
+    if punchlines is not None:
+        if len(punchlines) != len(texts):
+            raise ValueError(f"{len(punchlines)} punchlines for {len(texts)} texts")
+        pforms = [mh.shingle_form(fix_text(x)) if isinstance(x, str) and x else None for x in punchlines]
+    return near_duplicate_labels(forms, p, pforms).labels.tolist()
+
+
+def survivors(df: pd.DataFrame, cluster: str) -> pd.Series:
+    """For rows of ``df`` (columns ``id``, ``score_norm``, ``created_at`` and ``cluster``), the id of the surviving
+    member of each row's cluster, aligned with ``df.index``: highest ``score_norm`` (NaN last), then earliest
+    ``created_at`` (NaT last), then smallest ``id``."""
     if df.empty:
-        return pd.Series([], dtype="object"), pd.Series([], dtype="bool")
+        return pd.Series([], dtype="object")
     order = df.sort_values(
-        ["text_key", "score_norm", "created_at", "id"],
+        [cluster, "score_norm", "created_at", "id"],
         ascending=[True, False, True, True],
         na_position="last",
         kind="mergesort",
     )
-    survivor = order.groupby("text_key", sort=False)["id"].transform("first")
-    is_dup = survivor != order["id"]
-    return survivor.reindex(df.index), is_dup.reindex(df.index)
+    return order.groupby(cluster, sort=False)["id"].transform("first").reindex(df.index)
+
+
+def exact_duplicates(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """For rows of ``df`` (columns ``id``, ``text_key``, ``score_norm``, ``created_at``), return
+    ``(dup_cluster, is_duplicate)`` aligned with ``df.index``: the survivor's id per row (:func:`survivors` over
+    ``text_key`` clusters) and whether the row is not the survivor."""
+    if df.empty:
+        return pd.Series([], dtype="object"), pd.Series([], dtype="bool")
+    survivor = survivors(df, "text_key")
+    return survivor, survivor != df["id"]
+
+
+@dataclass
+class DedupOutcome:
+    """Duplicate decisions for the live rows of :func:`deduplicate`'s frame (all Series aligned with its index).
+
+    ``cluster``: int64 cluster label (rows of one cluster share it); ``survivor``: the kept member's id;
+    ``drop_reason``: ``None`` for survivors, ``"exact_duplicate"`` for a member with the survivor's ``text_key``,
+    else ``"near_duplicate"``; ``size``: members in the cluster; ``also_in``: for survivors, the sorted other
+    sources the joke was seen in (``None`` for removed members). ``near``: the near-duplicate run over the
+    distinct shingle inputs (``None`` when off); ``texts``: each row's text (``None`` when near-duplicates are off).
+    """
+
+    cluster: pd.Series
+    survivor: pd.Series
+    drop_reason: pd.Series
+    size: pd.Series
+    also_in: pd.Series
+    near: NearDupResult | None
+    texts: pd.Series
+
+
+TextLoader = Callable[[pd.DataFrame], tuple[list[str], list[str | None]]]
+"""``rows -> (texts, punchlines)`` for :func:`deduplicate`."""
+
+
+def join_labels(*labels: np.ndarray) -> np.ndarray:
+    """Connected components of rows that share any label: rows ``i`` and ``j`` end together when
+    ``labels[k][i] == labels[k][j]`` for some ``k`` (transitively). Each input is ``(n,)`` of any hashable dtype;
+    returns int64 ``(n,)`` component ids (the smallest row index of each component)."""
+    n = len(labels[0])
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    rows = np.arange(n, dtype=np.int64)
+    src, dst, offset = [], [], n
+    for lab in labels:
+        codes = pd.factorize(np.asarray(lab))[0].astype(np.int64)
+        src.append(rows)
+        dst.append(offset + codes)
+        offset += int(codes.max()) + 1
+    a, b = np.concatenate(src), np.concatenate(dst)
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(offset, offset))
+    _, comp = connected_components(graph, directed=False)
+    comp = comp[:n]
+    smallest = np.full(comp.max() + 1, n, dtype=np.int64)
+    np.minimum.at(smallest, comp, rows)
+    return smallest[comp]
+
+
+def deduplicate(df: pd.DataFrame, load_texts: TextLoader, params: NearDupParams | None) -> DedupOutcome:
+    """Exact and near-duplicate clusters with their survivors over the live rows ``df`` (columns ``id``,
+    ``source``, ``text_key``, ``score_norm``, ``created_at``).
+
+    Clusters join rows with the same ``text_key`` (exact) and rows whose texts are near-duplicates. Every
+    distinct input (shingle form of the text + of the punchline) is a node of the near-duplicate search, so any
+    two texts that could be released are compared. ``load_texts(df)`` returns ``(texts, punchlines)`` for all
+    rows in order; it is called only when ``params`` is not ``None`` (near-duplicates on). Texts are normalized
+    with :func:`jokemine.cleaning.minhash.shingle_form` (they are already :func:`fix_text`-ed).
+    """
+    near = None
+    texts = pd.Series(None, index=df.index, dtype="object")
+    if params is not None and len(df) > 1:
+        raw_texts, punchlines = load_texts(df)
+        texts = pd.Series(raw_texts, index=df.index, dtype="object")
+        forms = [mh.shingle_form(t) for t in raw_texts]
+        pforms = [mh.shingle_form(p) if isinstance(p, str) and p else None for p in punchlines]
+        node, _ = pd.factorize(pd.Series(forms) + "\x00" + pd.Series([p if p is not None else "\x01" for p in pforms]))
+        first = pd.Series(np.arange(len(node))).groupby(node).first().to_numpy()
+        use_p = [pforms[i] for i in first] if params.punchline_threshold > 0 else None
+        near = near_duplicate_labels([forms[i] for i in first], params, use_p)
+        joined = join_labels(df["text_key"].to_numpy(), near.labels[node])
+    else:
+        joined = join_labels(df["text_key"].to_numpy())
+    cluster = pd.Series(joined, index=df.index, dtype="int64")
+    frame = df.assign(cluster=cluster)
+    survivor = survivors(frame, "cluster")
+    is_survivor = survivor == df["id"]
+    surv_key = df.set_index("id").loc[survivor.to_numpy(), "text_key"].to_numpy()
+    drop = pd.Series(
+        np.where(
+            is_survivor, None, np.where(surv_key == df["text_key"].to_numpy(), "exact_duplicate", "near_duplicate")
+        ),
+        index=df.index,
+        dtype="object",
+    )
+    size = cluster.map(cluster.value_counts()).astype("int64")
+    multi = size > 1
+    sources = frame.loc[multi].groupby("cluster")["source"].agg(lambda s: sorted(set(s)))
+    values: list[list[str] | None] = [None] * len(df)
+    for k, (c, own, keep, many) in enumerate(zip(cluster, df["source"], is_survivor, multi, strict=True)):
+        if keep:
+            values[k] = [x for x in sources[c] if x != own] if many else []
+    also = pd.Series(values, index=df.index, dtype="object")
+    return DedupOutcome(cluster, survivor, drop, size, also, near, texts)

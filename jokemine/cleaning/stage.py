@@ -19,29 +19,40 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from jokemine import atomic
 from jokemine.cleaning import filters as F
-from jokemine.cleaning.dedup import exact_duplicates
+from jokemine.cleaning.dedup import TextLoader, deduplicate
+from jokemine.cleaning.dedup_report import dedup_markdown, dedup_report
 from jokemine.cleaning.langid import detect_batch, warm_up
 from jokemine.cleaning.parse import ParseContext, parse_envelope
 from jokemine.cleaning.scores import cohort_percentiles
-from jokemine.config import AnySource, CleanConfig, Config, RedditApiSource, RedditDumpSource, SplitsConfig
+from jokemine.config import (
+    AnySource,
+    CleanConfig,
+    Config,
+    DedupConfig,
+    RedditApiSource,
+    RedditDumpSource,
+    SplitsConfig,
+)
 from jokemine.errors import NothingToDo
 from jokemine.lock import data_dir_lock
 from jokemine.pipeline.executor import LocalExecutor
 from jokemine.pipeline.steps import Record, Stats, Step, filter_step, map_step, run_steps
 from jokemine.schema import RECORD_SCHEMA
 from jokemine.scrapers.raw_store import read_part
-from jokemine.splits.assign import split_of
+from jokemine.splits.assign import split_groups, split_of
 from jokemine.state import Layout, State, new_run_id, utcnow
 
 log = logging.getLogger(__name__)
 KEY_COLUMNS = [
     "truncated",
+    "group_key",
     "lang",
     "id",
     "source",
@@ -173,6 +184,9 @@ class Pass2Task:
     drop_reason: list[str | None]
     score_norm: list[float | None]
     dup_cluster: list[str | None]
+    dup_cluster_size: list[int | None]
+    also_in: list[list[str] | None]
+    split_key: list[str | None]
     lang_hint: list[str | None]
     created_fill: list[Any]
     clean: CleanConfig
@@ -188,6 +202,9 @@ def run_pass2(task: Pass2Task) -> ShardResult:
     cols["drop_reason"] = list(task.drop_reason)
     cols["score_norm"] = list(task.score_norm)
     cols["dup_cluster"] = list(task.dup_cluster)
+    cols["dup_cluster_size"] = list(task.dup_cluster_size)
+    cols["also_in"] = list(task.also_in)
+    cols["split_key"] = list(task.split_key)
     for i, hint in enumerate(task.lang_hint):
         if hint is not None and cols["lang"][i] is None:
             cols["lang"][i] = hint
@@ -209,7 +226,7 @@ def run_pass2(task: Pass2Task) -> ShardResult:
         if cols["drop_reason"][i] is not None:
             stats.add("dropped", source, cols["drop_reason"][i])
             continue
-        split = split_of(cols["group_key"][i], task.splits)
+        split = split_of(cols["split_key"][i], task.splits)
         cols["split"][i] = split
         stats.add("kept", source, "total")
         stats.add("kept_lang", source, cols["lang"][i])
@@ -220,9 +237,14 @@ def run_pass2(task: Pass2Task) -> ShardResult:
 
 
 def global_decisions(
-    paths: list[Path], source_order: dict[str, int], stats: Stats, live_sources: frozenset[str] = frozenset()
-) -> list[pd.DataFrame]:
-    """Id merge, score percentiles and exact duplicates over all pass-1 shards (key columns only).
+    paths: list[Path],
+    source_order: dict[str, int],
+    stats: Stats,
+    live_sources: frozenset[str] = frozenset(),
+    dedup: DedupConfig | None = None,
+) -> tuple[list[pd.DataFrame], dict[str, Any]]:
+    """Id merge, score percentiles, exact and near-duplicates and split groups over all pass-1 shards (key columns
+    only, plus the texts of one representative per ``text_key`` for near-duplicates).
 
     One record per id: of several observations of one id (the same Reddit post in two dumps, or re-read from
     the API) a complete one wins over a ``truncated`` one (which is dropped when alone), then the one with the
@@ -231,9 +253,15 @@ def global_decisions(
     found on a live re-read sticks: the id stays dropped (``deleted_upstream``) unless a later live read
     (``live_sources``) shows the post again, whatever a dump retrieved afterwards says.
 
-    Returns, per shard, the surviving rows (``row``) with ``drop_reason``, ``score_norm``, ``dup_cluster`` and
-    ``lang_hint`` (a language declared by another copy of the same text, used instead of detection).
+    Duplicates (:func:`jokemine.cleaning.dedup.deduplicate`): per cluster the best-scored member survives, the others
+    get ``exact_duplicate`` or ``near_duplicate``. Split groups (:func:`jokemine.splits.assign.split_groups`): every
+    member of a duplicate cluster and every joke of one setup share a ``split_key``.
+
+    Returns, per shard, the surviving rows (``row``) with ``drop_reason``, ``score_norm``, ``dup_cluster``,
+    ``dup_cluster_size``, ``also_in``, ``split_key`` and ``lang_hint`` (a language declared by another copy of the
+    same text, used instead of detection); and the dedup report (:func:`jokemine.cleaning.dedup_report.dedup_report`).
     """
+    dedup = dedup or DedupConfig()
     frames = []
     for i, p in enumerate(paths):
         t = pq.read_table(p, columns=KEY_COLUMNS).to_pandas()
@@ -271,21 +299,47 @@ def global_decisions(
     df["lang_hint"] = None
     live = df["drop_reason"].isna()
     df.loc[live, "score_norm"] = cohort_percentiles(df.loc[live])
-    cluster, is_dup = exact_duplicates(df.loc[live, ["id", "text_key", "score_norm", "created_at"]])
-    df.loc[live, "dup_cluster"] = cluster
-    dup_idx = is_dup[is_dup].index
-    df.loc[dup_idx, "drop_reason"] = "exact_duplicate"
+    df["dup_cluster_size"] = pd.NA
+    df["also_in"] = None
+    df["split_key"] = None
+    outcome = deduplicate(df.loc[live], _text_loader(paths), dedup.params() if dedup.near_duplicates else None)
+    df.loc[live, "dup_cluster"] = outcome.survivor
+    df.loc[live, "dup_cluster_size"] = outcome.size
+    df.loc[live, "also_in"] = outcome.also_in
+    dup_idx = outcome.drop_reason.index[outcome.drop_reason.notna()]
+    df.loc[dup_idx, "drop_reason"] = outcome.drop_reason[dup_idx]
+    kept = live & ~df.index.isin(dup_idx)
     # a language declared by any copy of a text holds for the copy that survives
     declared = df.loc[live & df["lang"].notna()].groupby("text_key")["lang"].first()
-    needs = live & ~df.index.isin(dup_idx) & df["lang"].isna()
+    needs = kept & df["lang"].isna()
     df.loc[needs, "lang_hint"] = df.loc[needs, "text_key"].map(declared)
-    stats.add("step", "exact_dedup", "in", n=int(live.sum()))
-    stats.add("step", "exact_dedup", "dropped", n=len(dup_idx))
-    sizes = df.loc[live].groupby("text_key").size()
-    stats.add("step", "exact_dedup", "clusters", n=int((sizes > 1).sum()))
-    cols = ["row", "drop_reason", "score_norm", "dup_cluster", "lang_hint", "created_fill"]
+    df.loc[live, "split_key"] = split_groups(df.loc[live, "group_key"], outcome.cluster)
+    for reason in ("exact_duplicate", "near_duplicate"):
+        stats.add("step", "dedup", reason, n=int((outcome.drop_reason == reason).sum()))
+    stats.add("step", "dedup", "in", n=int(live.sum()))
+    stats.add("step", "dedup", "clusters", n=int((outcome.size[~outcome.drop_reason.notna()] > 1).sum()))
+    report = dedup_report(df.loc[live], outcome, dedup)
+    cols = ["row", "drop_reason", "score_norm", "dup_cluster", "dup_cluster_size", "also_in", "split_key"]
+    cols += ["lang_hint", "created_fill"]
     by_shard = {int(i): part.sort_values("row")[cols] for i, part in df.groupby("shard", sort=False)}
-    return [by_shard.get(i, df.iloc[0:0][cols]) for i in range(len(paths))]
+    return [by_shard.get(i, df.iloc[0:0][cols]) for i in range(len(paths))], report
+
+
+def _text_loader(paths: list[Path]) -> TextLoader:
+    """Reads ``text`` and ``punchline`` of representative rows (columns ``shard``, ``row``) from pass-1 shards."""
+
+    def load(reps: pd.DataFrame) -> tuple[list[str], list[str | None]]:
+        texts: list[str] = [""] * len(reps)
+        punch: list[str | None] = [None] * len(reps)
+        pos = pd.Series(np.arange(len(reps)), index=reps.index)
+        for shard, part in reps.groupby("shard", sort=False):
+            t = pq.read_table(paths[int(shard)], columns=["text", "punchline"])
+            t = t.take(pa.array(part["row"].to_numpy(), type=pa.int64())).to_pydict()
+            for k, text, p in zip(pos[part.index], t["text"], t["punchline"], strict=True):
+                texts[k], punch[k] = text, p
+        return texts, punch
+
+    return load
 
 
 @dataclass
@@ -302,6 +356,12 @@ class CleanReport:
         for source, s in self.stats["per_source"].items():
             drops = ", ".join(f"{k} {v}" for k, v in sorted(s["dropped"].items(), key=lambda kv: -kv[1]))
             out.append(f"{source}: read {s['read']}, kept {s['kept']}" + (f"; dropped: {drops}" if drops else ""))
+        d = self.stats.get("dedup")
+        if d:
+            out.append(
+                f"duplicates: {d['clusters']} clusters, removed {d['removed']['exact_duplicate']} exact + "
+                f"{d['removed']['near_duplicate']} near-duplicates (report: {self.path / 'dedup.md'})"
+            )
         t = self.stats["totals"]
         out.append(f"total: read {t['read']}, kept {t['kept']}, dropped {t['dropped']} -> {self.path}")
         return out
@@ -383,7 +443,7 @@ def _clean(
         t = time.perf_counter()
         order = {s.name: i for i, s in enumerate(cfg.sources)}
         live = frozenset(s.name for s in cfg.sources if isinstance(s, RedditApiSource))
-        decisions = global_decisions([Path(t.out_path) for t in tasks1], order, stats, live)
+        decisions, dedup_doc = global_decisions([Path(t.out_path) for t in tasks1], order, stats, live, cfg.dedup)
         timing["global_s"] = time.perf_counter() - t
 
         warm_up()  # load langdetect profiles once, before forking
@@ -401,6 +461,9 @@ def _clean(
                         _nullable(part["drop_reason"]),
                         [None if pd.isna(v) else float(v) for v in part["score_norm"]],
                         _nullable(part["dup_cluster"]),
+                        [None if pd.isna(v) else int(v) for v in part["dup_cluster_size"]],
+                        [list(v) if isinstance(v, list | tuple | np.ndarray) else None for v in part["also_in"]],
+                        _nullable(part["split_key"]),
                         _nullable(part["lang_hint"]),
                         [None if pd.isna(v) else v.to_pydatetime() for v in part["created_fill"]],
                         cfg.clean,
@@ -421,7 +484,10 @@ def _clean(
                     fh.write(json.dumps(q, ensure_ascii=False, default=str) + "\n")
         timing["total_s"] = time.perf_counter() - t_start
         summary = summarize(stats, run_id, started_at, cfg, parts, timing, len(quarantine), sum(r.rows for r in res2))
+        summary["dedup"] = dedup_doc["summary"]
         atomic.write_json(out / "stats.json", summary)
+        atomic.write_json(out / "dedup.json", dedup_doc)
+        atomic.write_text(out / "dedup.md", dedup_markdown(dedup_doc))
     atomic.point(layout.clean / "latest", run_id)
     _prune(layout)
     return CleanReport(run_id, final, summary)

@@ -1,0 +1,94 @@
+"""Precision and recall of near-duplicate clusters on the labeled real pairs (``tests/data/near_dup_pairs.csv``).
+
+The corpus is every record that entered deduplication in a clean run of ``configs/real-offline.toml`` (rows with a
+``dup_cluster``) plus the 5,407 rows of ``wonhyukchoi-2019-reposts/2019_jokes_reposts.csv`` (ids
+``wonhyuk:<reddit id>``). A labeled pair counts as predicted ``dup`` when both texts end in one cluster of
+:func:`jokemine.cleaning.dedup.near_duplicate_labels` over the whole corpus (so transitive clusters count, as in a
+release). Precision and recall are reported plain (over the sampled pairs) and weighted by each stratum's
+``weight`` (an estimate over the whole candidate pool, which is dominated by low-similarity pairs).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from jokemine.cleaning import minhash as mh
+from jokemine.cleaning.dedup import NearDupParams, NearDupResult, near_duplicate_labels
+from jokemine.cleaning.text import fix_text
+
+_REDDIT_ID = re.compile(r"/comments/([a-z0-9]+)/")
+
+
+@dataclass(frozen=True)
+class PairMetrics:
+    """Counts and rates over labeled pairs (``*_w``: stratum-weighted)."""
+
+    pairs: int
+    tp: int
+    fp: int
+    fn: int
+    precision: float
+    recall: float
+    precision_w: float
+    recall_w: float
+
+
+def wonhyuk_rows(real: Path) -> pd.DataFrame:
+    """The 2019 repost table as ``id``, ``text``, ``punchline`` (title + newline + content; cleaned by fix_text)."""
+    path = real / "wonhyukchoi-2019-reposts" / "2019_jokes_reposts.csv"
+    rows = []
+    with open(path, newline="", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            m = _REDDIT_ID.search(r["url"])
+            if not m:
+                continue
+            title, content = fix_text(r["title"]), fix_text(r["content"])
+            rows.append((f"wonhyuk:{m.group(1)}", f"{title}\n{content}" if content else title, content or None))
+    return pd.DataFrame(rows, columns=["id", "text", "punchline"])
+
+
+def labeled_corpus(clean: pd.DataFrame, real: Path) -> pd.DataFrame:
+    """``id``, ``text``, ``punchline`` of every deduplicated record of ``clean`` (a clean run as a frame with an
+    ``id`` column) plus the wonhyuk rows."""
+    base = clean.loc[clean["dup_cluster"].notna(), ["id", "text", "punchline"]]
+    return pd.concat([base, wonhyuk_rows(real)], ignore_index=True).drop_duplicates("id")
+
+
+def cluster_corpus(corpus: pd.DataFrame, params: NearDupParams) -> tuple[np.ndarray, NearDupResult]:
+    """Near-duplicate labels for every row of ``corpus`` (exact duplicates by shingle form share one row)."""
+    forms = pd.Series([mh.shingle_form(t) for t in corpus["text"]])
+    codes, uniq = pd.factorize(forms)
+    first = pd.Series(np.arange(len(forms))).groupby(codes).first().to_numpy()
+    punch = [None if not isinstance(p, str) else mh.shingle_form(p) for p in corpus["punchline"].to_numpy()[first]]
+    res = near_duplicate_labels(list(uniq), params, punch if params.punchline_threshold > 0 else None)
+    return res.labels[codes], res
+
+
+def pair_metrics(ids: pd.Series, labels: np.ndarray, pairs: pd.DataFrame) -> PairMetrics:
+    """Metrics of cluster ``labels`` (aligned with ``ids``) on labeled ``pairs`` (the columns of
+    ``tests/data/near_dup_pairs.csv``); raises KeyError naming labeled ids missing from ``ids``."""
+    pos = pd.Series(np.arange(len(ids)), index=ids.to_numpy())
+    missing = sorted(set(pairs.a_id).union(pairs.b_id) - set(pos.index))
+    if missing:
+        raise KeyError(f"{len(missing)} labeled ids not in the corpus, e.g. {missing[:3]}")
+    pred = labels[pos[pairs.a_id].to_numpy()] == labels[pos[pairs.b_id].to_numpy()]
+    y = (pairs.label == "dup").to_numpy()
+    w = pairs.weight.to_numpy()
+    tp, fp, fn = int((pred & y).sum()), int((pred & ~y).sum()), int((~pred & y).sum())
+    tpw, fpw, fnw = (w * (pred & y)).sum(), (w * (pred & ~y)).sum(), (w * (~pred & y)).sum()
+    return PairMetrics(
+        len(pairs),
+        tp,
+        fp,
+        fn,
+        tp / (tp + fp) if tp + fp else 1.0,
+        tp / (tp + fn) if tp + fn else 1.0,
+        float(tpw / (tpw + fpw)) if tpw + fpw else 1.0,
+        float(tpw / (tpw + fnw)) if tpw + fnw else 1.0,
+    )

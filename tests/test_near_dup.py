@@ -1,0 +1,171 @@
+"""Near-duplicate detection: shingles and MinHash against datasketch, LSH banding, verification, clusters."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jokemine.cleaning import minhash as mh
+from jokemine.cleaning.dedup import (
+    NearDupParams,
+    candidate_probability,
+    deduplicate,
+    lsh_params,
+    near_duplicate_clusters,
+    near_duplicate_labels,
+)
+from jokemine.cleaning.text import fix_text
+from jokemine.splits.assign import split_groups
+
+
+@pytest.fixture(scope="module")
+def qa_texts(real: Path) -> list[str]:
+    """1,500 real Kaggle QA jokes (question + newline + answer), cleaned like the pipeline does."""
+    with open(real / "qa-jokes-jiriroz" / "jokes.csv", newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["Question"] and r["Answer"]][:1500]
+    return [fix_text(f"{r['Question']}\n{r['Answer']}") for r in rows]
+
+
+def test_shingle_form() -> None:
+    assert mh.shingle_form("Why did the chicken... cross?!") == "why did the chicken cross"
+    assert mh.shingle_form("ＦＵＬＬ width_and—dash") == "full width and dash"
+    assert mh.shingle_form("?!...") == ""
+
+
+@pytest.mark.parametrize(("unit", "n"), [("char", 5), ("char", 3), ("word", 2)])
+def test_vectorized_shingles_equal_reference_and_datasketch_signatures(qa_texts: list[str], unit: str, n: int) -> None:
+    from datasketch import MinHash
+
+    forms = [mh.shingle_form(t) for t in qa_texts]
+    forms += ["ab", "", "x y"]  # shorter than n, empty
+    sh = mh.shingle_hashes(forms, n, unit)
+    sig = mh.signatures(sh, 64, seed=7, chunk_elems=5000)  # small chunks: many chunk boundaries
+    for i in [*range(0, len(qa_texts), 7), len(forms) - 3, len(forms) - 2, len(forms) - 1]:
+        shingles = mh.reference_shingles(forms[i], n, unit)
+        expected = sorted({mh.shingle_hash32(s, unit) for s in shingles})
+        assert sh.hashes[sh.offsets[i] : sh.offsets[i + 1]].tolist() == expected, forms[i]
+        m = MinHash(num_perm=64, seed=7, hashfunc=lambda b, u=unit: mh.shingle_hash32(b, u))
+        m.update_batch([s.encode() for s in shingles])
+        assert m.hashvalues.tolist() == sig[i].tolist(), forms[i]
+    assert sh.sizes()[-3:].tolist() == [1, 0, 1]  # shorter than n: one shingle; no letters: none
+    assert (sig[-2] == 2**32 - 1).all()
+
+
+def test_exact_jaccard_matches_python_sets(qa_texts: list[str]) -> None:
+    forms = [mh.shingle_form(t) for t in qa_texts[:300]]
+    sh = mh.shingle_hashes(forms, 4)
+    rng = np.random.default_rng(0)
+    pairs = np.sort(rng.integers(0, len(forms), size=(500, 2)), axis=1)
+    pairs[:5] = [[0, 0], [1, 1], [2, 3], [4, 5], [6, 7]]
+    got = mh.jaccard_pairs(sh, pairs, batch=97)
+    for (i, j), g in zip(pairs.tolist(), got, strict=True):
+        a = {mh.shingle_hash32(s) for s in mh.reference_shingles(forms[i], 4)}
+        b = {mh.shingle_hash32(s) for s in mh.reference_shingles(forms[j], 4)}
+        assert g == pytest.approx(len(a & b) / len(a | b))
+
+
+def test_lsh_params_and_s_curve() -> None:
+    assert lsh_params(0.5, 128) == (42, 3)
+    assert candidate_probability(0.5, 42, 3) >= 0.995
+    assert candidate_probability(0.2, 42, 3) < 0.3  # far below the threshold: rarely a candidate
+    b, r = lsh_params(0.8, 128)
+    assert r > 3 and candidate_probability(0.8, b, r) >= 0.995
+    with pytest.raises(ValueError, match="no banding"):
+        lsh_params(0.1, 8)
+
+
+def test_band_pairs_cover_every_pair_of_large_buckets_in_chunks() -> None:
+    sig = np.zeros((300, 4), dtype=np.uint32)  # one bucket of 300 equal signatures
+    sig[250:, :] = 1  # and one of 50
+    chunks = list(mh.band_pairs(sig, 0, 4, max_pairs=1000))
+    assert len(chunks) > 20 and max(len(c) for c in chunks) < 2 * 1000 + 250
+    pairs = np.concatenate(chunks)
+    assert len(pairs) == len(np.unique(pairs, axis=0)) == 250 * 249 // 2 + 50 * 49 // 2
+    assert (pairs[:, 0] < pairs[:, 1]).all()
+    assert ((pairs < 250).all(axis=1) | (pairs >= 250).all(axis=1)).all()
+
+
+def test_near_duplicate_clusters_reposts_and_templates() -> None:
+    texts = [
+        "There are 10 types of people in this world...\nthose who understand binary, and those who don't",
+        "There are 10 kinds of people in the world:\nThose who understand binary and those who don't.",
+        "Why did the chicken cross the road?\nTo get to the other side.",
+        "Never trust atoms....\nthey make up everything.",
+        "Never trust an atom.\nThey make up everything!",
+    ]
+    assert near_duplicate_clusters(texts) == [0, 0, 2, 3, 3]
+    assert near_duplicate_clusters([]) == []
+    assert near_duplicate_clusters(["only one"]) == [0]
+
+
+def test_same_setup_different_punchline_stays_apart() -> None:
+    # real r/Jokes / QA pairs labeled "different joke" (tests/data/near_dup_pairs.csv has their ids)
+    setups = "How many redditors does it take to change a light bulb?"
+    texts = [
+        f"{setups}\nTwo. One to screw it in and one to take credit for it.",
+        f"{setups}\nDoesn't matter. They will just keep reposting the same lightbulb.",
+        "How many redditors does it take to change a lightbulb?\nTwo. One to screw it in, one to take credit.",
+        "How many redditors does it take to change a light bulb?",  # a bare setup is not either joke
+    ]
+    punchlines = [t.split("\n", 1)[1] if "\n" in t else None for t in texts]
+    labels = near_duplicate_clusters(texts, punchlines=punchlines)
+    assert labels[0] == labels[2]
+    assert len({labels[0], labels[1], labels[3]}) == 3
+
+
+def test_near_duplicate_labels_is_order_independent(qa_texts: list[str]) -> None:
+    forms = [mh.shingle_form(t) for t in qa_texts]
+    p = NearDupParams()
+    base = near_duplicate_labels(forms, p).labels
+    perm = np.random.default_rng(3).permutation(len(forms))
+    shuffled = near_duplicate_labels([forms[i] for i in perm], p).labels
+    # same partition: map labels of the shuffled run back to original positions
+    back = np.empty_like(shuffled)
+    back[perm] = perm[shuffled]
+    canon = pd.Series(back).groupby(base).nunique()
+    assert (canon == 1).all()
+
+
+def test_deduplicate_survivor_and_also_in() -> None:
+    df = pd.DataFrame(
+        {
+            "id": ["reddit:a", "qa:1", "qa:2", "reddit:b", "other:x"],
+            "source": ["rjokes", "qa_jokes", "qa_jokes", "rjokes", "bfinan_qa"],
+            "text_key": ["k1", "k1", "k2", "k3", "k2"],
+            "score_norm": [0.4, np.nan, np.nan, 0.9, np.nan],
+            "created_at": pd.to_datetime(["2014-01-01", None, None, "2013-01-01", None], utc=True),
+            "shard": 0,
+            "row": range(5),
+        }
+    )
+    texts = {
+        "k1": ("Never trust atoms.\nThey make up everything.", "They make up everything."),
+        "k2": ("Never trust an atom!\nThey make up everything!!", "They make up everything!!"),
+        "k3": ("Why did the chicken cross the road?\nTo get to the other side.", "To get to the other side."),
+    }
+
+    def load(reps: pd.DataFrame) -> tuple[list[str], list[str | None]]:
+        return [texts[k][0] for k in reps.text_key], [texts[k][1] for k in reps.text_key]
+
+    out = deduplicate(df, load, NearDupParams())
+    assert out.survivor.tolist() == ["reddit:a"] * 3 + ["reddit:b", "reddit:a"]
+    assert out.drop_reason.tolist() == [None, "exact_duplicate", "near_duplicate", None, "near_duplicate"]
+    assert out.size.tolist() == [4, 4, 4, 1, 4]
+    assert out.also_in[0] == ["bfinan_qa", "qa_jokes"] and out.also_in[3] == [] and out.also_in[1] is None
+    # any input order gives the same survivors
+    rev = df.iloc[::-1].reset_index(drop=True)
+    out2 = deduplicate(rev, load, NearDupParams())
+    assert out2.survivor.tolist()[::-1] == out.survivor.tolist()
+    # exact only
+    exact = deduplicate(df, load, None)
+    assert exact.drop_reason.tolist() == [None, "exact_duplicate", "exact_duplicate", None, None]  # "other:x" < "qa:2"
+
+
+def test_split_groups_join_setups_and_clusters() -> None:
+    group = pd.Series(["g3", "g1", "g2", "g4", "g3"], index=[10, 11, 12, 13, 14])
+    cluster = pd.Series([0, 1, 1, 3, 4], index=group.index)  # 11 and 12 are one joke; 10 and 14 share a setup
+    assert split_groups(group, cluster).tolist() == ["g3", "g1", "g1", "g4", "g3"]
