@@ -59,6 +59,9 @@ _FRAMES = ["My dad told me this one: ", "Heard this today. ", "Not mine, but ", 
 def build_real(work: Path) -> Path:
     from jokemine.cleaning.dedup_eval import labeled_corpus
 
+    out = work / "real.parquet"
+    if out.exists():  # --keep DIR: reuse the corpus of an earlier run
+        return out
     data = work / "data"
     for stage in ("scrape", "clean"):
         subprocess.run(
@@ -70,7 +73,6 @@ def build_real(work: Path) -> Path:
     parts = sorted(glob.glob(str(data / "clean" / "latest" / "part-*.parquet")))
     clean = pd.concat([pd.read_parquet(p, columns=["id", "text", "punchline", "dup_cluster"]) for p in parts])
     corpus = labeled_corpus(clean, REAL).reset_index(drop=True)
-    out = work / "real.parquet"
     corpus.to_parquet(out)
     return out
 
@@ -181,19 +183,23 @@ def run_datatrove(inp: Path, out: Path, workers: int = 2) -> None:
     ntasks = len(list(src.glob("*.jsonl")))
     reader = JsonlReader(str(src))
     LocalPipelineExecutor(
-        [reader, MinhashDedupSignature(str(out / "sigs"), cfg, language=CharTokenizer())],
+        [reader, MinhashDedupSignature(output_folder=str(out / "sigs"), config=cfg, language=CharTokenizer())],
         tasks=ntasks,
         workers=workers,
         logging_dir=f"{logs}/1",
     ).run()
     LocalPipelineExecutor(
-        [MinhashDedupBuckets(str(out / "sigs"), str(out / "buckets"), cfg)],
+        [MinhashDedupBuckets(input_folder=str(out / "sigs"), output_folder=str(out / "buckets"), config=cfg)],
         tasks=cfg.num_buckets,
         workers=workers,
         logging_dir=f"{logs}/2",
     ).run()
     LocalPipelineExecutor(
-        [MinhashDedupCluster(str(out / "buckets"), str(out / "remove"), cfg, save_cluster_id=True)],
+        [
+            MinhashDedupCluster(
+                input_folder=str(out / "buckets"), output_folder=str(out / "remove"), config=cfg, save_cluster_id=True
+            )
+        ],
         tasks=1,
         logging_dir=f"{logs}/3",
     ).run()
@@ -202,7 +208,9 @@ def run_datatrove(inp: Path, out: Path, workers: int = 2) -> None:
         [
             JsonlReader(str(src)),
             MinhashDedupFilter(
-                str(out / "remove"), exclusion_writer=JsonlWriter(str(out / "removed")), load_cluster_ids=True
+                input_folder=str(out / "remove"),
+                exclusion_writer=JsonlWriter(str(out / "removed")),
+                load_cluster_ids=True,
             ),
             JsonlWriter(str(out / "kept")),
         ],

@@ -150,6 +150,17 @@ def near_duplicate_labels(
     turn on the punchline check (:func:`_punchline_mismatch`, threshold ``params.punchline_threshold``). Pairs
     already in one cluster are not verified again (single linkage needs one path).
     """
+    keys = pd.Series(list(forms), dtype="object")
+    if punchlines is not None:
+        keys = keys + "\x00" + pd.Series([p if p is not None else "\x01" for p in punchlines], dtype="object")
+    node, uniq = pd.factorize(keys)
+    if len(uniq) < len(forms):  # identical inputs are one node (they are trivially the same joke)
+        first = pd.Series(np.arange(len(node))).groupby(node).first().to_numpy()
+        sub = near_duplicate_labels(
+            [forms[i] for i in first], params, None if punchlines is None else [punchlines[i] for i in first]
+        )
+        sub.labels = join_labels(node, sub.labels[node])
+        return sub
     t0 = time.perf_counter()
     n = len(forms)
     bands, rows = params.banding()
@@ -327,11 +338,8 @@ def deduplicate(df: pd.DataFrame, load_texts: TextLoader, params: NearDupParams 
         texts = pd.Series(raw_texts, index=df.index, dtype="object")
         forms = [mh.shingle_form(t) for t in raw_texts]
         pforms = [mh.shingle_form(p) if isinstance(p, str) and p else None for p in punchlines]
-        node, _ = pd.factorize(pd.Series(forms) + "\x00" + pd.Series([p if p is not None else "\x01" for p in pforms]))
-        first = pd.Series(np.arange(len(node))).groupby(node).first().to_numpy()
-        use_p = [pforms[i] for i in first] if params.punchline_threshold > 0 else None
-        near = near_duplicate_labels([forms[i] for i in first], params, use_p)
-        joined = join_labels(df["text_key"].to_numpy(), near.labels[node])
+        near = near_duplicate_labels(forms, params, pforms if params.punchline_threshold > 0 else None)
+        joined = join_labels(df["text_key"].to_numpy(), near.labels)
     else:
         joined = join_labels(df["text_key"].to_numpy())
     cluster = pd.Series(joined, index=df.index, dtype="int64")

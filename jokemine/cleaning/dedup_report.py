@@ -66,7 +66,7 @@ def dedup_report(df: pd.DataFrame, outcome: DedupOutcome, cfg: DedupConfig) -> d
             "punchline_threshold": cfg.punchline_threshold,
             "bands": r.bands,
             "rows": r.rows,
-            "distinct_texts": len(r.labels),
+            "texts": len(r.labels),
             "candidate_pairs": r.candidates,
             "verified_pairs": r.checked,
             "accepted_pairs": len(r.pairs),
