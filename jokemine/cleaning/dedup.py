@@ -2,7 +2,7 @@
 
 * **Exact duplicates**: records with the same ``text_key`` (:func:`jokemine.cleaning.text.normalize_key`: case-,
   punctuation- and whitespace-insensitive).
-* **Near-duplicates** (:func:`near_duplicate_labels`): one representative text per ``text_key`` is shingled
+* **Near-duplicates** (:func:`near_duplicate_labels`): every distinct text (identical inputs collapsed) is shingled
   (:func:`jokemine.cleaning.minhash.shingle_form`, then character or word n-grams), MinHash-signed and banded
   (LSH); every candidate pair is **verified** by the exact Jaccard similarity of the two shingle sets, so an LSH
   false positive never merges two jokes. Two-part jokes (setup + punchline) must also have similar punchlines
