@@ -7,7 +7,7 @@ CONFIG ?=
 DATA_DIR ?=
 JOKEMINE = $(PY) -m jokemine $(if $(CONFIG),--config $(CONFIG)) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 
-.PHONY: install scrape clean publish all status test bench bench-dedup lint format
+.PHONY: install scrape clean publish all status test bench bench-dedup bench-structure lint format
 
 install:  ## create .venv and install jokemine with its dev extras (pinned by constraints.txt)
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ bench:  ## speed and memory benchmarks on the real data -> bench/RESULTS.md
 	$(PY) bench/pipeline.py $(if $(CONFIG),--config $(CONFIG))
 	$(PY) bench/reddit_api.py
 	$(PY) bench/anekdot.py
+
+bench-structure:  ## joke-structure splitting vs pysbd, score_norm throughput -> bench/RESULTS.md
+	$(PY) -m pip install --quiet 'pysbd==0.3.4'
+	$(PY) bench/structure.py
 
 bench-dedup:  ## near-duplicates vs datatrove and datasketch (installs jokemine[bench]) -> bench/RESULTS.md
 	$(PY) -m pip install --quiet -e '.[bench]'

@@ -417,7 +417,7 @@ class DedupConfig(_Model):
     ngram: int = Field(5, ge=1, le=32)
     threshold: float = Field(0.55, gt=0, le=1)
     punchline_threshold: float = Field(0.3, ge=0, le=1)
-    num_perm: int = Field(128, ge=8, le=1024)
+    num_perm: int = Field(224, ge=8, le=1024)
     bands: int | None = Field(None, ge=1)
     rows: int | None = Field(None, ge=1)
     seed: int = Field(1, ge=0)

@@ -59,6 +59,13 @@ FIELDS: tuple[Field, ...] = (
     Field("body", pa.string(), "Post body after cleaning."),
     Field("text", pa.string(), "The whole joke as one text (setup + newline + punchline for two-part jokes)."),
     Field("kind", pa.string(), "`setup_punch`, `qa` or `single`."),
+    Field(
+        "structure",
+        pa.string(),
+        "How setup and punchline were found (`jokemine.cleaning.structure`): `qa_columns`, `title_body`, "
+        "`qa_marker`, `question`, `dialogue`, `last_sentence`, `one_liner`; `body:<rule>` when a Reddit title was "
+        "a label and the body was split.",
+    ),
     Field("setup", pa.string(), "First part of a two-part joke (also set for `qa`)."),
     Field("punchline", pa.string(), "Second part of a two-part joke (also set for `qa`)."),
     Field("question", pa.string(), "Question of a `qa` joke."),
@@ -158,11 +165,12 @@ _COMMON = [
     "url",
 ]
 RELEASE_COLUMNS: dict[str, list[str]] = {
-    "setup_punch": ["setup", "punchline", "kind", *_COMMON],
+    "setup_punch": ["setup", "punchline", "kind", "structure", *_COMMON],
     "qa": ["question", "answer", *_COMMON],
     "jokes": [
         "text",
         "kind",
+        "structure",
         "title",
         "body",
         "setup",

@@ -116,7 +116,7 @@ def test_globs_env_vars_and_config_relative_paths(tmp_path: Path, monkeypatch: p
 
 def test_dedup_section_validated_with_key_names(tmp_path: Path) -> None:
     cfg = load_config(write_config(tmp_path / "ok.toml", "[dedup]\nthreshold = 0.8\n"))
-    assert cfg.dedup.params().banding() == (21, 6)  # most selective banding of 128 still >= 0.995 at 0.8
+    assert cfg.dedup.params().banding() == (32, 7)  # most selective banding of 224 still >= 0.995 at 0.8
     with pytest.raises(ConfigError, match=r"dedup: bands and rows go together"):
         load_config(write_config(tmp_path / "a.toml", "[dedup]\nbands = 10\n"))
     with pytest.raises(ConfigError, match=r"dedup: 4 bands x 5 rows find a pair at threshold 0.55 with probability"):

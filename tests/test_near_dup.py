@@ -42,8 +42,11 @@ def test_vectorized_shingles_equal_reference_and_datasketch_signatures(qa_texts:
 
     forms = [mh.shingle_form(t) for t in qa_texts]
     forms += ["ab", "", "x y"]  # shorter than n, empty
-    sh = mh.shingle_hashes(forms, n, unit)
-    sig = mh.signatures(sh, 64, seed=7, chunk_elems=5000)  # small chunks: many chunk boundaries
+    sh = mh.shingle_hashes(forms, n, unit, threads=2, chunk_chars=3000)  # small chunks: many chunk boundaries
+    whole = mh.shingle_hashes(forms, n, unit, threads=1, chunk_chars=1 << 30)
+    assert (sh.offsets == whole.offsets).all() and (sh.hashes == whole.hashes).all()
+    sig = mh.signatures(sh, 64, seed=7, chunk_elems=5000, threads=2)
+    assert (sig == mh.signatures(whole, 64, seed=7, chunk_elems=1 << 30, threads=1)).all()
     for i in [*range(0, len(qa_texts), 7), len(forms) - 3, len(forms) - 2, len(forms) - 1]:
         shingles = mh.reference_shingles(forms[i], n, unit)
         expected = sorted({mh.shingle_hash32(s, unit) for s in shingles})
@@ -61,7 +64,7 @@ def test_exact_jaccard_matches_python_sets(qa_texts: list[str]) -> None:
     rng = np.random.default_rng(0)
     pairs = np.sort(rng.integers(0, len(forms), size=(500, 2)), axis=1)
     pairs[:5] = [[0, 0], [1, 1], [2, 3], [4, 5], [6, 7]]
-    got = mh.jaccard_pairs(sh, pairs, batch=97)
+    got = mh.jaccard_pairs(mh.shingle_matrix(sh), pairs, batch=97)
     for (i, j), g in zip(pairs.tolist(), got, strict=True):
         a = {mh.shingle_hash32(s) for s in mh.reference_shingles(forms[i], 4)}
         b = {mh.shingle_hash32(s) for s in mh.reference_shingles(forms[j], 4)}
@@ -72,6 +75,8 @@ def test_lsh_params_and_s_curve() -> None:
     assert lsh_params(0.5, 128) == (42, 3)
     assert candidate_probability(0.5, 42, 3) >= 0.995
     assert candidate_probability(0.2, 42, 3) < 0.3  # far below the threshold: rarely a candidate
+    assert lsh_params(0.55) == (56, 4)  # the default: 224 permutations
+    assert candidate_probability(0.55, 56, 4) >= 0.995 and candidate_probability(0.2, 56, 4) < 0.1
     b, r = lsh_params(0.8, 128)
     assert r > 3 and candidate_probability(0.8, b, r) >= 0.995
     with pytest.raises(ValueError, match="no banding"):
@@ -87,6 +92,17 @@ def test_band_pairs_cover_every_pair_of_large_buckets_in_chunks() -> None:
     assert len(pairs) == len(np.unique(pairs, axis=0)) == 250 * 249 // 2 + 50 * 49 // 2
     assert (pairs[:, 0] < pairs[:, 1]).all()
     assert ((pairs < 250).all(axis=1) | (pairs >= 250).all(axis=1)).all()
+
+
+def test_band_pairs_with_labels_star_first_then_only_mixed_buckets() -> None:
+    sig = np.array([[1, 1], [2, 2], [1, 1], [3, 3], [2, 2], [1, 1]], dtype=np.uint32)  # buckets {0,2,5}, {1,4}
+    star, rest = mh.band_pairs(sig, 0, 2, labels=lambda: np.arange(6))  # nothing merged: every pair follows
+    assert star.tolist() == [[0, 2], [0, 5], [1, 4]]
+    assert sorted(rest.tolist()) == [[0, 2], [0, 5], [1, 4], [2, 5]]
+    merged = np.array([0, 1, 0, 3, 1, 0])  # the star verified both buckets into one cluster each
+    assert [c.tolist() for c in mh.band_pairs(sig, 0, 2, labels=lambda: merged)] == [[[0, 2], [0, 5], [1, 4]]]
+    half = np.array([0, 1, 2, 3, 1, 0])  # 2 not merged: its bucket gives all its pairs again
+    assert [sorted(c.tolist()) for c in mh.band_pairs(sig, 0, 2, labels=lambda: half)][1] == [[0, 2], [0, 5], [2, 5]]
 
 
 def test_near_duplicate_clusters_reposts_and_templates() -> None:

@@ -11,7 +11,7 @@
 * **Survivor** (:func:`survivors`): per cluster, the member with the highest ``score_norm`` (unscored last), then
   the earliest ``created_at`` (undated last), then the smallest ``id``: deterministic whatever the input order.
 
-The defaults (char 5-grams, threshold 0.55, punchline threshold 0.3, 126 permutations as 42 bands x 3 rows) were
+The defaults (char 5-grams, threshold 0.55, punchline threshold 0.3, 224 permutations as 56 bands x 4 rows) were
 chosen by precision and recall on labeled real pairs; see README "Deduplication" and bench/RESULTS.md.
 """
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from jokemine.cleaning import minhash as mh
@@ -31,7 +31,9 @@ from jokemine.cleaning.text import fix_text
 
 DEFAULT_THRESHOLD = 0.55
 DEFAULT_PUNCHLINE_THRESHOLD = 0.3
+DEFAULT_NUM_PERM = 224
 ESTIMATE_MARGIN = 0.2
+PRE_COLUMNS = 32
 
 
 def candidate_probability(s: float | np.ndarray, bands: int, rows: int) -> float | np.ndarray:
@@ -40,7 +42,7 @@ def candidate_probability(s: float | np.ndarray, bands: int, rows: int) -> float
     return 1.0 - (1.0 - np.power(s, rows)) ** bands
 
 
-def lsh_params(threshold: float, num_perm: int = 128, min_recall: float = 0.995) -> tuple[int, int]:
+def lsh_params(threshold: float, num_perm: int = DEFAULT_NUM_PERM, min_recall: float = 0.995) -> tuple[int, int]:
     """``(bands, rows)`` for ``threshold``: the most selective banding (largest ``rows``) within ``num_perm``
     permutations that still makes a pair at exactly ``threshold`` a candidate with probability >= ``min_recall``
     (pairs above the threshold even more often). The S-curve's midpoint is about ``(1/bands)**(1/rows)``.
@@ -67,7 +69,7 @@ class NearDupParams:
     ngram: int = 5
     threshold: float = DEFAULT_THRESHOLD
     punchline_threshold: float = DEFAULT_PUNCHLINE_THRESHOLD
-    num_perm: int = 128
+    num_perm: int = DEFAULT_NUM_PERM
     bands: int | None = None
     rows: int | None = None
     seed: int = 1
@@ -99,26 +101,32 @@ class NearDupResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def _components(n: int, edges: list[np.ndarray]) -> np.ndarray:
-    """Labels = smallest member of each connected component of the graph on ``0..n-1``."""
-    if not edges:
-        return np.arange(n, dtype=np.int64)
-    e = np.concatenate(edges)
-    graph = coo_matrix((np.ones(len(e), dtype=np.int8), (e[:, 0], e[:, 1])), shape=(n, n))
+def _merge(labels: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Labels after adding ``edges`` ``(k, 2)`` to the graph whose components ``labels`` (int64 ``(n,)``, the
+    smallest member of each component) describe: only the components the edges touch are relabeled, so the cost
+    is O(n + k) whatever the edges so far."""
+    ends = labels[edges]  # component of each endpoint
+    nodes = np.sort(ends.ravel())
+    nodes = nodes[np.r_[True, nodes[1:] != nodes[:-1]]]
+    idx = np.searchsorted(nodes, ends)
+    k = len(nodes)
+    graph = coo_matrix((np.ones(len(idx), dtype=np.int8), (idx[:, 0], idx[:, 1])), shape=(k, k))
     _, comp = connected_components(graph, directed=False)
-    smallest = np.full(comp.max() + 1, n, dtype=np.int64)
-    np.minimum.at(smallest, comp, np.arange(n, dtype=np.int64))
-    return smallest[comp]
+    smallest = np.full(comp.max() + 1, labels.size, dtype=np.int64)
+    np.minimum.at(smallest, comp, nodes)  # labels are smallest members, so the smallest label is the new one
+    relabel = np.arange(labels.size, dtype=np.int64)
+    relabel[nodes] = smallest[comp]
+    return relabel[labels]
 
 
 def _punchline_mismatch(
     cand: np.ndarray,
     ok: np.ndarray,
     two_part: np.ndarray,
-    psh: mh.Shingles,
-    pmatrix: object,
-    matrix: object,
+    pmatrix: csr_matrix,
+    matrix: csr_matrix,
     threshold: float,
+    threads: int | None = None,
 ) -> np.ndarray:
     """Which accepted candidates (``ok``) fail the punchline check: two two-part jokes need punchline Jaccard
     >= ``threshold`` (two punchlines without letters count as equal); a two-part joke against a one-part text
@@ -128,36 +136,60 @@ def _punchline_mismatch(
     both = ok & two_part[a] & two_part[b]
     if both.any():
         idx = np.flatnonzero(both)
-        pj = mh.jaccard_pairs(psh, cand[idx], pmatrix)
-        sizes = psh.sizes()
+        pj = mh.jaccard_pairs(pmatrix, cand[idx], threads=threads)
+        sizes = mh.row_sizes(pmatrix)
         empty = (sizes[a[idx]] == 0) & (sizes[b[idx]] == 0)
         bad[idx] = (pj < threshold) & ~empty
     for part, whole in ((a, b), (b, a)):
         mixed = ok & two_part[part] & ~two_part[whole]
         if mixed.any():
             idx = np.flatnonzero(mixed)
-            cont = mh.containment_pairs(psh, pmatrix, matrix, np.stack([part[idx], whole[idx]], axis=1))
+            cont = mh.containment_pairs(pmatrix, matrix, np.stack([part[idx], whole[idx]], axis=1), threads=threads)
             bad[idx] = cont < threshold
     return bad
 
 
+def _plausible(sig: np.ndarray, pairs: np.ndarray, threshold: float) -> np.ndarray:
+    """Which pairs ``(k, 2)`` deserve the exact Jaccard, from their MinHash estimate (a share of equal signature
+    columns; standard error ``sqrt(s (1 - s) / m)`` over ``m`` columns): a pair whose first
+    :data:`PRE_COLUMNS` columns estimate below ``threshold - 3.5`` standard errors is dropped (a pair at the
+    threshold is lost with probability ~2e-4), the rest need an estimate over all columns of at least
+    ``threshold - ESTIMATE_MARGIN`` (> 6 standard errors with the default 224 columns). Bool ``(k,)``."""
+    m = min(PRE_COLUMNS, sig.shape[1])
+    se = np.sqrt(threshold * (1 - threshold) / m)
+    pre = np.count_nonzero(sig[pairs[:, 0], :m] == sig[pairs[:, 1], :m], axis=1) >= m * (threshold - 3.5 * se)
+    out = np.zeros(len(pairs), dtype=bool)
+    p = pairs[pre]
+    est = np.count_nonzero(sig[p[:, 0]] == sig[p[:, 1]], axis=1) / sig.shape[1]
+    out[pre] = est >= threshold - ESTIMATE_MARGIN
+    return out
+
+
 def near_duplicate_labels(
-    forms: Sequence[str], params: NearDupParams, punchlines: Sequence[str | None] | None = None
+    forms: Sequence[str],
+    params: NearDupParams,
+    punchlines: Sequence[str | None] | None = None,
+    *,
+    threads: int | None = None,
 ) -> NearDupResult:
     """Near-duplicate clusters of already-normalized texts (:func:`jokemine.cleaning.minhash.shingle_form`).
 
     ``punchlines`` (same length, ``None`` for one-part jokes), when given, are shingle forms of the second parts and
     turn on the punchline check (:func:`_punchline_mismatch`, threshold ``params.punchline_threshold``). Pairs
-    already in one cluster are not verified again (single linkage needs one path).
+    already in one cluster are not verified again (single linkage needs one path). Shingling, signatures and
+    the MinHash estimates run on ``threads`` threads (default: the usable CPUs); the result does not depend on it.
     """
-    keys = pd.Series(list(forms), dtype="object")
+    node, uniq = pd.factorize(pd.Series(forms, dtype="object"))
     if punchlines is not None:
-        keys = keys + "\x00" + pd.Series([p if p is not None else "\x01" for p in punchlines], dtype="object")
-    node, uniq = pd.factorize(keys)
+        pcode = pd.factorize(pd.Series(punchlines, dtype="object"), use_na_sentinel=False)[0]
+        node, uniq = pd.factorize(node.astype(np.int64) * (int(pcode.max()) + 1) + pcode)
     if len(uniq) < len(forms):  # identical inputs are one node (they are trivially the same joke)
         first = pd.Series(np.arange(len(node))).groupby(node).first().to_numpy()
         sub = near_duplicate_labels(
-            [forms[i] for i in first], params, None if punchlines is None else [punchlines[i] for i in first]
+            [forms[i] for i in first],
+            params,
+            None if punchlines is None else [punchlines[i] for i in first],
+            threads=threads,
         )
         sub.labels = join_labels(node, sub.labels[node])
         return sub
@@ -167,47 +199,48 @@ def near_duplicate_labels(
     res = NearDupResult(np.arange(n, dtype=np.int64), np.zeros((0, 2), np.int64), np.zeros(0), bands=bands, rows=rows)
     if n < 2:
         return res
-    sh = mh.shingle_hashes(forms, params.ngram, params.unit)
+    sh = mh.shingle_hashes(forms, params.ngram, params.unit, threads=threads)
+    # from here on only the signatures and the sparse matrices are kept (the hash arrays are dropped)
     t1 = time.perf_counter()
-    sig = mh.signatures(sh, bands * rows, params.seed)
+    sig = mh.signatures(sh, bands * rows, params.seed, threads=threads)
     t2 = time.perf_counter()
-    matrix = mh.shingle_matrix(sh)
-    psh = pmatrix = None
+    matrix = mh.shingle_matrix(sh, reuse=True)
+    del sh
+    pmatrix = None
     if punchlines is not None:
         two_part = np.fromiter((p is not None for p in punchlines), dtype=bool, count=n)
-        psh = mh.shingle_hashes([p or "" for p in punchlines], params.ngram, params.unit)
-        pmatrix = mh.shingle_matrix(psh)
-    labels = np.arange(n, dtype=np.int64)
+        pmatrix = mh.shingle_matrix(
+            mh.shingle_hashes([p or "" for p in punchlines], params.ngram, params.unit, threads=threads), reuse=True
+        )
     edges: list[np.ndarray] = []
     scores: list[np.ndarray] = []
-    for cand in mh.lsh_candidates(sig, bands, rows):
+    for cand in mh.lsh_candidates(sig, bands, rows, lambda: res.labels):
         res.candidates += len(cand)
-        cand = cand[labels[cand[:, 0]] != labels[cand[:, 1]]]
+        cand = cand[res.labels[cand[:, 0]] != res.labels[cand[:, 1]]]
         if not len(cand):
             continue
-        cand = np.unique(cand[:, 0] * n + cand[:, 1])
+        cand = np.sort(cand[:, 0] * n + cand[:, 1])  # sort-based unique: numpy 2's hash-based np.unique is ~100x slower
+        cand = cand[np.r_[True, cand[1:] != cand[:-1]]]
         cand = np.stack([cand // n, cand % n], axis=1)
-        # MinHash estimate first (cheap); only plausible pairs get the exact Jaccard. The estimate's standard
-        # error is sqrt(s(1-s)/num_perm) (~0.045 at s=0.55, 126 permutations): ESTIMATE_MARGIN is > 4 of them.
-        est = np.concatenate(
-            [(sig[c[:, 0]] == sig[c[:, 1]]).mean(axis=1) for c in np.array_split(cand, 1 + len(cand) // 100_000)]
+        plausible = np.concatenate(
+            mh.pool_map(
+                lambda c: _plausible(sig, c, params.threshold), np.array_split(cand, 1 + len(cand) // 50_000), threads
+            )
         )
-        plausible = est >= params.threshold - ESTIMATE_MARGIN
         res.rejected_text += int((~plausible).sum())
         cand = cand[plausible]
         res.checked += len(cand)
-        jac = mh.jaccard_pairs(sh, cand, matrix)
+        jac = mh.jaccard_pairs(matrix, cand, threads=threads)
         ok = jac >= params.threshold
         res.rejected_text += int((~ok).sum())
-        if psh is not None and pmatrix is not None and ok.any():
-            bad = _punchline_mismatch(cand, ok, two_part, psh, pmatrix, matrix, params.punchline_threshold)
+        if pmatrix is not None and ok.any():
+            bad = _punchline_mismatch(cand, ok, two_part, pmatrix, matrix, params.punchline_threshold, threads)
             ok &= ~bad
             res.rejected_punchline += int(bad.sum())
         if ok.any():
             edges.append(cand[ok])
             scores.append(jac[ok])
-            labels = _components(n, edges)
-    res.labels = labels
+            res.labels = _merge(res.labels, cand[ok])
     if edges:
         res.pairs, res.jaccard = np.concatenate(edges), np.concatenate(scores)
     res.seconds = {

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from jokemine.cleaning.structure import split_joke, split_post
 from jokemine.cleaning.text import fix_text, key_hash, reddit_text, strip_edit_trailer
 from jokemine.config import CleanConfig
 from jokemine.pipeline.steps import Record
@@ -116,31 +117,42 @@ def normalize_table(rec: Record) -> Record:
     return rec
 
 
+_QA_METHODS = ("qa_marker", "question")
+
+
 def build_pairs(rec: Record) -> Record:
-    """Shape the joke: ``qa`` (mapped question + answer, or a title ending in ``?`` + body), ``setup_punch``
-    (title + body), ``single`` (one text). Two-part jokes also get ``setup``/``punchline``; ``text`` joins the
-    parts with a newline."""
+    """Shape the joke (:mod:`jokemine.cleaning.structure`): mapped question + answer columns are ``qa``
+    (``structure = "qa_columns"``); a title + body post goes through :func:`split_post` (title = setup unless the
+    title is a label or the body repeats it); one text through :func:`split_joke`. Kind: ``qa`` for question
+    rules (and titles ending in ``?``), ``single`` for one-liners, else ``setup_punch``. Two-part jokes get
+    ``setup``/``punchline`` (``question``/``answer`` for ``qa``); ``text`` is the joke as one text (title and body
+    joined by a newline; the body alone when the title is a label)."""
     q, a = rec.get("question"), rec.get("answer")
     title, body = rec.get("title"), rec.get("body")
     if q and a:
         rec["setup"], rec["punchline"] = q, a
-        rec["kind"] = "qa"
+        rec["kind"], rec["structure"] = "qa", "qa_columns"
         rec["text"] = f"{q}\n{a}"
         return rec
-    if not (title and body):
-        rec["question"] = rec["answer"] = None
+    if title or body:
+        parts = split_post(title, body)
+        rec["text"] = f"{title}\n{body}" if parts.method == "title_body" else (body or title)
+    else:
+        rec["text"] = rec.get("text") or q or a or ""
+        parts = split_joke(rec["text"])
+    rec["structure"] = parts.method
+    rule = parts.method.removeprefix("body:")
+    if rule == "one_liner":
         rec["kind"] = "single"
-        rec["text"] = rec.get("text") or q or a or title or body or ""
+        rec["setup"] = rec["punchline"] = rec["question"] = rec["answer"] = None
         return rec
-    first, second = title, body
-    rec["setup"], rec["punchline"] = first, second
-    if first.rstrip().endswith("?"):
+    rec["setup"], rec["punchline"] = parts.setup, parts.punchline
+    if rule in _QA_METHODS or (rule == "title_body" and parts.setup.rstrip().endswith("?")):
         rec["kind"] = "qa"
-        rec["question"], rec["answer"] = first, second
+        rec["question"], rec["answer"] = parts.setup, parts.punchline
     else:
         rec["kind"] = "setup_punch"
         rec["question"] = rec["answer"] = None
-    rec["text"] = f"{first}\n{second}"
     return rec
 
 

@@ -19,10 +19,13 @@ Everything works on a whole batch of texts at once with NumPy arrays, never one 
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -32,6 +35,8 @@ _MASK64 = (1 << 64) - 1
 _BASE = 0x100000001B3  # FNV-1a 64-bit prime, used as the polynomial base
 _WORD_BASE = 0x9E3779B97F4A7C15  # 2**64 / golden ratio, odd
 _M32 = np.uint32(0xFFFFFFFF)
+T = TypeVar("T")
+U = TypeVar("U")
 
 
 def shingle_form(text: str) -> str:
@@ -124,31 +129,25 @@ def _windows(values: np.ndarray, offsets: np.ndarray, n: int, base: int) -> tupl
     """Polynomial hashes ``sum (v_{i+k} + 1) * base**k`` (mod 2**64) of every length-``n`` window that lies inside
     one segment, and the segment of each window. A non-empty segment shorter than ``n`` gives one window: itself."""
     lengths = np.diff(offsets)
-    total = len(values)
-    m = max(total - n + 1, 0)
-    acc = np.zeros(m, dtype=np.uint64)
+    count = np.where(lengths >= n, lengths - n + 1, np.minimum(lengths, 1))  # windows per segment
+    seg = np.repeat(np.arange(len(lengths), dtype=np.int64), count)
+    first = np.zeros(len(count) + 1, dtype=np.int64)
+    np.cumsum(count, out=first[1:])
+    start = offsets[:-1][seg] + (np.arange(len(seg), dtype=np.int64) - first[:-1][seg])
+    width = np.minimum(lengths[seg], n)  # n, or the whole (short) segment
+    acc = np.zeros(len(seg), dtype=np.uint64)
     b = np.uint64(1)
     one = np.uint64(1)
+    short = bool((width < n).any())
     with np.errstate(over="ignore"):
         for k in range(n):
-            acc += (values[k : k + m] + one) * b
+            if not short:
+                acc += (values[start + k] + one) * b
+            else:  # windows of short segments stop at their width
+                inside = k < width
+                acc += np.where(inside, (values[np.where(inside, start + k, 0)] + one) * b, np.uint64(0))
             b = b * np.uint64(base)
-    seg = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)[:m]
-    ends = offsets[1:][seg]
-    ok = np.arange(m, dtype=np.int64) + n <= ends
-    win, win_seg = acc[ok], seg[ok]
-    short = np.flatnonzero((lengths > 0) & (lengths < n))
-    if len(short):  # whole-segment hash for segments shorter than n
-        extra = np.zeros(len(short), dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            for k in range(int(lengths[short].max())):
-                inside = k < lengths[short]
-                pos = offsets[short] + k
-                term = (values[np.where(inside, pos, 0)] + one) * np.uint64(pow(base, k, 1 << 64))
-                extra += np.where(inside, term, np.uint64(0))
-        win = np.concatenate([win, extra])
-        win_seg = np.concatenate([win_seg, short])
-    return win, win_seg
+    return acc, seg
 
 
 def _csr(hashes: np.ndarray, seg: np.ndarray, n_texts: int) -> Shingles:
@@ -164,17 +163,11 @@ def _csr(hashes: np.ndarray, seg: np.ndarray, n_texts: int) -> Shingles:
     return Shingles(offsets, (key & np.uint64(0xFFFFFFFF)).astype(np.uint32))
 
 
-def shingle_hashes(forms: Sequence[str], n: int, unit: str = "char") -> Shingles:
-    """Shingle hash sets of :func:`shingle_form` texts (``unit`` ``"char"`` or ``"word"``, ``n >= 1``).
-
-    Raises ValueError for another unit or ``n < 1``.
-    """
-    if n < 1:
-        raise ValueError(f"n must be >= 1, not {n}")
+def _shingle_chunk(forms: Sequence[str], n: int, unit: str) -> Shingles:
     if unit == "char":
         cps, offsets = _codepoints(forms)
         win, seg = _windows(cps, offsets, n, _BASE)
-    elif unit == "word":
+    else:
         words = [f.split(" ") if f else [] for f in forms]
         counts = np.fromiter((len(w) for w in words), dtype=np.int64, count=len(words))
         flat = [w for ws in words for w in ws]
@@ -191,10 +184,73 @@ def shingle_hashes(forms: Sequence[str], n: int, unit: str = "char") -> Shingles
         offsets = np.zeros(len(forms) + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
         win, seg = _windows(word_h, offsets, n, _WORD_BASE)
-    else:
-        raise ValueError(f"unit must be 'char' or 'word', not {unit!r}")
     h32 = (_fmix64(win) >> np.uint64(32)).astype(np.uint32)
     return _csr(h32, seg, len(forms))
+
+
+def _concat(parts: list[Shingles]) -> Shingles:
+    """One :class:`Shingles` from consecutive parts; each part is released as soon as it is copied (``parts`` is
+    emptied), so the peak is the result plus one part, not twice the result."""
+    sizes = np.concatenate([p.sizes() for p in parts])
+    offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    hashes = np.empty(int(offsets[-1]), dtype=np.uint32)
+    at = 0
+    parts.reverse()
+    while parts:
+        h = parts.pop().hashes
+        hashes[at : at + len(h)] = h
+        at += len(h)
+    return Shingles(offsets, hashes)
+
+
+def _text_chunks(lengths: np.ndarray, budget: int) -> list[tuple[int, int]]:
+    """Consecutive ``(lo, hi)`` text ranges of about ``budget`` units each (at least one text per range)."""
+    ends = np.cumsum(lengths)
+    out, lo = [], 0
+    while lo < len(lengths):
+        before = ends[lo - 1] if lo else 0
+        hi = int(np.searchsorted(ends, before + budget, side="right"))
+        hi = min(max(hi, lo + 1), len(lengths))
+        out.append((lo, hi))
+        lo = hi
+    return out
+
+
+def pool_map(fn: Callable[[U], T], items: Sequence[U], threads: int | None = None) -> list[T]:
+    """``[fn(x) for x in items]`` on ``threads`` threads (default :func:`default_threads`), in order. Worth it for
+    NumPy work on large arrays: NumPy releases the GIL in its array loops."""
+    threads = threads or default_threads()
+    if threads <= 1 or len(items) <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(min(threads, len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
+def default_threads() -> int:
+    """Worker threads for shingling and signatures: the CPUs this process may use."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def shingle_hashes(
+    forms: Sequence[str], n: int, unit: str = "char", *, threads: int | None = None, chunk_chars: int = 1 << 20
+) -> Shingles:
+    """Shingle hash sets of :func:`shingle_form` texts (``unit`` ``"char"`` or ``"word"``, ``n >= 1``).
+
+    Works on runs of texts of about ``chunk_chars`` characters (temporaries stay in cache and bounded: ~40 bytes
+    per character of a chunk) on ``threads`` threads (default: :func:`default_threads`); the result does not
+    depend on either. Raises ValueError for another unit or ``n < 1``.
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, not {n}")
+    if unit not in ("char", "word"):
+        raise ValueError(f"unit must be 'char' or 'word', not {unit!r}")
+    lengths = np.fromiter((len(f) for f in forms), dtype=np.int64, count=len(forms))
+    chunks = _text_chunks(lengths, chunk_chars)
+    if not chunks:
+        return Shingles(np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.uint32))
+    parts = pool_map(lambda c: _shingle_chunk(forms[c[0] : c[1]], n, unit), chunks, threads)
+    return _concat(parts)
 
 
 def _fmix32(h: np.ndarray) -> np.ndarray:
@@ -213,29 +269,33 @@ def permutations(num_perm: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def signatures(sh: Shingles, num_perm: int, seed: int = 1, chunk_elems: int = 1 << 23) -> np.ndarray:
+def signatures(
+    sh: Shingles, num_perm: int, seed: int = 1, chunk_elems: int = 1 << 19, *, threads: int | None = None
+) -> np.ndarray:
     """MinHash signatures ``(len(sh), num_perm)`` uint32; a text without shingles gets all ``2**32 - 1``
-    (datasketch's empty value). Works on about ``chunk_elems`` shingle x permutation cells at a time
-    (``4 * chunk_elems`` bytes per temporary)."""
+    (datasketch's empty value). Works on runs of texts with about ``chunk_elems`` shingles (one permutation at a
+    time over a run, so the temporaries stay in cache: ``4 * chunk_elems`` bytes each) on ``threads`` threads
+    (default: :func:`default_threads`); the result depends on neither."""
     a, b = permutations(num_perm, seed)
     n = len(sh)
     out = np.full((n, num_perm), _M32, dtype=np.uint32)
     sizes = sh.sizes()
-    mixed = _fmix32(sh.hashes)
-    step = max(1, chunk_elems // num_perm)
-    lo = 0
-    with np.errstate(over="ignore"):
-        while lo < n:
-            # texts lo..hi with about `step` shingles (at least one text)
-            hi = int(np.searchsorted(sh.offsets, sh.offsets[lo] + step, side="right")) - 1
-            hi = min(max(hi, lo + 1), n)
-            s0, s1 = sh.offsets[lo], sh.offsets[hi]
-            if s1 > s0:
-                phv = mixed[s0:s1, None] * a[None, :] + b[None, :]
-                nonempty = np.flatnonzero(sizes[lo:hi] > 0)
-                starts = sh.offsets[lo:hi][nonempty] - s0
-                out[lo + nonempty] = np.minimum.reduceat(phv, starts, axis=0)
-            lo = hi
+
+    def run(chunk: tuple[int, int]) -> None:
+        lo, hi = chunk
+        s0, s1 = sh.offsets[lo], sh.offsets[hi]
+        if s1 == s0:
+            return
+        nonempty = np.flatnonzero(sizes[lo:hi] > 0)
+        starts = sh.offsets[lo:hi][nonempty] - s0
+        part = _fmix32(sh.hashes[s0:s1])
+        tmp = np.empty((num_perm, len(nonempty)), dtype=np.uint32)
+        with np.errstate(over="ignore"):
+            for j in range(num_perm):
+                tmp[j] = np.minimum.reduceat(part * a[j] + b[j], starts)
+        out[lo + nonempty] = tmp.T
+
+    pool_map(run, _text_chunks(sizes, chunk_elems), threads)
     return out
 
 
@@ -259,10 +319,22 @@ def _bucket_pairs(members: np.ndarray, max_pairs: int) -> Iterator[np.ndarray]:
         yield np.stack([members[ii], members[jj]], axis=1)
 
 
-def band_pairs(sig: np.ndarray, band: int, rows: int, max_pairs: int = 1 << 21) -> Iterator[np.ndarray]:
+def band_pairs(
+    sig: np.ndarray,
+    band: int,
+    rows: int,
+    max_pairs: int = 1 << 21,
+    labels: Callable[[], np.ndarray] | None = None,
+) -> Iterator[np.ndarray]:
     """Candidate pairs of texts equal on band ``band`` (columns ``band*rows .. band*rows+rows-1``): every pair of
     every bucket, as int64 arrays ``(k, 2)`` with ``i < j`` of at most about ``max_pairs`` rows each (a bucket of
-    thousands of templated jokes is split into chunks, never truncated)."""
+    thousands of templated jokes is split into chunks, never truncated).
+
+    With ``labels`` (returns int64 ``(n,)``, the clusters known so far; the caller updates them from the pairs
+    it accepts), each bucket first yields a star (its first member with each other member), then, asked again,
+    only buckets whose members are not yet all in one cluster give all their pairs. Single linkage needs one
+    path per cluster, so a bucket of near-copies costs ``k - 1`` checks instead of ``k (k - 1) / 2``.
+    """
     key = _mix_band(sig[:, band * rows : (band + 1) * rows])
     order = np.argsort(key, kind="stable")
     k = key[order]
@@ -270,6 +342,16 @@ def band_pairs(sig: np.ndarray, band: int, rows: int, max_pairs: int = 1 << 21) 
     sizes = np.diff(np.r_[starts, len(k)])
     multi = sizes > 1
     starts, sizes = starts[multi], sizes[multi]
+    if labels is not None and len(starts):
+        first = np.repeat(order[starts], sizes - 1)
+        before = np.cumsum(sizes - 1) - (sizes - 1)  # star pairs of earlier buckets
+        other = order[np.repeat(starts + 1 - before, sizes - 1) + np.arange(len(first))]
+        star = np.stack([first, other], axis=1)
+        for lo in range(0, len(star), max_pairs):
+            yield _sorted_pairs([star[lo : lo + max_pairs]])
+        lab = labels()[order]  # drop buckets now inside one cluster
+        mixed = np.minimum.reduceat(lab, starts) != np.maximum.reduceat(lab, starts)
+        starts, sizes = starts[mixed], sizes[mixed]
     buf: list[np.ndarray] = []
     held = 0
     small = sizes <= 64
@@ -300,48 +382,93 @@ def _sorted_pairs(buf: list[np.ndarray]) -> np.ndarray:
     return pairs
 
 
-def lsh_candidates(sig: np.ndarray, bands: int, rows: int) -> Iterator[np.ndarray]:
-    """Candidate pair chunks of every band (see :func:`band_pairs`); raises ValueError when the signature has
-    fewer than ``bands * rows`` permutations."""
+def lsh_candidates(
+    sig: np.ndarray, bands: int, rows: int, labels: Callable[[], np.ndarray] | None = None
+) -> Iterator[np.ndarray]:
+    """Candidate pair chunks of every band (see :func:`band_pairs`, also for ``labels``). Raises ValueError
+    when the signature has fewer than ``bands * rows`` permutations."""
     if sig.shape[1] < bands * rows:
         raise ValueError(f"signatures have {sig.shape[1]} permutations, bands x rows needs {bands * rows}")
     for band in range(bands):
-        yield from band_pairs(sig, band, rows)
+        yield from band_pairs(sig, band, rows, labels=labels)
 
 
-def shingle_matrix(sh: Shingles) -> sp.csr_matrix:
-    """The shingle sets as a sparse 0/1 matrix ``(len(sh), 2**32)`` (one row per text, columns = hash values)."""
-    ones = np.ones(len(sh.hashes), dtype=np.int8)
-    return sp.csr_matrix((ones, sh.hashes.astype(np.int64), sh.offsets), shape=(len(sh), 1 << 32))
+_COLS = (1 << 31) - 1  # columns of shingle_matrix: int32 indices
+
+
+def shingle_matrix(sh: Shingles, *, reuse: bool = False) -> sp.csr_matrix:
+    """The shingle sets as a sparse 0/1 matrix ``(len(sh), 2**31 - 1)``, int8 data and int32 indices (5 bytes per
+    shingle): row ``i`` holds text ``i``'s hashes shifted right by one bit (31-bit values, the top one folded into
+    the last column), repeats within a row dropped. Two different shingles of a pair share a 31-bit value with
+    probability about ``|A| |B| / 2**31`` (~1e-4 for two 300-shingle texts): Jaccard on this matrix is exact up
+    to that. ``reuse=True`` builds the indices in the memory of ``sh.hashes`` (which is then overwritten: do not
+    use ``sh`` afterwards), saving a copy."""
+    cols = sh.hashes if reuse else sh.hashes.copy()
+    cols >>= np.uint32(1)
+    np.minimum(cols, np.uint32(_COLS - 1), out=cols)
+    cols = cols.view(np.int32)
+    repeat = np.zeros(len(cols), dtype=bool)
+    np.equal(cols[1:], cols[:-1], out=repeat[1:])
+    repeat[sh.offsets[:-1][sh.sizes() > 0]] = False  # a row's first value is never a repeat
+    drop = np.flatnonzero(repeat)  # rare: two hashes of one text equal in 31 bits
+    del repeat
+    indptr = sh.offsets - np.searchsorted(drop, sh.offsets)
+    if len(drop):
+        cols = np.delete(cols, drop)
+    idx_type = np.int32 if len(cols) < _COLS else np.int64
+    x = sp.csr_matrix(
+        (np.ones(len(cols), dtype=np.int8), cols.astype(idx_type, copy=False), indptr.astype(idx_type)),
+        shape=(len(sh), _COLS),
+        copy=False,
+    )
+    x.has_sorted_indices = True
+    return x
+
+
+def row_sizes(matrix: sp.csr_matrix) -> np.ndarray:
+    """Shingles per row of a :func:`shingle_matrix`, int64 ``(n_rows,)``."""
+    return np.diff(matrix.indptr).astype(np.int64)
 
 
 def jaccard_pairs(
-    sh: Shingles, pairs: np.ndarray, matrix: sp.csr_matrix | None = None, batch: int = 100_000
+    matrix: sp.csr_matrix, pairs: np.ndarray, batch: int = 50_000, *, threads: int | None = None
 ) -> np.ndarray:
-    """Exact Jaccard ``|A & B| / |A | B|`` of the shingle sets of each pair ``(k, 2)``, float64 ``(k,)``; a pair with
-    an empty set gives 0 (a text without letters or digits is never anyone's duplicate). Intersections are the
-    non-zeros of the row-wise product of :func:`shingle_matrix` rows (``matrix``, built when not given)."""
-    x = shingle_matrix(sh) if matrix is None else matrix
-    sizes = sh.sizes()
-    out = np.zeros(len(pairs), dtype=np.float64)
-    for lo in range(0, len(pairs), batch):
-        p = pairs[lo : lo + batch]
-        inter = x[p[:, 0]].multiply(x[p[:, 1]]).getnnz(axis=1)
+    """Exact Jaccard ``|A & B| / |A | B|`` of the shingle sets (rows of :func:`shingle_matrix`) of each pair
+    ``(k, 2)``, float64 ``(k,)``; a pair with an empty set gives 0 (a text without letters or digits is never
+    anyone's duplicate). Intersections are the non-zeros of the row-wise product, in batches of ``batch`` pairs
+    on ``threads`` threads (scipy's sparse kernels release the GIL)."""
+    sizes = row_sizes(matrix)
+
+    def run(p: np.ndarray) -> np.ndarray:
+        inter = matrix[p[:, 0]].multiply(matrix[p[:, 1]]).getnnz(axis=1)
         union = sizes[p[:, 0]] + sizes[p[:, 1]] - inter
-        out[lo : lo + batch] = np.divide(inter, union, out=np.zeros(len(p)), where=union > 0)
-    return out
+        return np.divide(inter, union, out=np.zeros(len(p)), where=union > 0)
+
+    return _batched(run, pairs, batch, threads)
 
 
 def containment_pairs(
-    part: Shingles, part_matrix: sp.csr_matrix, whole_matrix: sp.csr_matrix, pairs: np.ndarray, batch: int = 100_000
+    part_matrix: sp.csr_matrix,
+    whole_matrix: sp.csr_matrix,
+    pairs: np.ndarray,
+    batch: int = 50_000,
+    *,
+    threads: int | None = None,
 ) -> np.ndarray:
-    """``|P & W| / |P|`` for each pair ``(p, w)``: how much of set ``p`` of ``part`` lies in set ``w`` of the
-    ``whole`` matrix (same shingling); 0 for an empty ``p``. float64 ``(len(pairs),)``."""
-    sizes = part.sizes()
-    out = np.zeros(len(pairs), dtype=np.float64)
-    for lo in range(0, len(pairs), batch):
-        p = pairs[lo : lo + batch]
+    """``|P & W| / |P|`` for each pair ``(p, w)``: how much of set ``p`` (row of ``part_matrix``) lies in set ``w``
+    (row of ``whole_matrix``, same shingling); 0 for an empty ``p``. float64 ``(len(pairs),)``."""
+    sizes = row_sizes(part_matrix)
+
+    def run(p: np.ndarray) -> np.ndarray:
         inter = part_matrix[p[:, 0]].multiply(whole_matrix[p[:, 1]]).getnnz(axis=1)
         size = sizes[p[:, 0]]
-        out[lo : lo + batch] = np.divide(inter, size, out=np.zeros(len(p)), where=size > 0)
-    return out
+        return np.divide(inter, size, out=np.zeros(len(p)), where=size > 0)
+
+    return _batched(run, pairs, batch, threads)
+
+
+def _batched(fn: Callable[[np.ndarray], np.ndarray], pairs: np.ndarray, batch: int, threads: int | None) -> np.ndarray:
+    if not len(pairs):
+        return np.zeros(0, dtype=np.float64)
+    parts = [pairs[lo : lo + batch] for lo in range(0, len(pairs), batch)]
+    return np.concatenate(pool_map(fn, parts, threads)).astype(np.float64)

@@ -10,6 +10,10 @@ sources. Per shard again: language identification for records still kept, the la
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
+import gc
 import json
 import logging
 import shutil
@@ -231,6 +235,7 @@ def run_pass2(task: Pass2Task) -> ShardResult:
         stats.add("kept", source, "total")
         stats.add("kept_lang", source, cols["lang"][i])
         stats.add("kept_kind", source, cols["kind"][i])
+        stats.add("kept_structure", source, cols["structure"][i])
         stats.add("kept_split", source, split)
     pq.write_table(pa.Table.from_pydict(cols, schema=RECORD_SCHEMA), task.out_path)
     return ShardResult(task.index, table.num_rows, stats, [], time.perf_counter() - t0)
@@ -323,6 +328,15 @@ def global_decisions(
     cols += ["lang_hint", "created_fill"]
     by_shard = {int(i): part.sort_values("row")[cols] for i, part in df.groupby("shard", sort=False)}
     return [by_shard.get(i, df.iloc[0:0][cols]) for i in range(len(paths))], report
+
+
+def release_memory() -> None:
+    """Hand freed memory back to the OS: a full garbage collection, Arrow's memory pool, and glibc's
+    ``malloc_trim(0)`` (https://man7.org/linux/man-pages/man3/malloc_trim.3.html; skipped where libc lacks it)."""
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
 
 
 def _text_loader(paths: list[Path]) -> TextLoader:
@@ -445,6 +459,7 @@ def _clean(
         live = frozenset(s.name for s in cfg.sources if isinstance(s, RedditApiSource))
         decisions, dedup_doc = global_decisions([Path(t.out_path) for t in tasks1], order, stats, live, cfg.dedup)
         timing["global_s"] = time.perf_counter() - t
+        release_memory()  # the near-duplicate search's garbage must not be copied into every pass-2 worker
 
         warm_up()  # load langdetect profiles once, before forking
         tasks2 = []
