@@ -21,12 +21,13 @@ Drop reasons, in the order they are checked:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
+from jokemine.cleaning.pii import scrub_pii
 from jokemine.cleaning.structure import split_joke, split_post
 from jokemine.cleaning.text import fix_text, key_hash, reddit_text, strip_edit_trailer
 from jokemine.config import CleanConfig
-from jokemine.pipeline.steps import Record
+from jokemine.pipeline.steps import Record, Stats
 
 DELETED = ("[deleted]", "[removed]")
 _URL_ONLY = re.compile(r"^\s*(?:\[[^\]]*\]\(\s*)?<?https?://\S+?>?\)?\s*$", re.I)
@@ -154,6 +155,27 @@ def build_pairs(rec: Record) -> Record:
         rec["kind"] = "setup_punch"
         rec["question"] = rec["answer"] = None
     return rec
+
+
+_CYRILLIC = re.compile(r"[А-Яа-яЁё]")
+_PII_FIELDS = ("title", "body", "setup", "punchline", "question", "answer")
+
+
+def scrub_pii_step(records: Iterable[Record], stats: Stats) -> Iterator[Record]:
+    """Replace PII (:func:`jokemine.cleaning.pii.scrub_pii`) in every text field of records not dropped yet;
+    counts per kind, from the whole joke (``text``), go to stats ``("pii", source, kind)``. The phone region is
+    Russian for a record whose language is ``ru`` or whose text has Cyrillic letters."""
+    for rec in records:
+        if rec["drop_reason"] is None and rec.get("text"):
+            lang = rec.get("lang") or ("ru" if _CYRILLIC.search(rec["text"]) else None)
+            rec["text"], counts = scrub_pii(rec["text"], lang)
+            for kind, n in counts.items():
+                stats.add("pii", rec["source"], kind, n=n)
+            if counts:
+                for f in _PII_FIELDS:
+                    if rec.get(f):
+                        rec[f] = scrub_pii(rec[f], lang)[0]
+        yield rec
 
 
 def add_keys(rec: Record) -> Record:

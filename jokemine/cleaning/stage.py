@@ -76,6 +76,7 @@ def steps_for(source: AnySource, cfg: CleanConfig) -> list[Step]:
     """The pass-1 steps for one source kind."""
     tail: list[Step] = [
         map_step("build_pairs", F.build_pairs),
+        F.scrub_pii_step,
         filter_step("empty", F.empty),
         filter_step("length", F.length_bounds(cfg)),
         map_step("keys", F.add_keys),
@@ -539,6 +540,7 @@ def summarize(
             "dropped_languages": nested.get("dropped_language", {}).get(name, {}),
             "short_undetermined": nested.get("lang_undetermined_short", {}).get(name, {}),
             "parse": nested.get("parse", {}).get(name, {}),
+            "pii": nested.get("pii", {}).get(name, {}),
         }
     reasons: dict[str, int] = {}
     for s in per_source.values():
