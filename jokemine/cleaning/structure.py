@@ -218,8 +218,5 @@ def split_post(title: str | None, body: str | None, lang: str | None = None) -> 
     title, body = (title or "").strip(), (body or "").strip()
     if title and body and not title_is_label(title) and not _key(body).startswith(_key(title)):
         return JokeParts(title, body, "title_body", 0.9, 0)
-    text = body or title
-    if body and title and _key(body).startswith(_key(title)) and not title_is_label(title):
-        pass  # the body repeats the title: the body is the whole joke
-    parts = split_joke(text, lang)
+    parts = split_joke(body or title, lang)  # a label title, or a body that repeats it: the body is the joke
     return JokeParts(parts.setup, parts.punchline, f"body:{parts.method}", parts.confidence, parts.offset)
