@@ -36,9 +36,10 @@ bench:  ## speed and memory benchmarks on the real data -> bench/RESULTS.md
 	$(PY) bench/reddit_api.py
 	$(PY) bench/anekdot.py
 
-bench-structure:  ## joke-structure splitting vs pysbd, score_norm throughput -> bench/RESULTS.md
+bench-structure:  ## joke structure vs pysbd, score_norm throughput, NSFW lists vs glin Filter -> bench/RESULTS.md
 	$(PY) -m pip install --quiet 'pysbd==0.3.4'
 	$(PY) bench/structure.py
+	$(PY) bench/nsfw.py
 
 bench-dedup:  ## near-duplicates vs datatrove and datasketch (installs jokemine[bench]) -> bench/RESULTS.md
 	$(PY) -m pip install --quiet -e '.[bench]'

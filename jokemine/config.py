@@ -390,7 +390,10 @@ class SplitsConfig(_Model):
 
 class PublishConfig(_Model):
     """``[publish]``: release metadata and sharding. ``version`` defaults to the UTC date ``YYYY.MM.DD``
-    (``.N`` appended for a second release the same day)."""
+    (``.N`` appended for a second release the same day). Grouped configs (:mod:`jokemine.publish.groups`):
+    ``setup_punches_min``: fewest distinct punchlines for a setup to get a ``setup_punches`` row;
+    ``preference_margin``: least ``score_norm`` difference of a ``preference`` pair; ``preference_max_pairs``:
+    most pairs per setup (Stanford SHP used 50)."""
 
     name: str = Field("jokemine-jokes", pattern=NAME_PATTERN)
     pretty_name: str = "jokemine jokes"
@@ -398,6 +401,9 @@ class PublishConfig(_Model):
     description: str = "Jokes mined and cleaned with jokemine."
     version: str | None = Field(None, pattern=r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
     max_rows_per_shard: int = Field(250_000, ge=1)
+    setup_punches_min: int = Field(2, ge=1)
+    preference_margin: float = Field(0.2, gt=0, le=1)
+    preference_max_pairs: int = Field(50, ge=1)
 
 
 class DedupConfig(_Model):

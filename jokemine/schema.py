@@ -97,7 +97,14 @@ FIELDS: tuple[Field, ...] = (
     Field("votes_down", pa.int64(), "Down (minus) votes, where the origin shows them; `score` = up - down then."),
     Field("upvote_ratio", pa.float64(), "Reddit upvote ratio in [0, 1], when the origin has it."),
     Field("num_comments", pa.int64(), "Number of comments, when the origin has it."),
-    Field("nsfw", pa.bool_(), "Marked over-18 by the origin."),
+    Field(
+        "nsfw",
+        pa.bool_(),
+        "Not safe for work: the origin's over-18 mark (Reddit `over_18`) where it has one, else whether the text "
+        "holds a word of the English/Russian NSFW word lists (`jokemine.cleaning.nsfw`); null when neither "
+        "applies. Never a reason to drop.",
+    ),
+    Field("nsfw_source", pa.string(), "Where `nsfw` comes from: `over_18` or `wordlist`; null when `nsfw` is."),
     Field(
         "truncated",
         pa.bool_(),
@@ -161,6 +168,7 @@ _COMMON = [
     "upvote_ratio",
     "num_comments",
     "nsfw",
+    "nsfw_source",
     "created_at",
     "url",
 ]
@@ -191,7 +199,46 @@ RELEASE_COLUMNS: dict[str, list[str]] = {
 }
 """Columns of each release config, in order (``setup_punch`` is the default config)."""
 
-RELEASE_CONFIGS = tuple(RELEASE_COLUMNS)
+PUNCHLINE_ITEM = pa.struct(
+    [
+        pa.field("punchline", pa.string()),
+        pa.field("id", pa.string()),
+        pa.field("source", pa.string()),
+        pa.field("score", pa.float64()),
+        pa.field("score_kind", pa.string()),
+        pa.field("score_norm", pa.float64()),
+    ]
+)
+
+GROUPED_FIELDS: dict[str, tuple[Field, ...]] = {
+    "setup_punches": (
+        Field("setup", pa.string(), "The setup (its most frequent wording)."),
+        Field("num_punchlines", pa.int64(), "Number of distinct punchlines (>= `[publish] setup_punches_min`)."),
+        Field(
+            "punchlines",
+            pa.list_(PUNCHLINE_ITEM),
+            "The distinct punchlines, best `score_norm` first: `punchline`, `id`, `source`, `score`, `score_kind`, "
+            "`score_norm` as in the `jokes` config.",
+        ),
+        Field("lang", pa.string(), "Language of the best-scored punchline's joke."),
+        Field("group_key", pa.string(), "Hex BLAKE2b-64 of the normalized setup (as in `jokes`)."),
+    ),
+    "preference": (
+        Field("prompt", pa.string(), "The setup."),
+        Field("chosen", pa.string(), "The punchline with the higher `score_norm`."),
+        Field("rejected", pa.string(), "The punchline with the lower `score_norm` (at least the margin lower)."),
+        Field("score_chosen", pa.float64(), "`score_norm` of the chosen punchline's joke."),
+        Field("score_rejected", pa.float64(), "`score_norm` of the rejected punchline's joke."),
+        Field("id_chosen", pa.string(), "Record id of the chosen punchline's joke."),
+        Field("id_rejected", pa.string(), "Record id of the rejected punchline's joke."),
+        Field("score_kind", pa.string(), "The kind of both raw scores (pairs never mix kinds)."),
+        Field("lang", pa.string(), "Language of the chosen punchline's joke."),
+        Field("group_key", pa.string(), "Hex BLAKE2b-64 of the normalized setup (as in `jokes`)."),
+    ),
+}
+"""Configs built by grouping records (``jokemine.publish.groups``) rather than one row per record."""
+
+RELEASE_CONFIGS = tuple(RELEASE_COLUMNS) + tuple(GROUPED_FIELDS)
 
 
 def empty_record() -> dict[str, Any]:
@@ -207,16 +254,22 @@ def make_id(namespace: str, source_id: str) -> str:
 
 
 def release_schema(config: str) -> pa.Schema:
-    """Arrow schema of one release config (a projection of :data:`RECORD_SCHEMA`)."""
+    """Arrow schema of one release config: a projection of :data:`RECORD_SCHEMA`, or a grouped config's own
+    (:data:`GROUPED_FIELDS`). Raises KeyError for an unknown config."""
+    if config in GROUPED_FIELDS:
+        return pa.schema([pa.field(f.name, f.type) for f in GROUPED_FIELDS[config]])
     return pa.schema([RECORD_SCHEMA.field(name) for name in RELEASE_COLUMNS[config]])
 
 
-def markdown_table() -> str:
-    """The schema as a Markdown table (used in the README and the dataset card)."""
+def markdown_table(fields: tuple[Field, ...] = FIELDS) -> str:
+    """``fields`` (default: the record schema) as a Markdown table (used in the README and the dataset card)."""
     rows = ["| field | type | meaning |", "|---|---|---|"]
-    rows += [f"| `{f.name}` | `{f.type}` | {f.doc} |" for f in FIELDS]
+    rows += [f"| `{f.name}` | `{f.type}` | {f.doc} |" for f in fields]
     return "\n".join(rows)
 
 
 if __name__ == "__main__":  # pragma: no cover
     print(markdown_table())
+    for name, fields in GROUPED_FIELDS.items():
+        print(f"\nConfig `{name}`:\n")
+        print(markdown_table(fields))

@@ -33,6 +33,7 @@ from jokemine.cleaning import filters as F
 from jokemine.cleaning.dedup import TextLoader, deduplicate
 from jokemine.cleaning.dedup_report import dedup_markdown, dedup_report
 from jokemine.cleaning.langid import detect_batch, warm_up
+from jokemine.cleaning.nsfw import is_nsfw, wordlist_pattern
 from jokemine.cleaning.parse import ParseContext, parse_envelope
 from jokemine.cleaning.scores import cohort_percentiles
 from jokemine.config import (
@@ -237,6 +238,11 @@ def run_pass2(task: Pass2Task) -> ShardResult:
         stats.add("kept_lang", source, cols["lang"][i])
         stats.add("kept_kind", source, cols["kind"][i])
         stats.add("kept_structure", source, cols["structure"][i])
+        if cols["nsfw"][i] is None:
+            cols["nsfw"][i] = is_nsfw(cols["text"][i], cols["lang"][i])
+            cols["nsfw_source"][i] = None if cols["nsfw"][i] is None else "wordlist"
+        flag = {True: "nsfw", False: "sfw", None: "unknown"}[cols["nsfw"][i]]
+        stats.add("kept_nsfw", source, cols["nsfw_source"][i] or "none", flag)
         stats.add("kept_split", source, split)
     pq.write_table(pa.Table.from_pydict(cols, schema=RECORD_SCHEMA), task.out_path)
     return ShardResult(task.index, table.num_rows, stats, [], time.perf_counter() - t0)
@@ -463,6 +469,8 @@ def _clean(
         release_memory()  # the near-duplicate search's garbage must not be copied into every pass-2 worker
 
         warm_up()  # load langdetect profiles once, before forking
+        for lang in ("en", "ru"):
+            wordlist_pattern(lang)  # compile the NSFW word lists once, before forking
         tasks2 = []
         for t1, dec in zip(tasks1, decisions, strict=True):
             # chunks of PASS2_ROWS rows: language ID dominates, small tasks keep every core busy to the end
@@ -541,6 +549,7 @@ def summarize(
             "short_undetermined": nested.get("lang_undetermined_short", {}).get(name, {}),
             "parse": nested.get("parse", {}).get(name, {}),
             "pii": nested.get("pii", {}).get(name, {}),
+            "nsfw": nested.get("kept_nsfw", {}).get(name, {}),
         }
     reasons: dict[str, int] = {}
     for s in per_source.values():

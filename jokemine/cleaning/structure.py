@@ -73,7 +73,7 @@ _LABEL = re.compile(
     r"(?:joke|one|pun|story|classic|oldie|favou?rite|goodie|gem)s?"
     r"(?:\s+(?:but|of)\s+(?:an?\s+|the\s+|a\s+)?(?:goodie|gold|classic|mine|all time|the day|the week|ever)s?)?|"
     r"heard (?:this|it) (?:today|yesterday|at work)|found (?:this|it)|saw this|this one|oldie but goodie|"
-    r"old but gold)\W*$",
+    r"old but gold|(?:an?\s+)?(?:[\w'-]+\s+){0,2}jokes?)\W*$",
     re.IGNORECASE,
 )
 

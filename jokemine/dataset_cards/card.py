@@ -13,12 +13,14 @@ from typing import Any
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from jokemine.config import Config
-from jokemine.schema import RELEASE_CONFIGS, markdown_table
+from jokemine.schema import GROUPED_FIELDS, RELEASE_CONFIGS, markdown_table
 
 CONFIG_DOCS = {
     "setup_punch": "two-part jokes: `setup` -> `punchline` (Reddit title -> body, question -> answer)",
     "qa": "question -> answer jokes (`question`, `answer`)",
     "jokes": "one row per joke with the whole `text` and every field",
+    "setup_punches": "one row per setup with its distinct punchlines and their scores (rating models)",
+    "preference": "`prompt`, `chosen`, `rejected`: two punchlines of one setup, scores a margin apart (reward models)",
 }
 
 
@@ -150,5 +152,8 @@ def render(
         markdown_table(),
         "",
     ]
+    for name, fields in GROUPED_FIELDS.items():
+        if name in counts:
+            lines += [f"Config `{name}`:", "", markdown_table(fields), ""]
     body = "\n".join(lines)
     return DatasetCard("---\n" + data.to_yaml() + "\n---\n\n" + body).content

@@ -4,7 +4,7 @@ Layout of a release::
 
     README.md                                     dataset card (YAML ``configs`` + body)
     setup_punch/{train,validation,test}-NNNNN-of-MMMMM.parquet   (default config)
-    qa/...          jokes/...
+    qa/...          jokes/...        setup_punches/...   preference/...   (grouped: jokemine.publish.groups)
     MANIFEST.json                                 files, sha256, rows, source clean run, data hash
 
 Rows of a config are streamed from the clean shards (kept records only) into per-split shard files of at most
@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -35,7 +36,8 @@ from jokemine.config import Config
 from jokemine.dataset_cards.card import render
 from jokemine.errors import BadArgument, JokemineError, NothingToDo
 from jokemine.lock import data_dir_lock
-from jokemine.schema import RELEASE_COLUMNS, SPLITS, release_schema
+from jokemine.publish.groups import INPUT_COLUMNS, preference_pairs, setup_punches
+from jokemine.schema import RELEASE_COLUMNS, RELEASE_CONFIGS, SPLITS, release_schema
 from jokemine.state import Layout, State, new_run_id
 
 log = logging.getLogger(__name__)
@@ -127,15 +129,45 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _grouped(cfg: Config, two_part: list[pa.Table]) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """The ``setup_punches`` and ``preference`` rows (with a ``split`` column) and their build counts."""
+    rows = pa.concat_tables(two_part).to_pandas() if two_part else pd.DataFrame(columns=INPUT_COLUMNS)
+    sp, sp_stats = setup_punches(rows, cfg.publish.setup_punches_min)
+    pref, pref_stats = preference_pairs(
+        rows,
+        margin=cfg.publish.preference_margin,
+        max_pairs=cfg.publish.preference_max_pairs,
+        max_jaccard=cfg.dedup.threshold,
+        ngram=cfg.dedup.ngram,
+        unit=cfg.dedup.shingle,
+    )
+    info = {
+        "setup_punches": {"setups": sp_stats.setups, "setups_by_distinct_punchlines": sp_stats.setups_by_size},
+        "preference": {
+            "setups": pref_stats.setups,
+            "pairs": pref_stats.pairs,
+            "refused_near_duplicate": pref_stats.pairs_near_duplicate,
+            "over_cap": pref_stats.pairs_over_cap,
+            "margin": cfg.publish.preference_margin,
+            "max_pairs_per_setup": cfg.publish.preference_max_pairs,
+        },
+    }
+    return {"setup_punches": sp, "preference": pref}, info
+
+
 def build_release(cfg: Config, clean_dir: Path, out: Path, version: str) -> dict[str, Any]:
     """Write the data files, card and manifest of a release into ``out``; returns the manifest."""
-    writers = {(c, s): _ShardWriter(out, c, s, cfg.publish.max_rows_per_shard) for c in RELEASE_COLUMNS for s in SPLITS}
+    writers = {(c, s): _ShardWriter(out, c, s, cfg.publish.max_rows_per_shard) for c in RELEASE_CONFIGS for s in SPLITS}
     languages: dict[str, int] = {}
+    two_part: list[pa.Table] = []
     for part in sorted(clean_dir.glob("part-*.parquet")):
         table = pq.read_table(part)
         table = table.filter(pc.is_null(table["drop_reason"]))
         if table.num_rows == 0:
             continue
+        two_part.append(
+            table.filter(pc.and_(pc.is_valid(table["setup"]), pc.is_valid(table["punchline"]))).select(INPUT_COLUMNS)
+        )
         for lang, n in zip(*pc.value_counts(table["lang"]).flatten(), strict=True):
             languages[str(lang)] = languages.get(str(lang), 0) + int(n.as_py())
         for config, cols in RELEASE_COLUMNS.items():
@@ -148,6 +180,16 @@ def build_release(cfg: Config, clean_dir: Path, out: Path, version: str) -> dict
                 rows = sub.filter(pc.equal(sub["split"], split))
                 if rows.num_rows:
                     writers[(config, split)].write(rows.select(cols))
+    grouped, grouped_info = _grouped(cfg, two_part)
+    del two_part
+    for config, df in grouped.items():
+        schema = release_schema(config)
+        for split in SPLITS:
+            rows = df[df["split"] == split]
+            if len(rows):
+                writers[(config, split)].write(
+                    pa.Table.from_pandas(rows[schema.names], schema=schema, preserve_index=False)
+                )
     files: list[dict[str, Any]] = []
     counts: dict[str, dict[str, int]] = {}
     for (config, split), w in writers.items():
@@ -168,6 +210,7 @@ def build_release(cfg: Config, clean_dir: Path, out: Path, version: str) -> dict
         "data_hash": data_hash,
         "counts": counts,
         "languages": languages,
+        "grouped": grouped_info,
         "files": files,
     }
     atomic.write_json(out / "MANIFEST.json", manifest)
