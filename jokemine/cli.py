@@ -126,12 +126,19 @@ def clean(
 def publish(
     ctx: typer.Context,
     version: Annotated[str | None, typer.Option(help="Release version (default: YYYY.MM.DD[.N]).")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Build and validate in a temp folder, print the plan, write nothing.")
+    ] = False,
+    push: Annotated[
+        bool, typer.Option("--push/--no-push", help="Push to the Hub when [publish] repo_id is set.")
+    ] = True,
 ) -> None:
-    """Write a versioned release in Hugging Face layout from the latest clean run."""
+    """Write a versioned release in Hugging Face layout from the latest clean run, validate it, move `latest`,
+    and push it to the Hub when `[publish] repo_id` is set (token from HF_TOKEN or the huggingface_hub login)."""
     from jokemine.publish.release import publish as run
 
     cfg, data_dir = ctx.obj.load()
-    report = run(cfg, data_dir, version=version)
+    report = run(cfg, data_dir, version=version, dry_run=dry_run, push=push)
     for line in report.lines():
         typer.echo(line)
 

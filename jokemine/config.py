@@ -62,6 +62,7 @@ class _SourceBase(_Model):
     license: str | None = None
     terms: str | None = None
     id_namespace: str | None = Field(None, pattern=NAME_PATTERN)
+    source_dataset: str | None = None
 
     def read_settings(self) -> str:
         """Digest of the options that change what a scrape reads (not name, path, license...): a file read
@@ -69,7 +70,9 @@ class _SourceBase(_Model):
         import hashlib
         import json
 
-        opts = self.model_dump(exclude={"name", "enabled", "license", "terms", "path", "id_namespace"})
+        opts = self.model_dump(
+            exclude={"name", "enabled", "license", "terms", "path", "id_namespace", "source_dataset"}
+        )
         return hashlib.blake2b(json.dumps(opts, sort_keys=True).encode(), digest_size=8).hexdigest()
 
     @property
@@ -393,7 +396,12 @@ class PublishConfig(_Model):
     (``.N`` appended for a second release the same day). Grouped configs (:mod:`jokemine.publish.groups`):
     ``setup_punches_min``: fewest distinct punchlines for a setup to get a ``setup_punches`` row;
     ``preference_margin``: least ``score_norm`` difference of a ``preference`` pair; ``preference_max_pairs``:
-    most pairs per setup (Stanford SHP used 50)."""
+    most pairs per setup (Stanford SHP used 50). Card: ``license_name``/``license_link`` (for ``license = "other"``),
+    ``citation`` (BibTeX; default: one made from the name and version). Hub target: ``repo_id`` (``owner/name``;
+    unset = local folder only), ``private``, ``hub_endpoint`` (default: huggingface_hub's, i.e. ``HF_ENDPOINT`` or
+    https://huggingface.co); the token comes from ``HF_TOKEN`` or the huggingface_hub login, never from the config.
+    ``allow_empty_splits``: publish configs that lack a split (small data); by default the validation gate refuses
+    them (record configs) or leaves them out (grouped configs)."""
 
     name: str = Field("jokemine-jokes", pattern=NAME_PATTERN)
     pretty_name: str = "jokemine jokes"
@@ -401,6 +409,13 @@ class PublishConfig(_Model):
     description: str = "Jokes mined and cleaned with jokemine."
     version: str | None = Field(None, pattern=r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
     max_rows_per_shard: int = Field(250_000, ge=1)
+    license_name: str | None = None
+    license_link: str | None = None
+    citation: str | None = None
+    repo_id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+    private: bool = False
+    hub_endpoint: str | None = None
+    allow_empty_splits: bool = False
     setup_punches_min: int = Field(2, ge=1)
     preference_margin: float = Field(0.2, gt=0, le=1)
     preference_max_pairs: int = Field(50, ge=1)

@@ -251,7 +251,7 @@ def test_release_card_and_no_raw_usernames(run: dict, real: Path) -> None:
     release = run["release"]
     card = (release / "README.md").read_text()
     assert card.startswith("---\n") and "config_name: setup_punch\n  default: true" in card
-    assert "| `rjokes` | 91,484 |" in card
+    assert "| `rjokes` | reddit_dump | 91,484 |" in card
     authors = {d["author"] for d in _dump(real, "r_cleanjokes_submissions.ndjson.zst")} - {"[deleted]"}
     jokes = pd.concat(pq.read_table(p).to_pandas() for p in (release / "jokes").glob("*.parquet"))
     assert not authors & set(jokes.author_hash.dropna())
@@ -343,3 +343,50 @@ def test_score_norm_monotonic_in_score_within_cohort(run: dict) -> None:
         assert (g.groupby("score").score_norm.nunique() == 1).all()  # ties share a percentile
         checked += len(g) > 1
     assert checked > 100
+
+
+def test_card_yaml_snippets_figures_and_counts(run: dict) -> None:
+    """The real release's card: YAML parses with the Hub metadata, every load_dataset snippet in it runs, the
+    figures are real PNGs, and every count in the card equals the rows in the Parquet files."""
+    import re
+
+    import yaml
+    from datasets import DatasetDict
+    from PIL import Image
+
+    release = run["release"]
+    card = (release / "README.md").read_text()
+    meta = yaml.safe_load(card.split("---\n")[1])
+    for key in ("pretty_name", "license", "language", "size_categories", "task_categories", "tags", "source_datasets"):
+        assert meta[key], key
+    assert meta["language"] == ["en", "ru"] and meta["size_categories"] == ["100K<n<1M"]
+    rows = {}
+    for cfg_dir in sorted(p for p in release.iterdir() if p.is_dir() and p.name != "figures"):
+        for f in cfg_dir.glob("*.parquet"):
+            split = f.name.split("-", 1)[0]
+            rows.setdefault(cfg_dir.name, {}).setdefault(split, 0)
+            rows[cfg_dir.name][split] += pq.ParquetFile(f).metadata.num_rows
+    info = {d["config_name"]: {s["name"]: s["num_examples"] for s in d["splits"]} for d in meta["dataset_info"]}
+    assert info == rows and set(rows) == {"setup_punch", "qa", "jokes", "setup_punches", "preference"}
+    section = card.split("## Configs and splits")[1].split("\n## ")[0]
+    table = re.findall(r"^\| `(\w+)` \| [^|]+ \| ([\d,]+) \| ([\d,]+) \| ([\d,]+) \|$", section, re.M)
+    assert {c: dict(zip(("train", "validation", "test"), (int(x.replace(",", "")) for x in n), strict=True))
+            for c, *n in table} == rows  # fmt: skip
+    assert f"| `rjokes` | reddit_dump | 91,484 | {run['stats']['per_source']['rjokes']['kept']:,} | 2011-01-01" in card
+
+    code = re.search(r"## Load it\n\n```python\n(.*?)```", card, re.S).group(1)
+    code = code.replace(f"path/to/releases/{release.name}", str(release))
+    scope: dict = {}
+    exec(code, scope)
+    for config, splits in rows.items():
+        ds = scope[config]
+        assert isinstance(ds, DatasetDict) and {s: ds[s].num_rows for s in ds} == splits
+
+    for stem in ("lengths", "scores", "per_month", "languages"):
+        png = release / "figures" / f"{stem}.png"
+        assert f"](figures/{stem}.png)" in card
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+        with Image.open(png) as im:
+            assert im.width >= 700 and im.height >= 250
+    log = json.loads((release / "CHANGELOG.json").read_text())
+    assert log["previous"] is None and log["configs"]["jokes"]["added"] == sum(rows["jokes"].values())

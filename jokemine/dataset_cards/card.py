@@ -1,19 +1,30 @@
-"""The dataset card (``README.md`` of a release): YAML metadata Hugging Face ``datasets`` reads, and a body
-with the sources, counts, processing and schema.
+"""The dataset card (``README.md`` of a release): YAML metadata Hugging Face ``datasets`` and the Hub read, and a
+body with provenance, processing counts, statistics, figures, limitations, citation and changelog.
 
 The YAML follows the Hub dataset card spec (https://huggingface.co/docs/hub/datasets-cards) and is built with
-``huggingface_hub.DatasetCardData``; ``configs[].data_files`` (https://huggingface.co/docs/hub/datasets-manual-
-configuration) is what lets ``load_dataset("<release dir>", "<config>")`` find each config's splits.
+``huggingface_hub.DatasetCardData``: ``configs[].data_files`` (https://huggingface.co/docs/hub/datasets-manual-
+configuration) lets ``load_dataset("<release dir>", "<config>")`` find each config's splits; ``dataset_info``
+declares every config's features and split sizes.
+
+**Manual sections.** Text between ``<!-- jokemine:manual NAME -->`` and ``<!-- jokemine:end NAME -->`` is the
+user's: :func:`merge_card` carries it from the existing card (the previous release's, or the one on the Hub) into
+the regenerated one; blocks the new card has no slot for are kept at the end. YAML keys the existing card has and
+jokemine does not write (``annotations_creators``, ``task_ids``...) are kept too.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+from datasets import Features
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from jokemine.config import Config
-from jokemine.schema import GROUPED_FIELDS, RELEASE_CONFIGS, markdown_table
+from jokemine.config import Config, RedditApiSource, RedditDumpSource
+from jokemine.publish.changelog import markdown as changelog_markdown
+from jokemine.schema import GROUPED_FIELDS, RELEASE_CONFIGS, SPLITS, markdown_table, release_schema
 
 CONFIG_DOCS = {
     "setup_punch": "two-part jokes: `setup` -> `punchline` (Reddit title -> body, question -> answer)",
@@ -22,6 +33,56 @@ CONFIG_DOCS = {
     "setup_punches": "one row per setup with its distinct punchlines and their scores (rating models)",
     "preference": "`prompt`, `chosen`, `rejected`: two punchlines of one setup, scores a margin apart (reward models)",
 }
+
+FIGURE_CAPTIONS = {
+    "lengths": "Joke length in characters and words",
+    "scores": "Raw score distribution per source and score kind",
+    "per_month": "Records per month per source",
+    "languages": "Language shares",
+}
+
+REDDIT_TERMS = (
+    "Reddit user content: Reddit's Data API terms apply, which forbid using it to train machine-learning models "
+    "without Reddit's permission."
+)
+
+PIPELINE_ORDER = (
+    "quarantined",
+    "merged_same_id",
+    "deleted",
+    "removed",
+    "deleted_upstream",
+    "mod_post",
+    "link_post",
+    "incomplete",
+    "empty",
+    "too_short",
+    "too_long",
+    "truncated",
+    "exact_duplicate",
+    "near_duplicate",
+    "language",
+)
+"""Processing steps in pipeline order, for the card's step table."""
+
+MANUAL = re.compile(r"<!-- jokemine:manual (\w+) -->\n?(.*?)<!-- jokemine:end \1 -->", re.DOTALL)
+
+
+@dataclass
+class CardInputs:
+    """Everything the card shows besides the config: counts per config and split, languages (most first), the
+    clean run's ``stats.json``, :func:`jokemine.dataset_cards.stats.card_stats`, the grouped configs' build
+    counts, the changelog entry (:func:`jokemine.publish.changelog.changelog`) and the figure stems present."""
+
+    version: str
+    counts: dict[str, dict[str, int]]
+    languages: list[str]
+    clean_stats: dict[str, Any]
+    stats: dict[str, Any] = field(default_factory=dict)
+    grouped: dict[str, Any] = field(default_factory=dict)
+    changelog: dict[str, Any] | None = None
+    figures: list[str] = field(default_factory=list)
+    nbytes: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def size_category(n: int) -> str:
@@ -41,8 +102,37 @@ def size_category(n: int) -> str:
     return "n>1B"
 
 
-def card_data(cfg: Config, counts: dict[str, dict[str, int]], languages: list[str]) -> DatasetCardData:
-    """YAML metadata; ``counts[config][split]`` = rows (configs/splits with no rows are left out)."""
+def dataset_info(counts: dict[str, dict[str, int]], nbytes: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
+    """``dataset_info`` YAML entries: features (``datasets`` YAML form) and split sizes (rows; Arrow bytes) of every
+    config."""
+    out = []
+    for name in RELEASE_CONFIGS:
+        splits = {s: n for s, n in counts.get(name, {}).items() if n}
+        if not splits:
+            continue
+        features = Features.from_arrow_schema(release_schema(name))._to_yaml_list()
+        out.append(
+            {
+                "config_name": name,
+                "features": features,
+                "splits": [
+                    {"name": s, "num_bytes": nbytes.get(name, {}).get(s, 0), "num_examples": splits[s]}
+                    for s in SPLITS
+                    if s in splits
+                ],
+            }
+        )
+    return out
+
+
+def card_data(
+    cfg: Config,
+    counts: dict[str, dict[str, int]],
+    languages: list[str],
+    nbytes: dict[str, dict[str, int]] | None = None,
+) -> DatasetCardData:
+    """YAML metadata; ``counts[config][split]`` = rows, ``nbytes[config][split]`` = Arrow bytes (configs/splits
+    with no rows are left out)."""
     configs = []
     for name in RELEASE_CONFIGS:
         splits = {s: n for s, n in counts.get(name, {}).items() if n}
@@ -51,36 +141,226 @@ def card_data(cfg: Config, counts: dict[str, dict[str, int]], languages: list[st
         entry: dict[str, Any] = {"config_name": name}
         if name == "setup_punch" or (not configs and "setup_punch" not in counts):
             entry["default"] = True
-        entry["data_files"] = [{"split": s, "path": f"{name}/{s}-*"} for s in splits]
+        entry["data_files"] = [{"split": s, "path": f"{name}/{s}-*"} for s in SPLITS if s in splits]
         configs.append(entry)
     total = sum(counts.get("jokes", {}).values())
+    sources = sorted({s.source_dataset for s in cfg.sources if s.source_dataset})
+    if any(not s.source_dataset for s in cfg.sources):
+        sources = ["original", *sources]
+    extra: dict[str, Any] = {}
+    if cfg.publish.license_name:
+        extra["license_name"] = cfg.publish.license_name
+    if cfg.publish.license_link:
+        extra["license_link"] = cfg.publish.license_link
     return DatasetCardData(
         pretty_name=cfg.publish.pretty_name,
         license=cfg.publish.license,
         language=languages or None,
         size_categories=[size_category(total)],
         task_categories=["text-generation", "text-classification"],
-        tags=["humor", "jokes", "reddit"],
+        task_ids=["language-modeling", "text-scoring"],
+        tags=["humor", "jokes", "reddit", "preference", "reward-modeling"],
+        source_datasets=sources,
         configs=configs,
+        dataset_info=dataset_info(counts, nbytes or {}),
+        **extra,
     )
 
 
-def render(
-    cfg: Config,
-    version: str,
-    counts: dict[str, dict[str, int]],
-    languages: list[str],
-    clean_stats: dict[str, Any],
-) -> str:
-    """The whole ``README.md`` text of a release."""
-    data = card_data(cfg, counts, languages)
-    splits = ["train", "validation", "test"]
+def _manual(name: str, placeholder: str = "") -> list[str]:
+    return [f"<!-- jokemine:manual {name} -->", placeholder, f"<!-- jokemine:end {name} -->"]
+
+
+def _fmt(x: float | None, digits: int = 0) -> str:
+    if x is None:
+        return "-"
+    return f"{x:,.{digits}f}"
+
+
+def _terms(cfg: Config, src: Any) -> str:
+    parts = [x for x in (src.license, src.terms) if x]
+    if isinstance(src, RedditDumpSource | RedditApiSource) and not any("API terms" in p for p in parts):
+        parts.append(REDDIT_TERMS)
+    return " ".join(parts) or "not stated: check the origin before use"
+
+
+def _sources_section(cfg: Config, inp: CardInputs) -> list[str]:
+    per_source = inp.clean_stats.get("per_source", {})
+    stats = inp.stats.get("sources", {})
+    lines = [
+        "## Sources",
+        "",
+        "| source | kind | read | kept | created (first - last) | languages | NSFW share | license / terms |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for src in cfg.sources:
+        s = per_source.get(src.name)
+        if not s:
+            continue
+        st = stats.get(src.name, {})
+        dates = f"{st['first']} - {st['last']}" if st.get("first") else "undated"
+        langs = ", ".join(f"{k} {v:,}" for k, v in st.get("languages", {}).items()) or "-"
+        nsfw = "-" if st.get("nsfw") is None else f"{st['nsfw']:.1%}"
+        lines.append(
+            f"| `{src.name}` | {src.kind} | {s['read']:,} | {s['kept']:,} | {dates} | {langs} | {nsfw} | "
+            f"{_terms(cfg, src)} |"
+        )
+    lines += [
+        "",
+        "**Terms, plainly.** Reddit content is user-generated and falls under Reddit's Data API terms, which restrict "
+        "using it to train machine-learning models without Reddit's permission; several source dumps are for research "
+        "use only. The per-source terms above are what the configuration declares. Check each source's terms before "
+        "use.",
+        "",
+    ]
+    return lines
+
+
+def _processing_section(inp: CardInputs) -> list[str]:
+    totals = inp.clean_stats.get("totals", {})
+    reasons = dict(inp.clean_stats.get("drop_reasons", {}))
+    reasons["quarantined"] = totals.get("quarantined", 0)
+    reasons["merged_same_id"] = totals.get("merged_same_id", 0)
+    left = totals.get("read", 0)
+    lines = [
+        "## Processing",
+        "",
+        'ftfy + NFC + whitespace normalization; Reddit markdown and HTML entities to plain text; trailing "Edit:" '
+        "notes removed; setup/punchline found by a deterministic rule cascade (`structure` column); PII (e-mails, "
+        "links, user mentions, phone numbers) replaced by placeholders; exact and near-duplicates removed across "
+        "sources (MinHash LSH on character 5-grams, verified Jaccard >= 0.55; the best-scored copy kept); language "
+        "identified with langdetect (seeded); `score_norm` = percentile of the score within source x month; "
+        "`nsfw` from Reddit's over_18, else English/Russian word lists (never dropped).",
+        "",
+        "| step | removed | remaining |",
+        "|---|---|---|",
+        f"| read | - | {left:,} |",
+    ]
+    for step in [*PIPELINE_ORDER, *sorted(set(reasons) - set(PIPELINE_ORDER))]:
+        n = reasons.get(step, 0)
+        if n:
+            left -= n
+            lines.append(f"| `{step}` | {n:,} | {left:,} |")
+    lines += ["", f"Kept: **{totals.get('kept', 0):,}** records.", ""]
+    dedup = inp.clean_stats.get("dedup")
+    if dedup:
+        hist = ", ".join(f"{k}: {v:,}" for k, v in dedup.get("size_histogram", {}).items())
+        removed = dedup.get("removed", {})
+
+        def d(key: str) -> int:
+            return int(dedup.get(key, 0))
+
+        lines += [
+            "### Deduplication",
+            "",
+            f"{d('records'):,} records deduplicated into {d('clusters'):,} clusters of 2 or more "
+            f"({d('clusters_with_near_duplicates'):,} with near-duplicates, "
+            f"{d('cross_source_clusters'):,} spanning sources; largest {d('largest_cluster'):,}); "
+            f"removed {removed.get('exact_duplicate', 0):,} exact and "
+            f"{removed.get('near_duplicate', 0):,} near-duplicates. Cluster sizes: {hist}.",
+            "",
+        ]
+    return lines
+
+
+def _statistics_section(inp: CardInputs) -> list[str]:
+    st = inp.stats
+    if not st:
+        return []
+    total = max(st.get("records", 0), 1)
+    lines = ["## Statistics", "", "| language | records | share |", "|---|---|---|"]
+    for lang, n in st.get("languages", {}).items():
+        lines.append(f"| {lang} | {n:,} | {n / total:.1%} |")
+    lines += ["", "| length | p10 | median | p90 | p99 | max | mean |", "|---|---|---|---|---|---|---|"]
+    for unit in ("chars", "words"):
+        q = st.get(unit, {})
+        if q:
+            lines.append(
+                f"| {unit} | {_fmt(q['p10'])} | {_fmt(q['p50'])} | {_fmt(q['p90'])} | {_fmt(q['p99'])} | "
+                f"{_fmt(q['max'])} | {_fmt(q['mean'], 1)} |"
+            )
+    lines += [
+        "",
+        "Raw scores per source (`score`, as the origin reports it):",
+        "",
+        "| source | score kind | p10 | median | p90 | p99 | max | mean |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for source, s in st.get("sources", {}).items():
+        for kind, q in s.get("scores", {}).items():
+            d = 0 if kind != "mean_rating" else 2
+            lines.append(
+                f"| `{source}` | {kind} | {_fmt(q['p10'], d)} | {_fmt(q['p50'], d)} | {_fmt(q['p90'], d)} | "
+                f"{_fmt(q['p99'], d)} | {_fmt(q['max'], d)} | {_fmt(q['mean'], 2)} |"
+            )
+    nsfw = st.get("nsfw")
+    kinds = ", ".join(f"{k} {v:,}" for k, v in st.get("kinds", {}).items())
+    lines += ["", f"Kinds: {kinds}. NSFW share of the release: {'-' if nsfw is None else f'{nsfw:.1%}'}.", ""]
+    for stem in inp.figures:
+        lines += [f"![{FIGURE_CAPTIONS.get(stem, stem)}](figures/{stem}.png)", ""]
+    return lines
+
+
+def _grouped_section(inp: CardInputs) -> list[str]:
+    g = inp.grouped
+    if not g:
+        return []
+    sp, pref = g.get("setup_punches", {}), g.get("preference", {})
+    sizes = ", ".join(f"{k}: {v:,}" for k, v in sp.get("setups_by_distinct_punchlines", {}).items())
+    return [
+        "### Grouped configs",
+        "",
+        f"`setup_punches`: {sp.get('setups', 0):,} setups with 2 or more distinct punchlines (setups by number of "
+        f"distinct punchlines: {sizes}). `preference`: {pref.get('pairs', 0):,} pairs from {pref.get('setups', 0):,} "
+        f"setups (`score_norm` margin >= {pref.get('margin')}, at most {pref.get('max_pairs_per_setup')} pairs per "
+        f"setup; {pref.get('over_cap', 0):,} candidate pairs over the cap, "
+        f"{pref.get('refused_near_duplicate', 0):,} refused as near-duplicates).",
+        "",
+    ]
+
+
+LIMITATIONS = [
+    "- Humor is subjective and scores measure one audience: Reddit votes reflect r/Jokes' users (mostly young, "
+    "English-speaking, US-centric) and the time a post was seen; CleanComedy ratings are a few annotators' means. "
+    "`score_norm` makes scores comparable within a source and month, not across audiences.",
+    "- Many jokes are offensive (sexist, racist, about violence). `nsfw` marks Reddit's over-18 posts and, elsewhere, "
+    "English/Russian word-list hits; word lists miss innuendo and offensive jokes without swear words.",
+    "- Near-duplicate removal is approximate (measured on labeled real pairs: precision 0.99, recall 0.82); "
+    "reworded reposts remain.",
+    "- Setup/punchline boundaries come from rules (exact-boundary accuracy ~0.94 Russian, ~0.99 English on "
+    "hand-labeled texts); long stories whose punchline is not the last sentence are split wrongly.",
+    "- Language ID is unreliable on short texts: short texts outside the configured languages are kept as `und`.",
+    "- Reddit sources cover the years of their dumps only (see the sources table); the data is not a sample of "
+    "humor in general.",
+]
+
+
+def _citation(cfg: Config, version: str) -> str:
+    if cfg.publish.citation:
+        return cfg.publish.citation.strip()
+    key = re.sub(r"\W", "_", f"{cfg.publish.name}_{version}")
+    return (
+        f"@misc{{{key},\n  title = {{{cfg.publish.pretty_name}}},\n  note = {{Release {version}, built with "
+        f"jokemine}},\n  year = {{{version[:4]}}}\n}}"
+    )
+
+
+def render(cfg: Config, inp: CardInputs) -> str:
+    """The whole ``README.md`` text of a release (YAML front matter + Markdown body)."""
+    data = card_data(cfg, inp.counts, inp.languages, inp.nbytes)
+    repo = cfg.publish.repo_id or f"path/to/releases/{inp.version}"
+    total = sum(inp.counts.get("jokes", {}).values())
     lines = [
         f"# {cfg.publish.pretty_name}",
         "",
         cfg.publish.description,
         "",
-        f"Release `{version}`, built by jokemine from the sources below.",
+        f"Release `{inp.version}`: {total:,} jokes"
+        + (f" in {', '.join(inp.languages)}" if inp.languages else "")
+        + ", mined, cleaned and deduplicated by jokemine from the sources below, shaped as setup -> punchline and "
+        "question -> answer pairs with normalized like scores, plus grouped configs for rating and reward models.",
+        "",
+        *_manual("summary"),
         "",
         "## Load it",
         "",
@@ -91,69 +371,87 @@ def render(
     for c in data.configs or []:
         name = c["config_name"]
         arg = "" if c.get("default") else f', "{name}"'
-        lines.append(f'{name} = load_dataset("<path or repo id>"{arg})')
+        lines.append(f'{name} = load_dataset("{repo}"{arg})')
     lines += [
         "```",
         "",
         "## Configs and splits",
         "",
-        "| config | what | " + " | ".join(splits) + " |",
-        "|---|---|" + "---|" * len(splits),
+        "| config | what | " + " | ".join(SPLITS) + " |",
+        "|---|---|" + "---|" * len(SPLITS),
     ]
     for name in RELEASE_CONFIGS:
-        if name in counts:
+        if name in inp.counts:
             lines.append(
                 f"| `{name}` | {CONFIG_DOCS[name]} | "
-                + " | ".join(f"{counts[name].get(s, 0):,}" for s in splits)
+                + " | ".join(f"{inp.counts[name].get(s, 0):,}" for s in SPLITS)
                 + " |"
             )
     lines += [
         "",
-        "Splits are assigned by a salted hash of the normalized setup (or question, or text), so every "
-        "punchline of one setup is in one split and a joke keeps its split in later releases.",
+        "Splits are assigned by a salted hash of the record's split group (a shared normalized setup, or a duplicate "
+        "cluster), so every punchline of one setup and every copy of one joke is in one split, and a joke keeps its "
+        "split in later releases.",
         "",
-        "## Sources",
+        *_grouped_section(inp),
+        *_sources_section(cfg, inp),
+        *_processing_section(inp),
+        *_statistics_section(inp),
+        "## Known limitations and biases",
         "",
-        "| source | read | kept | license / terms |",
-        "|---|---|---|---|",
-    ]
-    per_source = clean_stats.get("per_source", {})
-    for src in cfg.sources:
-        s = per_source.get(src.name)
-        if not s:
-            continue
-        terms = " ".join(x for x in (src.license, src.terms) if x) or "not stated"
-        lines.append(f"| `{src.name}` | {s['read']:,} | {s['kept']:,} | {terms} |")
-    lines += [
+        *LIMITATIONS,
         "",
-        "Reddit content is user-generated and falls under Reddit's Data API terms, which restrict "
-        "using it to train machine-learning models without Reddit's permission; several source dumps are "
-        "for research use only. Check each source's terms before use.",
+        *_manual("limitations"),
         "",
-        "## Processing",
+        "## Citation",
         "",
-        "ftfy + NFC + whitespace normalization; Reddit markdown and HTML entities to plain text; trailing "
-        '"Edit:" notes removed; deleted/removed, moderator and link posts dropped; length bounds; exact '
-        "duplicates across sources removed (the best-scored copy kept); language identified with "
-        "langdetect (seeded).",
+        "```bibtex",
+        _citation(cfg, inp.version),
+        "```",
         "",
-        "| drop reason | records |",
-        "|---|---|",
-    ]
-    for reason, n in clean_stats.get("drop_reasons", {}).items():
-        lines.append(f"| `{reason}` | {n:,} |")
-    totals = clean_stats.get("totals", {})
-    lines += [
-        "",
-        f"Read {totals.get('read', 0):,} records, kept {totals.get('kept', 0):,}.",
-        "",
-        "## Fields",
-        "",
-        markdown_table(),
+        "## Changelog",
         "",
     ]
+    if inp.changelog:
+        lines += [changelog_markdown(inp.changelog), "Earlier releases: `CHANGELOG.md` in this release.", ""]
+    lines += ["## Fields", "", markdown_table(), ""]
     for name, fields in GROUPED_FIELDS.items():
-        if name in counts:
+        if name in inp.counts:
             lines += [f"Config `{name}`:", "", markdown_table(fields), ""]
+    lines += ["## Notes", "", *_manual("notes"), ""]
     body = "\n".join(lines)
     return DatasetCard("---\n" + data.to_yaml() + "\n---\n\n" + body).content
+
+
+def _split_card(text: str) -> tuple[dict[str, Any], str]:
+    m = re.match(r"^---\n(.*?)\n---\n?", text, re.DOTALL)
+    if not m:
+        return {}, text
+    meta = yaml.safe_load(m.group(1)) or {}
+    return (meta if isinstance(meta, dict) else {}), text[m.end() :]
+
+
+def merge_card(new: str, existing: str | None) -> str:
+    """``new`` card text with the user's parts of ``existing`` kept: manual blocks (by name; blocks without a slot
+    in ``new`` appended before the end) and YAML keys ``new`` does not set. ``existing`` None: ``new`` as is."""
+    if not existing:
+        return new
+    old_meta, old_body = _split_card(existing)
+    new_meta, new_body = _split_card(new)
+    blocks = {name: content for name, content in MANUAL.findall(old_body)}
+    slots = {name for name, _ in MANUAL.findall(new_body)}
+
+    def fill(m: re.Match[str]) -> str:
+        name = m.group(1)
+        content = blocks.get(name, m.group(2))
+        return f"<!-- jokemine:manual {name} -->\n{content}<!-- jokemine:end {name} -->"
+
+    body = MANUAL.sub(fill, new_body)
+    orphans = [
+        f"<!-- jokemine:manual {n} -->\n{c}<!-- jokemine:end {n} -->" for n, c in blocks.items() if n not in slots
+    ]
+    if orphans:
+        body = body.rstrip("\n") + "\n\n" + "\n\n".join(orphans) + "\n"
+    meta = {**{k: v for k, v in old_meta.items() if k not in new_meta}, **new_meta}
+    front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).strip()
+    return f"---\n{front}\n---\n{body if body.startswith(chr(10)) else chr(10) + body}"

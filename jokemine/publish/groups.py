@@ -127,6 +127,8 @@ def setup_punches(rows: pd.DataFrame, min_punchlines: int = 2) -> tuple[pd.DataF
             }
         )
     stats.setups = len(out)
+    order = [f"{a}" if a == b else f"{a}-{b}" if b else f">={a}" for a, b in SIZE_BINS]
+    stats.setups_by_size = {k: stats.setups_by_size[k] for k in order if k in stats.setups_by_size}
     return pd.DataFrame(out, columns=["setup", "num_punchlines", "punchlines", "lang", "group_key", "split"]), stats
 
 

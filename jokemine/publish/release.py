@@ -21,7 +21,7 @@ import logging
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,11 +33,16 @@ import pyarrow.parquet as pq
 
 from jokemine import atomic
 from jokemine.config import Config
-from jokemine.dataset_cards.card import render
+from jokemine.dataset_cards.card import CardInputs, merge_card, render
+from jokemine.dataset_cards.plots import write_figures
+from jokemine.dataset_cards.stats import CARD_COLUMNS, card_stats, lengths
 from jokemine.errors import BadArgument, JokemineError, NothingToDo
 from jokemine.lock import data_dir_lock
+from jokemine.publish.changelog import changelog
+from jokemine.publish.changelog import markdown as changelog_markdown
 from jokemine.publish.groups import INPUT_COLUMNS, preference_pairs, setup_punches
-from jokemine.schema import RELEASE_COLUMNS, RELEASE_CONFIGS, SPLITS, release_schema
+from jokemine.publish.validate import validate_release
+from jokemine.schema import GROUPED_FIELDS, RELEASE_COLUMNS, RELEASE_CONFIGS, SPLITS, release_schema
 from jokemine.state import Layout, State, new_run_id
 
 log = logging.getLogger(__name__)
@@ -58,12 +63,17 @@ class PublishReport:
     path: Path
     status: str
     counts: dict[str, dict[str, int]]
+    hub: Any = None
+    plan: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        """Summary lines for the terminal."""
+        """Summary lines for the terminal (never a token)."""
         out = [f"{self.status}: release {self.version} at {self.path}"]
         for cfg_name, splits in self.counts.items():
             out.append(f"  {cfg_name}: " + ", ".join(f"{s} {n:,}" for s, n in splits.items()))
+        out += self.plan
+        if self.hub is not None:
+            out += self.hub.lines()
         return out
 
 
@@ -88,6 +98,7 @@ class _ShardWriter:
         self.max_rows = max_rows
         self.files: list[Path] = []
         self.rows: list[int] = []
+        self.nbytes = 0
         self._writer: pq.ParquetWriter | None = None
 
     def write(self, table: pa.Table) -> None:
@@ -96,7 +107,9 @@ class _ShardWriter:
             if self._writer is None or self.rows[-1] >= self.max_rows:
                 self._open()
             take = min(table.num_rows - start, self.max_rows - self.rows[-1])
-            self._writer.write_table(table.slice(start, take))  # type: ignore[union-attr]
+            chunk = table.slice(start, take)
+            self._writer.write_table(chunk)  # type: ignore[union-attr]
+            self.nbytes += chunk.nbytes
             self.rows[-1] += take
             start += take
 
@@ -155,25 +168,50 @@ def _grouped(cfg: Config, two_part: list[pa.Table]) -> tuple[dict[str, pd.DataFr
     return {"setup_punches": sp, "preference": pref}, info
 
 
-def build_release(cfg: Config, clean_dir: Path, out: Path, version: str) -> dict[str, Any]:
-    """Write the data files, card and manifest of a release into ``out``; returns the manifest."""
+def _drop_incomplete_grouped(out: Path, writers: dict[tuple[str, str], _ShardWriter]) -> list[str]:
+    """Grouped configs lacking rows in a split (small data) are left out of the release: every published config
+    has all of :data:`SPLITS` (the validation gate's rule). Returns the configs left out."""
+    left_out = []
+    for config in GROUPED_FIELDS:
+        if any(not writers[(config, s)].files for s in SPLITS) and any(writers[(config, s)].files for s in SPLITS):
+            for s in SPLITS:
+                writers[(config, s)].finish()
+                writers[(config, s)].files, writers[(config, s)].rows = [], []
+                writers[(config, s)]._writer = None
+            shutil.rmtree(out / config, ignore_errors=True)
+            left_out.append(config)
+            log.warning("config %s left out of the release: too few rows for every split", config)
+    return left_out
+
+
+def build_release(
+    cfg: Config, clean_dir: Path, out: Path, version: str, previous: Path | None = None
+) -> dict[str, Any]:
+    """Write the data files, figures, changelog, card and manifest of a release into ``out``; returns the manifest.
+
+    ``previous``: the release this one follows (for the changelog and the card's manual sections)."""
     writers = {(c, s): _ShardWriter(out, c, s, cfg.publish.max_rows_per_shard) for c in RELEASE_CONFIGS for s in SPLITS}
     languages: dict[str, int] = {}
     two_part: list[pa.Table] = []
+    card_rows: list[pd.DataFrame] = []
+    reasons: list[pd.DataFrame] = []
     for part in sorted(clean_dir.glob("part-*.parquet")):
         table = pq.read_table(part)
+        reasons.append(table.select(["id", "drop_reason"]).to_pandas())
         table = table.filter(pc.is_null(table["drop_reason"]))
         if table.num_rows == 0:
             continue
         two_part.append(
             table.filter(pc.and_(pc.is_valid(table["setup"]), pc.is_valid(table["punchline"]))).select(INPUT_COLUMNS)
         )
+        frame = table.select(CARD_COLUMNS).to_pandas()
+        card_rows.append(pd.concat([frame, lengths(table["text"].to_pandas())], axis=1))
         for lang, n in zip(*pc.value_counts(table["lang"]).flatten(), strict=True):
             languages[str(lang)] = languages.get(str(lang), 0) + int(n.as_py())
         for config, cols in RELEASE_COLUMNS.items():
             mask = None
-            for field in CONFIG_FILTERS[config]:
-                m = pc.is_valid(table[field])
+            for col in CONFIG_FILTERS[config]:
+                m = pc.is_valid(table[col])
                 mask = m if mask is None else pc.and_(mask, m)
             sub = table.filter(mask)
             for split in SPLITS:
@@ -190,8 +228,10 @@ def build_release(cfg: Config, clean_dir: Path, out: Path, version: str) -> dict
                 writers[(config, split)].write(
                     pa.Table.from_pandas(rows[schema.names], schema=schema, preserve_index=False)
                 )
+    grouped_info["left_out"] = [] if cfg.publish.allow_empty_splits else _drop_incomplete_grouped(out, writers)
     files: list[dict[str, Any]] = []
     counts: dict[str, dict[str, int]] = {}
+    nbytes = {c: {s: w.nbytes for (c2, s), w in writers.items() if c2 == c and w.files} for c in RELEASE_CONFIGS}
     for (config, split), w in writers.items():
         for path, n in w.finish():
             counts.setdefault(config, {})[split] = counts.get(config, {}).get(split, 0) + n
@@ -201,7 +241,33 @@ def build_release(cfg: Config, clean_dir: Path, out: Path, version: str) -> dict
     data_hash = hashlib.sha256(json.dumps(sorted((f["path"], f["sha256"]) for f in files)).encode()).hexdigest()
     clean_stats = json.loads((clean_dir / "stats.json").read_text(encoding="utf-8"))
     langs = [lang for lang, _ in sorted(languages.items(), key=lambda kv: -kv[1]) if lang != "und"]
-    atomic.write_text(out / "README.md", render(cfg, version, counts, langs, clean_stats))
+    kept = pd.concat(card_rows, ignore_index=True)
+    figures = write_figures(kept, out / "figures")
+    clean_ids = pd.concat(reasons, ignore_index=True).drop_duplicates("id").set_index("id")
+    entry = changelog(previous, out, clean_ids, version)
+    atomic.write_json(out / "CHANGELOG.json", entry)
+    older = (
+        (previous / "CHANGELOG.md").read_text(encoding="utf-8")
+        if previous and (previous / "CHANGELOG.md").exists()
+        else ""
+    )
+    older = older.split("\n", 2)[2] if older.startswith("# Changelog") else older
+    atomic.write_text(out / "CHANGELOG.md", "# Changelog\n\n" + changelog_markdown(entry) + "\n" + older)
+    inputs = CardInputs(
+        version=version,
+        counts=counts,
+        languages=langs,
+        clean_stats=clean_stats,
+        stats=card_stats(kept),
+        grouped=grouped_info,
+        changelog=entry,
+        figures=list(figures),
+        nbytes=nbytes,
+    )
+    prev_card = (
+        (previous / "README.md").read_text(encoding="utf-8") if previous and (previous / "README.md").exists() else None
+    )
+    atomic.write_text(out / "README.md", merge_card(render(cfg, inputs), prev_card))
     manifest = {
         "version": version,
         "created_at": datetime.now(UTC).isoformat(),
@@ -243,19 +309,102 @@ def _same_data(layout: Layout, data_hash: str) -> Path | None:
     return max(newer)[1] if newer else None
 
 
-def publish(cfg: Config, data_dir: Path, *, version: str | None = None) -> PublishReport:
-    """Build a release from ``clean/latest`` and make it ``releases/latest`` (see the module docstring).
+def publish(
+    cfg: Config, data_dir: Path, *, version: str | None = None, dry_run: bool = False, push: bool = True
+) -> PublishReport:
+    """Build a release from ``clean/latest``, validate it, make it ``releases/latest``, then (``[publish] repo_id``
+    set and ``push``) push ``latest`` to the Hub as one commit + tag (:mod:`jokemine.publish.hub`).
 
-    Raises :class:`NothingToDo` when there is no clean run, :class:`BadArgument` for a malformed version and
-    :class:`JokemineError` when the version exists already (releases are immutable).
+    ``dry_run``: build and validate in a temporary folder, report what would be published and pushed, write
+    nothing (no release, no state, no network). Raises :class:`NothingToDo` when there is no clean run,
+    :class:`BadArgument` for a malformed version, :class:`JokemineError` when the version exists already (releases
+    are immutable) or no Hub token is found, :class:`jokemine.publish.validate.ReleaseInvalid` when the release
+    fails the validation gate (nothing is published or pushed then).
     """
+    from jokemine.publish.hub import push_release, resolve_token
+
     if version is not None and (not VERSION_PATTERN.match(version) or ".." in version):
         raise BadArgument(f"--version {version!r}: use letters, digits, '.', '_' and '-' (e.g. 2026.11.20)")
     layout = Layout(data_dir)
     clean_dir = layout.clean_latest()
     if clean_dir is None or not (clean_dir / "stats.json").exists():
         raise NothingToDo(f"nothing to publish in {data_dir}: no clean data yet; run `jokemine clean` first")
-    with data_dir_lock(data_dir, "publish"), State(layout.state_path) as state:
+    repo_id = cfg.publish.repo_id if push else None
+    token = resolve_token() if repo_id else None
+    if repo_id and token is None and not dry_run:
+        raise JokemineError(
+            f"[publish] repo_id = {repo_id!r} but no Hugging Face token: set HF_TOKEN or log in with `hf auth login` "
+            "(or publish locally with --no-push)"
+        )
+    if dry_run:
+        return _dry_run(cfg, layout, clean_dir, version, repo_id, token is not None)
+    report = _publish_local(cfg, layout, clean_dir, version)
+    if repo_id:
+        with data_dir_lock(data_dir, "publish"), State(layout.state_path) as state:
+            run_id = new_run_id()
+            state.start_run(run_id, "push")
+            try:
+                report.hub = push_release(
+                    report.path,
+                    repo_id,
+                    token=token,
+                    endpoint=cfg.publish.hub_endpoint,
+                    private=cfg.publish.private,
+                    merge_card=merge_card,
+                )
+            except BaseException as e:
+                state.finish_run(run_id, "push", "failed", {"repo_id": repo_id, "error": f"{type(e).__name__}: {e}"})
+                raise
+            state.finish_run(run_id, "push", report.hub.status, {"repo_id": repo_id, "version": report.version})
+    return report
+
+
+def _dry_run(
+    cfg: Config, layout: Layout, clean_dir: Path, version: str | None, repo_id: str | None, has_token: bool
+) -> PublishReport:
+    """Build and validate in a temporary folder; report the plan; leave nothing behind."""
+    import tempfile
+
+    from jokemine.publish.hub import push_release
+
+    releases = layout.releases
+    version = version or cfg.publish.version or next_version(releases)
+    with tempfile.TemporaryDirectory(prefix="jokemine-dry-run-") as tmp:
+        out = Path(tmp) / version
+        out.mkdir()
+        latest = layout.release_latest()
+        manifest = build_release(cfg, clean_dir, out, version, previous=latest)
+        validate_release(out, manifest, allow_empty_splits=cfg.publish.allow_empty_splits)
+        same = (
+            layout.release_latest()
+            if latest and (_manifest(latest) or {}).get("data_hash") == manifest["data_hash"]
+            else None
+        )
+        status = "dry-run: unchanged" if same else "dry-run"
+        target = same if same else releases / version
+        report = PublishReport(target.name, target, status, manifest["counts"])
+        log_entry = json.loads((out / "CHANGELOG.json").read_text(encoding="utf-8"))
+        jokes = log_entry["configs"].get("jokes", {})
+        report.plan = [
+            f"would build release {version} from clean run {clean_dir.name} into {releases / version}"
+            + (f" (data equals the latest release {same.name}: nothing new would be written)" if same else ""),
+            f"  changes vs {log_entry['previous'] or 'nothing (first release)'}: jokes +{jokes.get('added', 0):,} "
+            f"-{jokes.get('removed', 0):,} ~{jokes.get('updated', 0):,} (score updates)",
+        ]
+        if repo_id:
+            hub = push_release(out, repo_id, dry_run=True)
+            report.plan.append(
+                f"would push {len(hub.files)} files to https://huggingface.co/datasets/{repo_id} as one commit "
+                f"'jokemine release {version}' + tag v{version}; token "
+                + ("found" if has_token else "MISSING (set HF_TOKEN)")
+            )
+        else:
+            report.plan.append("no [publish] repo_id: local folder only")
+    return report
+
+
+def _publish_local(cfg: Config, layout: Layout, clean_dir: Path, version: str | None) -> PublishReport:
+    with data_dir_lock(layout.root, "publish"), State(layout.state_path) as state:
         layout.releases.mkdir(parents=True, exist_ok=True)
         atomic.remove_stale_tmp(layout.releases)
         version = version or cfg.publish.version or next_version(layout.releases)
@@ -267,13 +416,14 @@ def publish(cfg: Config, data_dir: Path, *, version: str | None = None) -> Publi
         tmp = atomic.tmp_name(final)
         tmp.mkdir()
         try:
-            manifest = build_release(cfg, clean_dir, tmp, version)
+            manifest = build_release(cfg, clean_dir, tmp, version, previous=layout.release_latest())
             same = _same_data(layout, manifest["data_hash"])
             if same is not None:
                 status = "unchanged" if same == layout.release_latest() else "published"
                 atomic.point(layout.releases / "latest", same.name)
                 state.finish_run(run_id, "publish", status, {"version": same.name})
                 return PublishReport(same.name, same, status, _manifest(same)["counts"])  # type: ignore[index]
+            validate_release(tmp, manifest, allow_empty_splits=cfg.publish.allow_empty_splits)
             atomic.fsync_tree(tmp)
             os.replace(tmp, final)
             atomic.fsync_dir(layout.releases)

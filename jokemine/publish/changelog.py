@@ -1,0 +1,115 @@
+"""Changelog of a release against the previous one, by record ``id``, per config and split.
+
+For each record config (``setup_punch``, ``qa``, ``jokes``) and split: **added** ids (in the new release, not in
+the previous one's same config), **removed** ids with the reason (the record's ``drop_reason`` in the clean run the
+new release came from, e.g. ``deleted_upstream``, ``near_duplicate``; ``left_config`` when the record is still kept
+but no longer belongs to that config; ``not_in_sources`` when the clean run no longer has the id at all), and
+**updated** ids (present in both with a different ``score``). ``moved`` counts ids whose split changed (should stay
+0: splits are stable). Written as ``CHANGELOG.json`` (this release) and ``CHANGELOG.md`` (this release's entry on
+top of the previous release's file) in the release, and summarized in the dataset card.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+RECORD_CONFIGS = ("setup_punch", "qa", "jokes")
+EXAMPLES = 5
+
+
+def release_rows(release: Path, config: str) -> pd.DataFrame:
+    """``id``, ``split``, ``score`` of one config of a release folder (empty frame when the config is absent)."""
+    frames = []
+    for path in sorted((release / config).glob("*.parquet")):
+        split = path.name.split("-", 1)[0]
+        t = pq.read_table(path, columns=["id", "score"]).to_pandas()
+        frames.append(t.assign(split=split))
+    if not frames:
+        return pd.DataFrame({"id": pd.Series(dtype=object), "score": [], "split": pd.Series(dtype=object)})
+    return pd.concat(frames, ignore_index=True)
+
+
+def _config_changes(old: pd.DataFrame, new: pd.DataFrame, clean: pd.DataFrame, config: str) -> dict[str, Any]:
+    both = old.merge(new, on="id", how="outer", suffixes=("_old", "_new"), indicator=True)
+    added = both[both["_merge"] == "right_only"]
+    removed = both[both["_merge"] == "left_only"]
+    common = both[both["_merge"] == "both"]
+    changed = ~(
+        (common["score_old"] == common["score_new"]) | (common["score_old"].isna() & common["score_new"].isna())
+    )
+    updated = common[changed]
+    moved = common[common["split_old"] != common["split_new"]]
+    reasons = removed["id"].map(clean["drop_reason"]) if len(clean) else pd.Series(dtype=object)
+    in_clean = removed["id"].isin(clean.index)
+    reason = reasons.where(reasons.notna(), "left_config").where(in_clean, "not_in_sources")
+    out: dict[str, Any] = {"splits": {}}
+    for split in sorted(set(both["split_old"].dropna()) | set(both["split_new"].dropna())):
+        a = added[added["split_new"] == split]
+        r = removed[removed["split_old"] == split]
+        u = updated[updated["split_new"] == split]
+        out["splits"][split] = {
+            "added": len(a),
+            "removed": len(r),
+            "updated": len(u),
+            "removed_reasons": {str(k): int(v) for k, v in reason[r.index].value_counts().items()},
+        }
+    delta = (updated["score_new"] - updated["score_old"]).dropna()
+    out.update(
+        added=len(added),
+        removed=len(removed),
+        updated=len(updated),
+        moved=len(moved),
+        removed_reasons={str(k): int(v) for k, v in reason.value_counts().items()},
+        score_change={"up": int((delta > 0).sum()), "down": int((delta < 0).sum())},
+        examples={
+            "added": sorted(added["id"])[:EXAMPLES],
+            "removed": sorted(removed["id"])[:EXAMPLES],
+            "updated": sorted(updated["id"])[:EXAMPLES],
+        },
+    )
+    return out
+
+
+def changelog(previous: Path | None, new: Path, clean: pd.DataFrame, version: str) -> dict[str, Any]:
+    """The changelog of release folder ``new`` (version ``version``) against ``previous`` (None: first release,
+    everything is added). ``clean``: ``drop_reason`` indexed by ``id`` for every record of the clean run ``new``
+    was built from. Returns ``{"version", "previous", "configs": {config: {added, removed, updated, moved,
+    removed_reasons, score_change, examples, splits: {split: {added, removed, updated, removed_reasons}}}}}``."""
+    prev_version = None
+    if previous is not None:
+        prev_version = previous.resolve().name
+    out: dict[str, Any] = {"version": version, "previous": prev_version, "configs": {}}
+    for config in RECORD_CONFIGS:
+        old = release_rows(previous, config) if previous is not None else release_rows(new / "__none__", config)
+        cur = release_rows(new, config)
+        if old.empty and cur.empty:
+            continue
+        out["configs"][config] = _config_changes(old, cur, clean, config)
+    return out
+
+
+def markdown(entry: dict[str, Any]) -> str:
+    """One changelog entry as Markdown (a ``###`` heading per release, a table per config and split)."""
+    prev = entry["previous"]
+    lines = [f"### {entry['version']}" + (f" (since {prev})" if prev else " (first release)"), ""]
+    if not entry["configs"]:
+        return "\n".join([*lines, "No record configs.", ""])
+    lines += ["| config | split | added | removed | updated (score) |", "|---|---|---|---|---|"]
+    for config, c in entry["configs"].items():
+        for split, s in c["splits"].items():
+            lines.append(f"| `{config}` | {split} | {s['added']:,} | {s['removed']:,} | {s['updated']:,} |")
+    jokes = entry["configs"].get("jokes")
+    if jokes and jokes["removed_reasons"]:
+        reasons = ", ".join(f"{k} {v:,}" for k, v in jokes["removed_reasons"].items())
+        lines += ["", f"Removed from `jokes`, by reason: {reasons}."]
+    if jokes and jokes["updated"]:
+        sc = jokes["score_change"]
+        lines += [f"Score updates in `jokes`: {sc['up']:,} up, {sc['down']:,} down."]
+    if jokes and jokes["moved"]:
+        lines += [f"Records whose split changed: {jokes['moved']:,}."]
+    lines.append("")
+    return "\n".join(lines)
