@@ -17,6 +17,8 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
+from jokemine.schema import SPLITS
+
 RECORD_CONFIGS = ("setup_punch", "qa", "jokes")
 EXAMPLES = 5
 
@@ -47,7 +49,8 @@ def _config_changes(old: pd.DataFrame, new: pd.DataFrame, clean: pd.DataFrame, c
     in_clean = removed["id"].isin(clean.index)
     reason = reasons.where(reasons.notna(), "left_config").where(in_clean, "not_in_sources")
     out: dict[str, Any] = {"splits": {}}
-    for split in sorted(set(both["split_old"].dropna()) | set(both["split_new"].dropna())):
+    present = set(both["split_old"].dropna()) | set(both["split_new"].dropna())
+    for split in [s for s in SPLITS if s in present] + sorted(present - set(SPLITS)):
         a = added[added["split_new"] == split]
         r = removed[removed["split_old"] == split]
         u = updated[updated["split_new"] == split]
