@@ -7,12 +7,12 @@ CONFIG ?=
 DATA_DIR ?=
 JOKEMINE = $(PY) -m jokemine $(if $(CONFIG),--config $(CONFIG)) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 
-.PHONY: install scrape clean publish all status test bench bench-dedup bench-structure lint format
+.PHONY: install scrape clean publish finetune all status test bench bench-dedup bench-structure bench-finetune lint format
 
-install:  ## create .venv and install jokemine with its dev extras (pinned by constraints.txt)
+install:  ## create .venv and install jokemine with its dev and finetune extras (pinned by constraints.txt)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[dev,finetune]'
 
 scrape:  ## read every enabled source into raw/
 	$(JOKEMINE) scrape
@@ -22,6 +22,9 @@ clean:  ## raw/ -> clean/ (normalize, filter, dedup, language, splits)
 
 publish:  ## clean/ -> releases/<version>/ (Hugging Face layout)
 	$(JOKEMINE) publish
+
+finetune:  ## baseline fine-tune of releases/latest (or RELEASE=dir) -> validation/metrics.json + card
+	$(JOKEMINE) finetune $(if $(RELEASE),--release $(RELEASE)) $(FINETUNE_ARGS)
 
 all: scrape clean publish
 
@@ -40,6 +43,9 @@ bench-structure:  ## joke structure vs pysbd, score_norm throughput, NSFW lists 
 	$(PY) -m pip install --quiet 'pysbd==0.3.4'
 	$(PY) bench/structure.py
 	$(PY) bench/nsfw.py
+
+bench-finetune:  ## baseline fine-tune: CPU smoke recipe x 3 seeds + no-packing peer, or one GPU epoch -> bench/RESULTS.md
+	$(PY) bench/finetune.py $(if $(RELEASE),--release $(RELEASE))
 
 bench-dedup:  ## near-duplicates vs datatrove and datasketch (installs jokemine[bench]) -> bench/RESULTS.md
 	$(PY) -m pip install --quiet -e '.[bench]'

@@ -1,9 +1,10 @@
-"""The ``jokemine`` command: ``scrape``, ``clean``, ``publish``, ``status``.
+"""The ``jokemine`` command: ``scrape``, ``clean``, ``publish``, ``finetune``, ``status``.
 
 Global options (before the command): ``--config PATH`` (default: ``./jokemine.toml``, else
 ``./configs/default.toml``), ``--data-dir PATH`` (overrides ``[paths] data_dir``), ``--verbose``.
 Exit codes: 0 done; 1 a run failed or finished partially (the message says what); 2 a user error (bad config,
-nothing to do). User errors print one line, never a traceback.
+nothing to do); 3 ``finetune`` found a regression against the previous release. User errors print one line,
+never a traceback.
 """
 
 from __future__ import annotations
@@ -141,6 +142,60 @@ def publish(
     report = run(cfg, data_dir, version=version, dry_run=dry_run, push=push)
     for line in report.lines():
         typer.echo(line)
+
+
+@app.command()
+@user_errors
+def finetune(
+    ctx: typer.Context,
+    release: Annotated[
+        Path | None, typer.Option("--release", "-r", help="Release folder (default: releases/latest of the data dir).")
+    ] = None,
+    config: Annotated[str | None, typer.Option("--config-name", help="Release config: setup_punch or qa.")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Pretrained causal LM to fine-tune: a local folder or a Hub id.")
+    ] = None,
+    preset: Annotated[str | None, typer.Option(help="Model size when no --model: tiny, mini or small.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Optimizer steps (default: [finetune] epochs).")] = None,
+    max_train_examples: Annotated[int | None, typer.Option(help="Train on a seeded sample of this many.")] = None,
+    max_eval_examples: Annotated[int | None, typer.Option(help="Evaluate on a seeded sample per split.")] = None,
+    loss_on: Annotated[str | None, typer.Option(help="all or punchline (target tokens only).")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of data order, sampling and initialization.")] = None,
+    previous: Annotated[
+        Path | None, typer.Option(help="Release to compare with (default: the one this release was built after).")
+    ] = None,
+    save_model: Annotated[Path | None, typer.Option(help="Save the trained model and tokenizer here.")] = None,
+) -> None:
+    """Train the baseline causal LM on a release and write validation/metrics.json and the card's Baseline section
+    (needs the finetune extra). Exit code 3 when the release regressed against the previous one."""
+    from pydantic import ValidationError
+
+    from jokemine.config import FinetuneConfig, format_validation_error
+    from jokemine.errors import BadArgument, ConfigError
+
+    cfg, data_dir = ctx.obj.load()
+    overrides = {
+        "config": config, "model": model, "preset": preset, "max_steps": max_steps,
+        "max_train_examples": max_train_examples, "max_eval_examples": max_eval_examples, "loss_on": loss_on,
+        "device": device, "seed": seed,
+    }  # fmt: skip
+    data = cfg.finetune.model_dump() | {k: v for k, v in overrides.items() if v is not None}
+    try:
+        fcfg = FinetuneConfig(**data)
+    except ValidationError as e:
+        raise ConfigError(format_validation_error("[finetune] or command line", e, data)) from None
+    try:
+        from jokemine.finetune.train import finetune as run
+    except ImportError as e:
+        raise BadArgument(f"finetune needs the finetune extra: pip install 'jokemine[finetune]' ({e})") from None
+    if release is None:
+        release = data_dir / "releases" / "latest"
+    report = run(release, fcfg, previous=previous, save_model=save_model)
+    for line in report.lines():
+        typer.echo(line)
+    if report.metrics.get("regression"):
+        raise typer.Exit(3)
 
 
 @app.command()

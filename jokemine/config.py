@@ -1,9 +1,9 @@
 """Configuration: one TOML file, validated here and only here.
 
 Sections: ``[paths]``, ``[scrape]``, ``[[sources]]`` (each with ``name``, ``kind`` and kind-specific keys),
-``[clean]``, ``[splits]``, ``[publish]``. Unknown keys are errors. Relative paths are resolved against the
-directory of the config file; ``~`` and ``$VARS`` are expanded. Errors name the file and the key, e.g.
-``configs/x.toml: sources[2].columns: missing 'text' ...``. The README has the full reference.
+``[clean]``, ``[splits]``, ``[dedup]``, ``[publish]``, ``[finetune]``. Unknown keys are errors. Relative paths are
+resolved against the directory of the config file; ``~`` and ``$VARS`` are expanded. Errors name the file and the
+key, e.g. ``configs/x.toml: sources[2].columns: missing 'text' ...``. The README has the full reference.
 """
 
 from __future__ import annotations
@@ -476,6 +476,47 @@ class DedupConfig(_Model):
         )
 
 
+class FinetuneConfig(_Model):
+    """``[finetune]``: the baseline fine-tune that validates a release (:mod:`jokemine.finetune`; README "Baseline
+    fine-tune"). Command-line options of ``jokemine finetune`` override these.
+
+    ``config``: the release config trained on (``setup_punch``: setup -> punchline; ``qa``: question -> answer).
+    ``model``: a local folder or Hub id of a pretrained causal LM to fine-tune (e.g. ``distilgpt2``); unset = a new
+    Llama-style model of size ``preset`` (``tiny``: 2 x 64, for CPU smoke runs; ``mini``: 4 x 256; ``small``:
+    12 x 768, GPT-2 small's shape) with a byte-level BPE tokenizer of ``vocab_size`` trained on the train split.
+    ``block_size``: tokens per training row; ``packing``: several examples per row, each attending only to itself.
+    ``loss_on``: ``all`` tokens or the ``punchline`` (answer) tokens only. ``epochs`` (fraction allowed) or
+    ``max_steps`` (wins when set); ``batch_size``: rows per optimizer step; ``lr`` (peak, cosine decay after
+    ``warmup`` = a fraction of the steps); ``weight_decay``; ``seed``. ``max_train_examples``/``max_eval_examples``:
+    a seeded sample of each split (unset: all). ``shuffles``: setup permutations averaged in the pairing signal.
+    ``regression_margin``: relative bits-per-byte increase on the previous release's test split that flags a
+    regression. ``device``: ``auto`` (CUDA when available), ``cpu`` or ``cuda``; ``compile``: ``torch.compile``
+    (``auto`` = on CUDA); ``peak_tflops``: the device's dense bf16 peak for MFU (default: known GPUs by name).
+    Preset defaults apply to every key left unset (``null``)."""
+
+    config: Literal["setup_punch", "qa"] = "setup_punch"
+    model: str | None = None
+    preset: Literal["tiny", "mini", "small"] = "small"
+    vocab_size: int | None = Field(None, ge=260, le=262_144)
+    block_size: int | None = Field(None, ge=16, le=8192)
+    packing: bool = True
+    loss_on: Literal["all", "punchline"] = "all"
+    epochs: float = Field(1.0, gt=0)
+    max_steps: int | None = Field(None, ge=1)
+    batch_size: int | None = Field(None, ge=1)
+    lr: float | None = Field(None, gt=0, lt=1)
+    warmup: float = Field(0.05, ge=0, lt=1)
+    weight_decay: float = Field(0.1, ge=0)
+    seed: int = Field(0, ge=0)
+    max_train_examples: int | None = Field(None, ge=10)
+    max_eval_examples: int | None = Field(None, ge=10)
+    shuffles: int = Field(3, ge=1, le=20)
+    regression_margin: float = Field(0.02, ge=0)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    compile: Literal["auto", "on", "off"] = "auto"
+    peak_tflops: float | None = Field(None, gt=0)
+
+
 class Config(_Model):
     """The whole validated config. ``config_path`` is the file it came from (None for built-in defaults)."""
 
@@ -487,6 +528,7 @@ class Config(_Model):
     splits: SplitsConfig = SplitsConfig()
     dedup: DedupConfig = DedupConfig()
     publish: PublishConfig = PublishConfig()
+    finetune: FinetuneConfig = FinetuneConfig()
     config_path: Path | None = None
 
     @model_validator(mode="after")

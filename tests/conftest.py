@@ -42,6 +42,27 @@ def extra() -> Path:
     return _need(EXTRA)
 
 
+@pytest.fixture(scope="session")
+def real_pipeline(real: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """``make scrape clean publish`` over configs/real-offline.toml (the full real data, ~2 min) into a temporary
+    data dir, once per session: ``data`` (the data dir), ``stdout``, ``stderr``, ``release`` (the release folder).
+    Tests must not write into it (copy what they change)."""
+    import subprocess
+    import sys
+
+    data = tmp_path_factory.mktemp("e2e") / "data"
+    r = subprocess.run(
+        ["make", "--no-print-directory", "scrape", "clean", "publish", "CONFIG=configs/real-offline.toml",
+         f"DATA_DIR={data}", f"PY={sys.executable}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    return {"data": data, "stdout": r.stdout, "stderr": r.stderr, "release": (data / "releases" / "latest").resolve()}
+
+
 def write_config(path: Path, body: str) -> Path:
     """Write a TOML config file and return its path."""
     path.write_text(body, encoding="utf-8")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -40,31 +38,15 @@ READ = {
 
 
 @pytest.fixture(scope="module")
-def run(real: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    data = tmp_path_factory.mktemp("e2e") / "data"
-    r = subprocess.run(
-        [
-            "make",
-            "--no-print-directory",
-            "scrape",
-            "clean",
-            "publish",
-            "CONFIG=configs/real-offline.toml",
-            f"DATA_DIR={data}",
-            f"PY={sys.executable}",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
-    assert r.returncode == 0, r.stderr[-3000:]
+def run(real_pipeline: dict[str, object]) -> dict[str, object]:
+    data = real_pipeline["data"]
+    assert isinstance(data, Path)
     clean_dir = (data / "clean" / "latest").resolve()
     clean = pq.ParquetDataset(sorted(clean_dir.glob("part-*.parquet"))).read().to_pandas()
     return {
         "data": data,
-        "stdout": r.stdout,
-        "stderr": r.stderr,
+        "stdout": real_pipeline["stdout"],
+        "stderr": real_pipeline["stderr"],
         "clean": clean,
         "stats": json.loads((clean_dir / "stats.json").read_text()),
         "release": (data / "releases" / "latest").resolve(),

@@ -23,6 +23,7 @@ from datasets import Features
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from jokemine.config import Config, RedditApiSource, RedditDumpSource
+from jokemine.dataset_cards.baseline import PLACEHOLDER
 from jokemine.publish.changelog import markdown as changelog_markdown
 from jokemine.schema import GROUPED_FIELDS, RELEASE_CONFIGS, SPLITS, markdown_table, release_schema
 
@@ -397,6 +398,10 @@ def render(cfg: Config, inp: CardInputs) -> str:
         *_sources_section(cfg, inp),
         *_processing_section(inp),
         *_statistics_section(inp),
+        "## Baseline",
+        "",
+        PLACEHOLDER,
+        "",
         "## Known limitations and biases",
         "",
         *LIMITATIONS,
