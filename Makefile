@@ -7,7 +7,7 @@ CONFIG ?=
 DATA_DIR ?=
 JOKEMINE = $(PY) -m jokemine $(if $(CONFIG),--config $(CONFIG)) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 
-.PHONY: install scrape clean publish finetune all status test bench bench-dedup bench-structure bench-finetune lint format
+.PHONY: install scrape clean publish finetune refresh all status test bench bench-dedup bench-structure bench-finetune lint format
 
 install:  ## create .venv and install jokemine with its dev and finetune extras (pinned by constraints.txt)
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ publish:  ## clean/ -> releases/<version>/ (Hugging Face layout)
 finetune:  ## baseline fine-tune of releases/latest (or RELEASE=dir) -> validation/metrics.json + card
 	$(JOKEMINE) finetune $(if $(RELEASE),--release $(RELEASE)) $(FINETUNE_ARGS)
 
+refresh:  ## the nightly job (README "Run it nightly"); exit 0 for no change or published, else refresh's code
+	$(JOKEMINE) refresh; rc=$$?; if [ $$rc -eq 10 ]; then exit 0; else exit $$rc; fi
+
 all: scrape clean publish
 
 status:
@@ -38,6 +41,7 @@ bench:  ## speed and memory benchmarks on the real data -> bench/RESULTS.md
 	$(PY) bench/pipeline.py $(if $(CONFIG),--config $(CONFIG))
 	$(PY) bench/reddit_api.py
 	$(PY) bench/anekdot.py
+	$(PY) bench/refresh.py
 
 bench-structure:  ## joke structure vs pysbd, score_norm throughput, NSFW lists vs glin Filter -> bench/RESULTS.md
 	$(PY) -m pip install --quiet 'pysbd==0.3.4'

@@ -1,4 +1,4 @@
-"""The ``jokemine`` command: ``scrape``, ``clean``, ``publish``, ``finetune``, ``status``.
+"""The ``jokemine`` command: ``scrape``, ``clean``, ``publish``, ``finetune``, ``refresh``, ``schedule``, ``status``.
 
 Global options (before the command): ``--config PATH`` (default: ``./jokemine.toml``, else
 ``./configs/default.toml``), ``--data-dir PATH`` (overrides ``[paths] data_dir``), ``--verbose``.
@@ -196,6 +196,51 @@ def finetune(
         typer.echo(line)
     if report.metrics.get("regression"):
         raise typer.Exit(3)
+
+
+@app.command()
+def refresh(
+    ctx: typer.Context,
+    push: Annotated[
+        bool, typer.Option("--push/--no-push", help="Push a new release to the Hub when [publish] repo_id is set.")
+    ] = True,
+) -> None:
+    """The nightly job: scrape every enabled source incrementally, clean, publish a new release only when rows
+    changed, prune old releases. Exit codes: 0 no change, 10 published, 11 published with stale sources, 12 no
+    change but some sources failed, 1 failed, 2 bad config, 75 another jokemine command holds the data dir."""
+    from jokemine.lock import Busy
+    from jokemine.refresh import refresh as run
+
+    try:
+        cfg, data_dir = ctx.obj.load()
+        report = run(cfg, data_dir, push=push)
+    except Busy as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(75) from None
+    except JokemineError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(e.exit_code) from None
+    for line in report.lines():
+        typer.echo(line)
+    raise typer.Exit(report.exit_code)
+
+
+@app.command()
+@user_errors
+def schedule(
+    ctx: typer.Context,
+    print_: Annotated[str, typer.Option("--print", help="cron, systemd or github.")] = "cron",
+    at: Annotated[str, typer.Option(help="Time of day (UTC for github), HH:MM.")] = "03:17",
+) -> None:
+    """Print a ready crontab line, systemd service + timer, or GitHub Actions workflow that runs `jokemine refresh`
+    for this checkout, config and data dir."""
+    from jokemine.errors import BadArgument
+    from jokemine.schedule import render
+
+    cfg, data_dir = ctx.obj.load()
+    if print_ not in ("cron", "systemd", "github"):
+        raise BadArgument(f"--print {print_!r}: use cron, systemd or github")
+    typer.echo(render(print_, cfg, data_dir, at=at), nl=False)
 
 
 @app.command()

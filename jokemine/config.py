@@ -1,7 +1,8 @@
 """Configuration: one TOML file, validated here and only here.
 
 Sections: ``[paths]``, ``[scrape]``, ``[[sources]]`` (each with ``name``, ``kind`` and kind-specific keys),
-``[clean]``, ``[splits]``, ``[dedup]``, ``[publish]``, ``[finetune]``. Unknown keys are errors. Relative paths are
+``[clean]``, ``[splits]``, ``[dedup]``, ``[publish]``, ``[finetune]``,
+``[refresh]``. Unknown keys are errors. Relative paths are
 resolved against the directory of the config file; ``~`` and ``$VARS`` are expanded. Errors name the file and the
 key, e.g. ``configs/x.toml: sources[2].columns: missing 'text' ...``. The README has the full reference.
 """
@@ -517,6 +518,15 @@ class FinetuneConfig(_Model):
     peak_tflops: float | None = Field(None, gt=0)
 
 
+class RefreshConfig(_Model):
+    """``[refresh]``: the nightly ``jokemine refresh``. ``keep_releases``: release folders kept in ``releases/``
+    (oldest removed first; the one ``latest`` points to is never removed); ``keep_logs``: run logs kept in
+    ``logs/``. (Clean keeps its last runs itself; raw data is never removed.)"""
+
+    keep_releases: int = Field(10, ge=1)
+    keep_logs: int = Field(60, ge=1)
+
+
 class Config(_Model):
     """The whole validated config. ``config_path`` is the file it came from (None for built-in defaults)."""
 
@@ -529,6 +539,7 @@ class Config(_Model):
     dedup: DedupConfig = DedupConfig()
     publish: PublishConfig = PublishConfig()
     finetune: FinetuneConfig = FinetuneConfig()
+    refresh: RefreshConfig = RefreshConfig()
     config_path: Path | None = None
 
     @model_validator(mode="after")

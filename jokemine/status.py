@@ -60,5 +60,12 @@ def status_lines(cfg: Config, data_dir: Path) -> list[str]:
         out.append("last runs:")
         for r in runs:
             what = r["stage"] + (f" {r['source']}" if r["source"] else "")
-            out.append(f"  {r['started_at'][:19]}  {what:<24} {r['status']}")
+            detail = ""
+            if r["stage"] == "refresh" and r["stats"]:
+                st = r["stats"]
+                detail = f"  serving {st.get('version')}" + (
+                    f", stale: {', '.join(st['stale'])}" if st.get("stale") else ""
+                )
+                detail += f", {st.get('seconds', 0):.0f} s" + (f"; {st['error']}" if st.get("error") else "")
+            out.append(f"  {r['started_at'][:19]}  {what:<24} {r['status']}{detail}")
     return out

@@ -46,6 +46,7 @@ from jokemine.config import (
     SplitsConfig,
 )
 from jokemine.errors import NothingToDo
+from jokemine.faults import crash_point
 from jokemine.lock import data_dir_lock
 from jokemine.pipeline.executor import LocalExecutor
 from jokemine.pipeline.steps import Record, Stats, Step, filter_step, map_step, run_steps
@@ -388,6 +389,27 @@ class CleanReport:
         return out
 
 
+def clean_settings_digest(cfg: Config) -> str:
+    """Digest of everything that shapes a clean run's output besides the raw parts: the ``[clean]``, ``[dedup]``
+    and ``[splits]`` sections, the sources' settings, and jokemine's version. A refresh re-cleans when it or the set
+    of committed raw parts differs from the latest clean run's (``stats.json``: ``settings``, ``raw_parts``)."""
+    import hashlib
+
+    from jokemine import __version__
+
+    blob = json.dumps(
+        {
+            "version": __version__,
+            "clean": cfg.clean.model_dump(mode="json", exclude={"workers"}),
+            "dedup": cfg.dedup.model_dump(mode="json"),
+            "splits": cfg.splits.model_dump(mode="json"),
+            "sources": [s.model_dump(mode="json", exclude={"enabled"}) for s in cfg.sources],
+        },
+        sort_keys=True,
+    )
+    return hashlib.blake2b(blob.encode(), digest_size=12).hexdigest()
+
+
 def clean(cfg: Config, data_dir: Path, *, workers: int | None = None, progress: bool | None = None) -> CleanReport:
     """Run the clean stage over every committed raw part of the configured sources.
 
@@ -512,6 +534,7 @@ def _clean(
         atomic.write_json(out / "stats.json", summary)
         atomic.write_json(out / "dedup.json", dedup_doc)
         atomic.write_text(out / "dedup.md", dedup_markdown(dedup_doc))
+    crash_point("clean.written")
     atomic.point(layout.clean / "latest", run_id)
     _prune(layout)
     return CleanReport(run_id, final, summary)
@@ -569,6 +592,7 @@ def summarize(
         "finished_at": utcnow().isoformat(),
         "config": cfg.config_path.name if cfg.config_path else None,
         "raw_parts": [p.path for p in parts],
+        "settings": clean_settings_digest(cfg),
         "totals": totals,
         "drop_reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
         "per_source": per_source,

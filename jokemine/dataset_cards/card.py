@@ -73,7 +73,8 @@ MANUAL = re.compile(r"<!-- jokemine:manual (\w+) -->\n?(.*?)<!-- jokemine:end \1
 class CardInputs:
     """Everything the card shows besides the config: counts per config and split, languages (most first), the
     clean run's ``stats.json``, :func:`jokemine.dataset_cards.stats.card_stats`, the grouped configs' build
-    counts, the changelog entry (:func:`jokemine.publish.changelog.changelog`) and the figure stems present."""
+    counts, the changelog entry (:func:`jokemine.publish.changelog.changelog`), the figure stems present, and the
+    sources a refresh could not update (``stale``: name -> ``since``, ``error``)."""
 
     version: str
     counts: dict[str, dict[str, int]]
@@ -84,6 +85,7 @@ class CardInputs:
     changelog: dict[str, Any] | None = None
     figures: list[str] = field(default_factory=list)
     nbytes: dict[str, dict[str, int]] = field(default_factory=dict)
+    stale: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def size_category(n: int) -> str:
@@ -206,6 +208,12 @@ def _sources_section(cfg: Config, inp: CardInputs) -> list[str]:
             f"| `{src.name}` | {src.kind} | {s['read']:,} | {s['kept']:,} | {dates} | {langs} | {nsfw} | "
             f"{_terms(cfg, src)} |"
         )
+    for name, st in sorted(inp.stale.items()):
+        lines += [
+            "",
+            f"**Stale source: `{name}`** was not updated by the refresh of this release (last successful scrape: "
+            f"{st.get('since') or 'never'}; error: {st.get('error') or 'unknown'}). Its rows are those of that scrape.",
+        ]
     lines += [
         "",
         "**Terms, plainly.** Reddit content is user-generated and falls under Reddit's Data API terms, which restrict "

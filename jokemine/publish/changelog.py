@@ -4,9 +4,9 @@ For each record config (``setup_punch``, ``qa``, ``jokes``) and split: **added**
 the previous one's same config), **removed** ids with the reason (the record's ``drop_reason`` in the clean run the
 new release came from, e.g. ``deleted_upstream``, ``near_duplicate``; ``left_config`` when the record is still kept
 but no longer belongs to that config; ``not_in_sources`` when the clean run no longer has the id at all), and
-**updated** ids (present in both with a different ``score``). ``moved`` counts ids whose split changed (should stay
-0: splits are stable). Written as ``CHANGELOG.json`` (this release) and ``CHANGELOG.md`` (this release's entry on
-top of the previous release's file) in the release, and summarized in the dataset card.
+**updated** ids (present in both with a different ``score`` or ``upvote_ratio``). ``moved`` counts ids whose split
+changed (should stay 0: splits are stable). Written as ``CHANGELOG.json`` (this release) and ``CHANGELOG.md`` (this
+release's entry on top of the previous release's file) in the release, and summarized in the dataset card.
 """
 
 from __future__ import annotations
@@ -24,14 +24,26 @@ EXAMPLES = 5
 
 
 def release_rows(release: Path, config: str) -> pd.DataFrame:
-    """``id``, ``split``, ``score`` of one config of a release folder (empty frame when the config is absent)."""
+    """``id``, ``split``, ``score``, ``source`` of one config of a release folder (empty frame when the config is
+    absent)."""
     frames = []
     for path in sorted((release / config).glob("*.parquet")):
         split = path.name.split("-", 1)[0]
-        t = pq.read_table(path, columns=["id", "score"]).to_pandas()
+        cols = [c for c in ("id", "score", "upvote_ratio", "source") if c in pq.read_schema(path).names]
+        t = pq.read_table(path, columns=cols).to_pandas()
+        if "upvote_ratio" not in t:
+            t["upvote_ratio"] = float("nan")
         frames.append(t.assign(split=split))
     if not frames:
-        return pd.DataFrame({"id": pd.Series(dtype=object), "score": [], "split": pd.Series(dtype=object)})
+        return pd.DataFrame(
+            {
+                "id": pd.Series(dtype=object),
+                "score": pd.Series(dtype=float),
+                "upvote_ratio": pd.Series(dtype=float),
+                "source": pd.Series(dtype=object),
+                "split": pd.Series(dtype=object),
+            }
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -40,9 +52,10 @@ def _config_changes(old: pd.DataFrame, new: pd.DataFrame, clean: pd.DataFrame, c
     added = both[both["_merge"] == "right_only"]
     removed = both[both["_merge"] == "left_only"]
     common = both[both["_merge"] == "both"]
-    changed = ~(
-        (common["score_old"] == common["score_new"]) | (common["score_old"].isna() & common["score_new"].isna())
-    )
+    changed = pd.Series(False, index=common.index)
+    for col in ("score", "upvote_ratio"):
+        a, b = common[f"{col}_old"], common[f"{col}_new"]
+        changed |= ~((a == b) | (a.isna() & b.isna()))
     updated = common[changed]
     moved = common[common["split_old"] != common["split_new"]]
     reasons = removed["id"].map(clean["drop_reason"]) if len(clean) else pd.Series(dtype=object)
@@ -61,6 +74,17 @@ def _config_changes(old: pd.DataFrame, new: pd.DataFrame, clean: pd.DataFrame, c
             "removed_reasons": {str(k): int(v) for k, v in reason[r.index].value_counts().items()},
         }
     delta = (updated["score_new"] - updated["score_old"]).dropna()
+    source = both["source_new"].fillna(both["source_old"])
+    by_source: dict[str, dict[str, int]] = {}
+    for name in sorted(set(source.dropna())):
+        mine = source == name
+        by_source[str(name)] = {
+            "added": int((mine & (both["_merge"] == "right_only")).sum()),
+            "removed": int(mine[removed.index].sum()),
+            "deleted": int((mine[removed.index] & (reason == "deleted_upstream")).sum()),
+            "updated": int(mine[updated.index].sum()),
+        }
+    out["by_source"] = by_source
     out.update(
         added=len(added),
         removed=len(removed),
@@ -81,7 +105,8 @@ def changelog(previous: Path | None, new: Path, clean: pd.DataFrame, version: st
     """The changelog of release folder ``new`` (version ``version``) against ``previous`` (None: first release,
     everything is added). ``clean``: ``drop_reason`` indexed by ``id`` for every record of the clean run ``new``
     was built from. Returns ``{"version", "previous", "configs": {config: {added, removed, updated, moved,
-    removed_reasons, score_change, examples, splits: {split: {added, removed, updated, removed_reasons}}}}}``."""
+    removed_reasons, score_change, examples, by_source: {source: {added, removed, deleted, updated}},
+    splits: {split: {added, removed, updated, removed_reasons}}}}}`` (``deleted``: removed as ``deleted_upstream``)."""
     prev_version = None
     if previous is not None:
         prev_version = previous.resolve().name

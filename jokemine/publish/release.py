@@ -37,6 +37,7 @@ from jokemine.dataset_cards.card import CardInputs, merge_card, render
 from jokemine.dataset_cards.plots import write_figures
 from jokemine.dataset_cards.stats import CARD_COLUMNS, card_stats, lengths
 from jokemine.errors import BadArgument, JokemineError, NothingToDo
+from jokemine.faults import crash_point
 from jokemine.lock import data_dir_lock
 from jokemine.publish.changelog import changelog
 from jokemine.publish.changelog import markdown as changelog_markdown
@@ -185,11 +186,17 @@ def _drop_incomplete_grouped(out: Path, writers: dict[tuple[str, str], _ShardWri
 
 
 def build_release(
-    cfg: Config, clean_dir: Path, out: Path, version: str, previous: Path | None = None
+    cfg: Config,
+    clean_dir: Path,
+    out: Path,
+    version: str,
+    previous: Path | None = None,
+    stale: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Write the data files, figures, changelog, card and manifest of a release into ``out``; returns the manifest.
 
-    ``previous``: the release this one follows (for the changelog and the card's manual sections)."""
+    ``previous``: the release this one follows (for the changelog and the card's manual sections). ``stale``: sources
+    a refresh could not update (name -> ``since``, ``error``), marked in the card and the manifest."""
     writers = {(c, s): _ShardWriter(out, c, s, cfg.publish.max_rows_per_shard) for c in RELEASE_CONFIGS for s in SPLITS}
     languages: dict[str, int] = {}
     two_part: list[pa.Table] = []
@@ -263,6 +270,7 @@ def build_release(
         changelog=entry,
         figures=list(figures),
         nbytes=nbytes,
+        stale=stale or {},
     )
     prev_card = (
         (previous / "README.md").read_text(encoding="utf-8") if previous and (previous / "README.md").exists() else None
@@ -277,6 +285,7 @@ def build_release(
         "counts": counts,
         "languages": languages,
         "grouped": grouped_info,
+        "stale_sources": stale or {},
         "files": files,
     }
     atomic.write_json(out / "MANIFEST.json", manifest)
@@ -291,6 +300,19 @@ def _manifest(release: Path) -> dict[str, Any] | None:
         return json.loads((release / "MANIFEST.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
     except (OSError, ValueError):
         return None
+
+
+def _no_row_changes(release: Path) -> bool:
+    """True when the release's changelog shows no added, removed, updated or moved row in any record config (only
+    volatile fields such as ``fetched_at`` or derived ones changed)."""
+    try:
+        entry = json.loads((release / "CHANGELOG.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if entry.get("previous") is None:
+        return False
+    keys = ("added", "removed", "updated", "moved")
+    return all(not c.get(k) for c in entry.get("configs", {}).values() for k in keys)
 
 
 def _same_data(layout: Layout, data_hash: str) -> Path | None:
@@ -310,7 +332,14 @@ def _same_data(layout: Layout, data_hash: str) -> Path | None:
 
 
 def publish(
-    cfg: Config, data_dir: Path, *, version: str | None = None, dry_run: bool = False, push: bool = True
+    cfg: Config,
+    data_dir: Path,
+    *,
+    version: str | None = None,
+    dry_run: bool = False,
+    push: bool = True,
+    stale: dict[str, dict[str, Any]] | None = None,
+    only_if_changed: bool = False,
 ) -> PublishReport:
     """Build a release from ``clean/latest``, validate it, make it ``releases/latest``, then (``[publish] repo_id``
     set and ``push``) push ``latest`` to the Hub as one commit + tag (:mod:`jokemine.publish.hub`).
@@ -319,7 +348,8 @@ def publish(
     nothing (no release, no state, no network). Raises :class:`NothingToDo` when there is no clean run,
     :class:`BadArgument` for a malformed version, :class:`JokemineError` when the version exists already (releases
     are immutable) or no Hub token is found, :class:`jokemine.publish.validate.ReleaseInvalid` when the release
-    fails the validation gate (nothing is published or pushed then).
+    fails the validation gate (nothing is published or pushed then). ``only_if_changed`` (the refresh): a build
+    whose changelog shows no added, removed, updated or moved row is discarded and ``latest`` stays.
     """
     from jokemine.publish.hub import push_release, resolve_token
 
@@ -338,7 +368,7 @@ def publish(
         )
     if dry_run:
         return _dry_run(cfg, layout, clean_dir, version, repo_id, token is not None)
-    report = _publish_local(cfg, layout, clean_dir, version)
+    report = _publish_local(cfg, layout, clean_dir, version, stale, only_if_changed)
     if repo_id:
         with data_dir_lock(data_dir, "publish"), State(layout.state_path) as state:
             run_id = new_run_id()
@@ -403,7 +433,14 @@ def _dry_run(
     return report
 
 
-def _publish_local(cfg: Config, layout: Layout, clean_dir: Path, version: str | None) -> PublishReport:
+def _publish_local(
+    cfg: Config,
+    layout: Layout,
+    clean_dir: Path,
+    version: str | None,
+    stale: dict[str, dict[str, Any]] | None = None,
+    only_if_changed: bool = False,
+) -> PublishReport:
     with data_dir_lock(layout.root, "publish"), State(layout.state_path) as state:
         layout.releases.mkdir(parents=True, exist_ok=True)
         atomic.remove_stale_tmp(layout.releases)
@@ -416,8 +453,10 @@ def _publish_local(cfg: Config, layout: Layout, clean_dir: Path, version: str | 
         tmp = atomic.tmp_name(final)
         tmp.mkdir()
         try:
-            manifest = build_release(cfg, clean_dir, tmp, version, previous=layout.release_latest())
+            manifest = build_release(cfg, clean_dir, tmp, version, previous=layout.release_latest(), stale=stale)
             same = _same_data(layout, manifest["data_hash"])
+            if same is None and only_if_changed and layout.release_latest() and _no_row_changes(tmp):
+                same = layout.release_latest()
             if same is not None:
                 status = "unchanged" if same == layout.release_latest() else "published"
                 atomic.point(layout.releases / "latest", same.name)
@@ -425,8 +464,10 @@ def _publish_local(cfg: Config, layout: Layout, clean_dir: Path, version: str | 
                 return PublishReport(same.name, same, status, _manifest(same)["counts"])  # type: ignore[index]
             validate_release(tmp, manifest, allow_empty_splits=cfg.publish.allow_empty_splits)
             atomic.fsync_tree(tmp)
+            crash_point("publish.built")
             os.replace(tmp, final)
             atomic.fsync_dir(layout.releases)
+            crash_point("publish.renamed")
             atomic.point(layout.releases / "latest", version)
         except BaseException as e:
             state.finish_run(run_id, "publish", "failed", {"error": f"{type(e).__name__}: {e}"})

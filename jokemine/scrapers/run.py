@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from jokemine.config import AnySource, Config, RedditDumpSource, TableSource
 from jokemine.errors import NothingToDo, SourceError
+from jokemine.faults import crash_point
 from jokemine.lock import data_dir_lock
 from jokemine.scrapers import build_source
 from jokemine.scrapers.base import BadItem, Checkpoint, Notice, RawItem, ReadContext
@@ -128,6 +129,8 @@ def _scrape_one(
         parts = writer.take_ready()
         state.commit(name, run_id, parts, cursors, pending_ids, frontier or [])
         pending_ids.clear()
+        if parts:
+            crash_point("scrape.committed")
         report.parts += len(parts)
         report.records += sum(n for _, n in parts)
 
