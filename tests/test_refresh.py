@@ -25,7 +25,7 @@ from jokemine.publish.hub import read_manifest
 from jokemine.refresh import EXIT_CODES, prune_releases, refresh
 from jokemine.schedule import render
 from jokemine.state import Layout
-from tests.conftest import REPO, clean_frame, write_config
+from tests.conftest import REAL, REPO, clean_frame, write_config
 from tests.reddit_server import FakeReddit, load_posts
 from tests.site_server import FakeSite
 
@@ -47,7 +47,7 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(time, "sleep", lambda s: None)
 
 
-def _live_config(tmp_path: Path, reddit: FakeReddit, site: FakeSite, end: str, extra: str = "") -> Config:
+def _live_config(tmp_path: Path, reddit: FakeReddit, site: FakeSite, end: str) -> Config:
     body = f"""
 [paths]
 data_dir = "data"
@@ -83,7 +83,6 @@ min_chars = 1
 allow_empty_splits = true
 [refresh]
 keep_releases = 3
-{extra}
 """
     return load_config(write_config(tmp_path / "jm.toml", body))
 
@@ -243,8 +242,6 @@ author_salt = "same-salt-in-every-data-dir"  # the default is a random secret pe
 
 
 def real_path(rel: str) -> str:
-    from tests.conftest import REAL
-
     return str(REAL / rel)
 
 

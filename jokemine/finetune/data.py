@@ -60,6 +60,14 @@ def load_split(release: Path, config: str, split: str, *, limit: int | None = No
     return frame.reset_index(drop=True)
 
 
+def split_ids(release: Path, config: str, split: str) -> pd.Series:
+    """The ``id`` column of ``release/<config>/<split>-*.parquet`` (only that column is read; empty when absent)."""
+    files = sorted((release / config).glob(f"{split}-*.parquet"))
+    if not files:
+        return pd.Series([], dtype=object)
+    return pq.ParquetDataset(files).read(columns=["id"]).column("id").to_pandas()
+
+
 def train_tokenizer(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizerBase:
     """A byte-level BPE tokenizer (GPT-2's scheme, https://github.com/openai/gpt-2) trained with ``tokenizers`` on
     ``texts``, ``vocab_size`` entries including the 256 byte symbols and :data:`SPECIAL_TOKENS`, wrapped as a

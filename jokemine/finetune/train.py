@@ -131,7 +131,7 @@ def finetune(
     excluded = 0
     if previous and (previous / fcfg.config).is_dir():
         prev_test = D.load_split(previous, fcfg.config, "test", limit=fcfg.max_eval_examples, seed=fcfg.seed)
-        leak = prev_test["id"].isin(D.load_split(release, fcfg.config, "train")["id"])
+        leak = prev_test["id"].isin(D.split_ids(release, fcfg.config, "train"))
         excluded = int(leak.sum())
         frames["previous_test"] = prev_test[~leak].reset_index(drop=True)
 
