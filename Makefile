@@ -42,6 +42,7 @@ bench:  ## speed and memory benchmarks on the real data -> bench/RESULTS.md
 	$(PY) bench/reddit_api.py
 	$(PY) bench/anekdot.py
 	$(PY) bench/refresh.py
+	$(PY) bench/scrape_checks.py
 
 bench-structure:  ## joke structure vs pysbd, score_norm throughput, NSFW lists vs glin Filter -> bench/RESULTS.md
 	$(PY) -m pip install --quiet 'pysbd==0.3.4'
@@ -55,9 +56,10 @@ bench-dedup:  ## near-duplicates vs datatrove and datasketch (installs jokemine[
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) bench/dedup_vs_datatrove.py
 
-lint:
+lint:  ## ruff (lint + format) and mypy (pydantic plugin; [tool.mypy] in pyproject.toml)
 	$(PY) -m ruff check jokemine tests bench
 	$(PY) -m ruff format --check jokemine tests bench
+	$(PY) -m mypy
 
 format:
 	$(PY) -m ruff format jokemine tests bench

@@ -32,20 +32,36 @@ log = logging.getLogger("jokemine")
 P = ParamSpec("P")
 
 
+def failure(e: BaseException) -> tuple[int, str] | None:
+    """Exit code and one-line message for an error a user can act on: a :class:`JokemineError` (its own exit code),
+    an OS error (a full disk, a file that vanished: 1, naming the file) or an SQLite error (``state.sqlite`` or the
+    HTTP cache: 1); None for anything else (a bug: its traceback is shown)."""
+    import sqlite3
+
+    if isinstance(e, JokemineError):
+        return e.exit_code, " ".join(str(e).split("\n"))
+    if isinstance(e, OSError):
+        where = f"{e.filename}: " if e.filename else ""
+        return 1, f"{where}{e.strerror or e}"
+    if isinstance(e, sqlite3.Error):
+        return 1, f"SQLite database error: {e}"
+    return None
+
+
 def user_errors(fn: Callable[P, None]) -> Callable[P, None]:
-    """Turn :class:`JokemineError` (and OS errors such as an unwritable data dir) into one ``error:`` line on
-    stderr and the error's exit code, instead of a traceback."""
+    """Turn errors a user can act on (:func:`failure`) into one ``error:`` line on stderr and an exit code, instead
+    of a traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
         try:
             fn(*args, **kwargs)
-        except JokemineError as e:
-            typer.echo(f"error: {e}", err=True)
-            raise typer.Exit(e.exit_code) from None
-        except OSError as e:
-            typer.echo(f"error: {e}", err=True)
-            raise typer.Exit(1) from None
+        except Exception as e:
+            known = failure(e)
+            if known is None:
+                raise
+            typer.echo(f"error: {known[1]}", err=True)
+            raise typer.Exit(known[0]) from None
 
     return wrapper
 
@@ -207,7 +223,8 @@ def refresh(
 ) -> None:
     """The nightly job: scrape every enabled source incrementally, clean, publish a new release only when rows
     changed, prune old releases. Exit codes: 0 no change, 10 published, 11 published with stale sources, 12 no
-    change but some sources failed, 1 failed, 2 bad config, 75 another jokemine command holds the data dir."""
+    change but some sources failed, 1 failed, 2 bad config or a read-only data dir, 75 another jokemine command holds
+    the data dir."""
     from jokemine.lock import Busy
     from jokemine.refresh import refresh as run
 
@@ -217,9 +234,12 @@ def refresh(
     except Busy as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(75) from None
-    except JokemineError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(e.exit_code) from None
+    except Exception as e:
+        known = failure(e)
+        if known is None:
+            raise
+        typer.echo(f"error: {known[1]}", err=True)
+        raise typer.Exit(known[0]) from None
     for line in report.lines():
         typer.echo(line)
     raise typer.Exit(report.exit_code)

@@ -94,14 +94,20 @@ class _FileSource(_SourceBase):
 
     def files(self, base_dir: Path) -> list[Path]:
         """Every file the source reads, globs expanded, sorted; a pattern matching nothing is kept as is
-        (the reader then reports it as missing, naming the path)."""
+        (the reader then reports it as missing, naming the path). Directories a glob matches are left out; other
+        non-regular entries (FIFOs, devices, broken symlinks) are kept so that the reader reports them. A file
+        reached by several paths (a recursive glob through a symlinked directory) is read once, by its first."""
         out: list[Path] = []
+        real: set[str] = set()
         for pattern in self.paths(base_dir):
             matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else []
-            if matches:
-                out.extend(Path(p) for p in matches if os.path.isfile(p))
-            else:
-                out.append(Path(pattern))
+            for p in matches or [pattern]:
+                if matches and os.path.isdir(p):
+                    continue
+                key = os.path.realpath(p)
+                if key not in real:
+                    real.add(key)
+                    out.append(Path(p))
         return out
 
 
@@ -198,8 +204,9 @@ class RedditApiSource(_SourceBase):
     without them the source is skipped. ``refresh_days``: posts younger than this are re-read each run (score
     refresh, deletion sync). ``max_pages``: pages of 100 per listing. ``max_retries``/``backoff_s``/
     ``max_backoff_s``: bounded exponential backoff (with jitter) on 429/5xx/connection errors, on top of
-    prawcore's own two retries; ``timeout_s``: per request. ``oauth_url``/``reddit_url``: API endpoints (tests
-    point them at a local server).
+    prawcore's own two retries; ``timeout_s``: per socket operation of a request; ``total_timeout_s``: the whole
+    request (connect, headers, body), past which it fails without a retry in this run. ``oauth_url``/``reddit_url``:
+    the API and token endpoints (README "Live Reddit"; a proxy, a mirror, or a local test server).
     """
 
     kind: Literal["reddit_api"]
@@ -214,6 +221,7 @@ class RedditApiSource(_SourceBase):
     backoff_s: float = Field(2.0, ge=0)
     max_backoff_s: float = Field(120.0, ge=0)
     timeout_s: float = Field(16.0, gt=0)
+    total_timeout_s: float = Field(60.0, gt=0)
     oauth_url: str = "https://oauth.reddit.com"
     reddit_url: str = "https://www.reddit.com"
 
@@ -310,7 +318,9 @@ class HtmlSpecSource(_CrawlSource):
 class HttpConfig(_Model):
     """``[http]``: politeness of every HTTP crawler. ``user_agent`` (default names jokemine and ``contact``),
     ``contact`` (an e-mail or URL site owners can reach you at), ``min_interval_s`` (per host, raised to the
-    site's robots.txt ``Crawl-delay``), ``connect_timeout_s``/``read_timeout_s``, ``retries`` (per request, on
+    site's robots.txt ``Crawl-delay``), ``connect_timeout_s``/``read_timeout_s`` (per socket operation),
+    ``total_timeout_s`` (the whole request: connect, headers and body; a URL that runs past it fails for this
+    run), ``retries`` (per request, on
     timeouts, broken bodies, 429 and 5xx, with exponential backoff ``backoff_s``..``max_backoff_s`` and jitter;
     a longer ``Retry-After`` pauses the host until the next run), ``max_bytes`` (response size cap),
     ``max_redirects``, ``cache`` (requests-cache SQLite cache in the data dir), ``listing_ttl_s`` (how long
@@ -322,6 +332,7 @@ class HttpConfig(_Model):
     min_interval_s: float = Field(1.0, ge=0)
     connect_timeout_s: float = Field(10.0, gt=0)
     read_timeout_s: float = Field(30.0, gt=0)
+    total_timeout_s: float = Field(120.0, gt=0)
     retries: int = Field(4, ge=0)
     backoff_s: float = Field(1.0, ge=0)
     max_backoff_s: float = Field(60.0, ge=0)

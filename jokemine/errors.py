@@ -33,3 +33,13 @@ class BadArgument(JokemineError):
     """A command-line value is malformed (the message names the option)."""
 
     exit_code = 2
+
+
+class NotWritable(JokemineError):
+    """A folder jokemine must write (the data dir, a release) is read-only or not ours: nothing was changed."""
+
+    exit_code = 2
+
+
+class StateError(JokemineError):
+    """``state.sqlite`` cannot be opened or written (read-only, corrupt, or not a database); the message names it."""

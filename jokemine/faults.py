@@ -4,8 +4,9 @@
 killer) when the environment variable ``JOKEMINE_KILL_AT`` names that point. Points: ``scrape.committed`` (after a
 source's first committed raw part), ``clean.written`` (a clean run complete on disk, ``clean/latest`` not moved),
 ``publish.built`` (release built in its temporary folder), ``publish.renamed`` (release in place, ``latest`` not
-moved), ``refresh.scraped`` and ``refresh.cleaned`` (between refresh stages). ``JOKEMINE_PAUSE_AT=<point>:<seconds>``
-sleeps there instead (to hold the data dir lock in overlap tests). Both unset in normal use.
+moved), ``refresh.scraped`` and ``refresh.cleaned`` (between refresh stages), ``clean.pass1`` (in a clean worker, as it
+starts a shard). ``JOKEMINE_PAUSE_AT=<point>:<seconds>`` sleeps there instead (to hold the data dir lock in overlap
+tests, or to kill a driver while its workers run). Both unset in normal use.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ EXIT_CODES = {
 ``published`` (a new release, every source fresh), ``published_stale`` (a new release; some sources could not be
 updated and are marked stale), ``no_change_stale`` (nothing new, and some sources failed), ``failed`` (clean or
 publish failed, or no source has any data; the last release keeps serving). A second refresh while one runs exits
-with 75 (``EX_TEMPFAIL``); a bad config with 2."""
+with 75 (``EX_TEMPFAIL``); a bad config, or a data dir it cannot write, with 2."""
 
 FRESH = ("ok", "unchanged")
 

@@ -18,6 +18,7 @@ transaction, so a run killed at any point loses nothing committed and leaves no 
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sqlite3
 from collections.abc import Iterable
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from jokemine.atomic import read_pointer
+from jokemine.errors import StateError
 
 
 def utcnow() -> datetime:
@@ -88,6 +90,9 @@ CREATE TABLE IF NOT EXISTS known_ids (
   source TEXT NOT NULL, source_id TEXT NOT NULL, created REAL,
   PRIMARY KEY (source, source_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS known_ids_created ON known_ids(source, created);
+CREATE TABLE IF NOT EXISTS row_ids (
+  source TEXT NOT NULL, source_id TEXT NOT NULL, file TEXT NOT NULL, digest TEXT NOT NULL,
+  PRIMARY KEY (source, source_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS frontier (
   source TEXT NOT NULL, url TEXT NOT NULL, kind TEXT NOT NULL, meta TEXT NOT NULL DEFAULT '{}',
   status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, http_status INTEGER,
@@ -139,15 +144,27 @@ class RawPart:
 
 
 class State:
-    """``state.sqlite`` of one data dir. Every write is its own transaction unless noted."""
+    """``state.sqlite`` of one data dir. Every write is its own transaction unless noted.
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    ``readonly``: open for reading only (``jokemine status``), which works on a read-only data dir: SQLite's
+    ``mode=ro``, else ``immutable=1`` when the write-ahead log's shared-memory file cannot be created there
+    (https://www.sqlite.org/uri.html). Raises :class:`jokemine.errors.StateError` naming the file when it cannot be
+    opened (not a database, unreadable, or read-only while writing is needed)."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(_SCHEMA)
+        try:
+            if readonly:
+                self.db = _open_readonly(path)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=FULL")
+                self.db.executescript(_SCHEMA)
+        except sqlite3.Error as e:
+            hint = "; is the data dir read-only?" if "readonly" in str(e) or "unable to open" in str(e) else ""
+            raise StateError(f"{path}: cannot open the state database: {e}{hint}") from None
 
     def close(self) -> None:
         self.db.close()
@@ -172,13 +189,20 @@ class State:
         cursors: dict[str, Any],
         ids: Iterable[tuple[str, float | None]] = (),
         frontier: Iterable[FrontierOp] = (),
+        rows: Iterable[tuple[str, str, str]] = (),
     ) -> None:
         """Register raw ``parts`` (relative path, record count), set ``cursors``, record stored ``ids``
-        (source id, upstream creation time in epoch seconds or None) and apply ``frontier`` changes, in one
-        transaction."""
+        (source id, upstream creation time in epoch seconds or None), record table ``rows`` (source id, file,
+        text digest; a later digest from the same file replaces the stored one, one from another file does not)
+        and apply ``frontier`` changes, in one transaction."""
         now = utcnow().isoformat()
         with self._tx():
             self._apply_frontier(source, list(frontier), now)
+            self.db.executemany(
+                "INSERT INTO row_ids(source, source_id, file, digest) VALUES (?,?,?,?) "
+                "ON CONFLICT(source, source_id) DO UPDATE SET digest = excluded.digest WHERE file = excluded.file",
+                [(source, sid, file, digest) for sid, file, digest in rows],
+            )
             self.db.executemany(
                 "INSERT INTO known_ids(source, source_id, created) VALUES (?,?,?) "
                 "ON CONFLICT(source, source_id) DO UPDATE SET created = COALESCE(excluded.created, created)",
@@ -244,6 +268,10 @@ class State:
         """The crawl frontier of ``source``."""
         return StateFrontier(self.db, source)
 
+    def row_ids(self, source: str) -> StateRowIds:
+        """File and text digest of the table-row ids ``source`` stored (:class:`jokemine.scrapers.base.RowIds`)."""
+        return StateRowIds(self.db, source)
+
     def known(self, source: str) -> StateKnownIds:
         """The ids ``source`` has stored (see :class:`jokemine.scrapers.base.KnownIds`)."""
         return StateKnownIds(self.db, source)
@@ -290,6 +318,22 @@ class State:
 
     def _tx(self) -> _Tx:
         return _Tx(self.db)
+
+
+def _open_readonly(path: Path) -> sqlite3.Connection:
+    uri = path.resolve().as_uri()
+    try:
+        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError:
+        if os.access(path.parent, os.W_OK):  # not the read-only case: a real error (locked, corrupt...)
+            raise
+        # the write-ahead log's shared memory cannot be created in a read-only directory, and no writer can be
+        # using the database there: read the file as it is
+        db = sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return db
 
 
 class StateFrontier:
@@ -352,6 +396,28 @@ class StateKnownIds:
             "SELECT source_id FROM known_ids WHERE source = ? ORDER BY created, source_id", (self.source,)
         ).fetchall()
         return [r[0] for r in rows]
+
+
+class StateRowIds:
+    """:class:`jokemine.scrapers.base.RowIds` over the ``row_ids`` table. Whether the source has any row is read
+    once, when the view is made (a reader keeps the rows of its own run itself)."""
+
+    def __init__(self, db: sqlite3.Connection, source: str) -> None:
+        self.db, self.source = db, source
+        self._none = db.execute("SELECT 1 FROM row_ids WHERE source = ? LIMIT 1", (source,)).fetchone() is None
+
+    @property
+    def empty(self) -> bool:
+        """No row of this source was stored when this view was made."""
+        return self._none
+
+    def get(self, source_id: str) -> tuple[str, str] | None:
+        if self._none:  # a source read for the first time: no query per row
+            return None
+        row = self.db.execute(
+            "SELECT file, digest FROM row_ids WHERE source = ? AND source_id = ?", (self.source, source_id)
+        ).fetchone()
+        return (str(row[0]), str(row[1])) if row else None
 
 
 class _Tx:

@@ -16,7 +16,7 @@ def status_lines(cfg: Config, data_dir: Path) -> list[str]:
     out = [f"config: {cfg.config_path or '(built-in defaults)'}", f"data dir: {data_dir}"]
     if not layout.state_path.exists():
         return [*out, "raw: nothing scraped yet (run `jokemine scrape`)"]
-    with State(layout.state_path) as state:
+    with State(layout.state_path, readonly=True) as state:
         parts = state.raw_parts()
         runs = state.runs(limit=10)
         frontiers = {s.name: state.frontier(s.name).counts() for s in cfg.sources}
@@ -25,8 +25,8 @@ def status_lines(cfg: Config, data_dir: Path) -> list[str]:
         acc = per_source[p.source]
         acc[0] += p.records
         acc[1] += 1
-    for p in {(p.source, p.run_id) for p in parts}:
-        per_source[p[0]][2] += 1
+    for source, _run in {(p.source, p.run_id) for p in parts}:
+        per_source[source][2] += 1
     out.append(f"raw: {sum(v[0] for v in per_source.values()):,} records")
     for name, (records, n_parts, n_runs) in sorted(per_source.items()):
         out.append(f"  {name}: {records:,} records in {n_parts} parts from {n_runs} runs")

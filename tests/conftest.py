@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,6 +62,22 @@ def real_pipeline(real: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
     )  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
     return {"data": data, "stdout": r.stdout, "stderr": r.stderr, "release": (data / "releases" / "latest").resolve()}
+
+
+@pytest.fixture(scope="session")
+def _api_posts_once(real: Path) -> list[dict[str, Any]]:
+    from tests.reddit_server import load_posts
+
+    return load_posts(real, last=250, self_only=True)
+
+
+@pytest.fixture
+def api_posts(_api_posts_once: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The newest 250 real r/Jokes self posts as Reddit's API serves them, oldest first (a fresh copy per test; the
+    dump behind them, 91k posts, is decompressed once per session)."""
+    import copy
+
+    return copy.deepcopy(_api_posts_once)
 
 
 def write_config(path: Path, body: str) -> Path:

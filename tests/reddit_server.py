@@ -6,8 +6,10 @@ wire format of the recorded responses in ``shared/data/real/praw-cassettes`` (``
 ``after`` cursors); posts are the real kampta/reddit-jokes records with PRAW's pickling fields removed. Like
 Reddit, a listing serves at most ``listing_cap`` (1000) posts. Responses carry ``x-ratelimit-*`` headers
 (``ratelimit=None`` turns them off). Every request is logged; faults can be queued per path: a status (with
-headers, e.g. 429 + Retry-After), a dropped connection mid-body, or a delay. Waiting uses ``Event.wait`` so
-tests may patch ``time.sleep`` without touching the server.
+headers, e.g. 429 + Retry-After, and a raw body), a dropped connection mid-body, a delay, or an answer dripped one
+byte every ``drip`` seconds. ``cursor_loop = (a, b)`` makes the listing page asked for with ``after=a`` answer
+``after=b`` (a cursor that loops back). Waiting uses ``Event.wait`` so tests may patch ``time.sleep`` without
+touching the server.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class Fault:
     body: bytes = b""
     drop: bool = False
     delay: float = 0.0
+    drip: float = 0.0
     times: int = 1
     skip: int = 0  # let this many matching requests through first
 
@@ -91,6 +94,7 @@ class FakeReddit:
         self.log: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
         self.empty_subreddits: set[str] = set()
+        self.cursor_loop: tuple[str, str] | None = None
         self.holding = threading.Event()  # set while a delay fault holds a request
         self.lock = threading.RLock()
         self._version = 0  # bumped by every change, invalidates the sorted-listing cache
@@ -190,6 +194,8 @@ class FakeReddit:
                 start = index[params["after"]] + 1 if params["after"] in index else len(posts)
             page = posts[start : start + limit]
             after = page[-1]["name"] if page and start + limit < len(posts) else None
+            if self.cursor_loop and params.get("after") == self.cursor_loop[0]:
+                after = self.cursor_loop[1]
             return _listing([json.loads(json.dumps(p)) for p in page], after)
 
     def info(self, ids: str) -> dict[str, Any]:
@@ -223,7 +229,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _fault(self, method: str, path: str) -> int | None:
-        """Apply a queued fault; returns the status sent (0 for a dropped connection), None to serve normally."""
+        """Apply a queued fault; returns the status sent (0 for a dropped connection, -1 for a drip, logged as it
+        starts), None to serve normally."""
         fake = self.fake
         with fake.lock:
             fault = next((f for f in fake.faults if f.method == method and f.path == path), None)
@@ -240,6 +247,23 @@ class _Handler(BaseHTTPRequestHandler):
             fake.holding.set()
             threading.Event().wait(fault.delay)
             fake.holding.clear()
+        if fault.drip:
+            self._record(method, path, {}, 0)
+            body = fault.body or b'{"kind": "Listing", "data": {"children": [], "after": null}}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json; charset=UTF-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.flush()
+            try:
+                for i in range(len(body)):
+                    self.wfile.write(body[i : i + 1])
+                    self.wfile.flush()
+                    threading.Event().wait(fault.drip)
+            except OSError:
+                pass
+            self.close_connection = True
+            return -1
         if fault.drop:
             body = b'{"kind": "Listing", "data": {"children": [{"kind": "t3", "data": {"id": "'
             self.send_response(200)
@@ -274,7 +298,8 @@ class _Handler(BaseHTTPRequestHandler):
         form = parse_qs(self.rfile.read(length).decode())
         status = self._fault("POST", parts.path)
         if status is not None:
-            self._record("POST", parts.path, {}, status)
+            if status >= 0:
+                self._record("POST", parts.path, {}, status)
             return
         if parts.path != "/api/v1/access_token":
             self._record("POST", parts.path, {}, 404)
@@ -293,7 +318,8 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         status = self._fault("GET", parts.path)
         if status is not None:
-            self._record("GET", parts.path, query, status)
+            if status >= 0:
+                self._record("GET", parts.path, query, status)
             return
         if self.headers.get("Authorization") != f"bearer {self.fake.token}":
             self._record("GET", parts.path, query, 401)

@@ -1,7 +1,8 @@
 """A loopback stand-in for anekdot.ru serving the real saved page (shared/data/real/html-anekdot-ru) under the
 URLs the crawler asks for: ``/release/<category>/day/<date>/``, ``/tags/<tag>[/<n>]``, ``/id/<id>/`` and
 ``/robots.txt``. Every request is logged (path, query, User-Agent, status). Faults are queued per path: a
-status (with headers, e.g. 429 + Retry-After), a delay, a body cut short (``truncate``); ``encodings`` serves
+status (with headers, e.g. 429 + Retry-After), a delay, a body cut short (``truncate``), an answer dripped one byte
+every ``drip`` seconds (``drip_headers``: the status line and headers too); ``encodings`` serves
 chosen paths as windows-1251 bytes; ``missing`` paths answer 404; ``loops`` paths redirect to themselves.
 """
 
@@ -21,6 +22,9 @@ class SiteFault:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     truncate: bool = False
+    drip: float = 0.0
+    drip_headers: bool = False
+    length: bool = True  # False: no Content-Length, the body ends when the connection closes
     times: int = 1
     skip: int = 0
 
@@ -98,6 +102,24 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
         self.wfile.flush()
 
+    def _drip(self, body: bytes, content_type: str, fault: SiteFault) -> None:
+        length = f"Content-Length: {len(body)}\r\n" if fault.length else ""
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\n{length}Connection: close\r\n\r\n".encode()
+        out = head + body
+        start = 0
+        if not fault.drip_headers:
+            self.wfile.write(head)
+            self.wfile.flush()
+            start = len(head)
+        try:
+            for i in range(start, len(out)):
+                self.wfile.write(out[i : i + 1])
+                self.wfile.flush()
+                threading.Event().wait(fault.drip)
+        except OSError:  # the client gave up
+            pass
+        self.close_connection = True
+
     def do_GET(self) -> None:
         site = self.site
         path = unquote(urlsplit(self.path).path)
@@ -141,6 +163,10 @@ class _Handler(BaseHTTPRequestHandler):
         if site.encodings.get(path) == "windows-1251":
             body = body.decode("utf-8").encode("windows-1251", "replace")
             content_type = "text/html; charset=windows-1251"
+        if fault is not None and fault.drip:
+            self._log(path, -1)
+            self._drip(body, content_type, fault)
+            return
         if fault is not None and fault.truncate:
             self._log(path, 0)
             self._send(200, body[: len(body) // 3], content_type, declared=len(body))

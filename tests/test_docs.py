@@ -41,3 +41,24 @@ def test_readme_quick_start_commands() -> None:
     assert "\nmake test " in README
     ci = (REPO / ".ci" / "run").read_text()
     assert "make install" in ci and "make test" in ci
+
+
+def test_readme_documents_every_config_key() -> None:
+    """Every key of every config section and source kind is named in the README (not only in config.py)."""
+    from pydantic import BaseModel
+
+    from jokemine import config
+
+    models = [
+        m
+        for m in vars(config).values()
+        if isinstance(m, type) and issubclass(m, BaseModel) and m.__module__ == config.__name__
+    ]
+    models.remove(config.Config)
+    assert len(models) >= 12
+    missing = sorted(
+        f"{m.__name__}.{key}" for m in models for key in m.model_fields if not re.search(rf"\b{key}\b", README)
+    )
+    assert missing == []
+    sections = [k for k in config.Config.model_fields if k not in ("config_path", "sources")]
+    assert [k for k in sections if f"[{k}]" not in README] == []

@@ -23,7 +23,7 @@ from jokemine.publish.release import publish
 from jokemine.scrapers.run import scrape
 from jokemine.state import Layout, State
 from tests.conftest import REPO, clean_frame, raw_envelopes, write_config
-from tests.reddit_server import FakeReddit, load_posts
+from tests.reddit_server import FakeReddit
 
 CLIENT_ID = "test-client-id"
 SECRET = "s3cr3t-Zq9xW7vT"
@@ -31,10 +31,10 @@ TOKEN = "tok-8f2c1e9a77d04b6b"
 UA = "test:jokemine:0.1 (by u/jokemine_dev)"
 
 
-@pytest.fixture(scope="module")
-def posts(real: Path) -> list[dict[str, Any]]:
+@pytest.fixture
+def posts(api_posts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The newest 250 real r/Jokes self posts (a subreddit of three listing pages)."""
-    return load_posts(real, last=250, self_only=True)
+    return api_posts
 
 
 @pytest.fixture

@@ -180,10 +180,12 @@ def near_duplicate_labels(
     the MinHash estimates run on ``threads`` threads (default: the usable CPUs); the result does not depend on it.
     """
     node, uniq = pd.factorize(pd.Series(forms, dtype="object"))
+    n_uniq = len(uniq)
     if punchlines is not None:
-        pcode = pd.factorize(pd.Series(punchlines, dtype="object"), use_na_sentinel=False)[0]
-        node, uniq = pd.factorize(node.astype(np.int64) * (int(pcode.max()) + 1) + pcode)
-    if len(uniq) < len(forms):  # identical inputs are one node (they are trivially the same joke)
+        pcode = pd.factorize(pd.Series(list(punchlines), dtype="object"), use_na_sentinel=False)[0]
+        node, pair_uniq = pd.factorize(node.astype(np.int64) * (int(pcode.max()) + 1) + pcode)
+        n_uniq = len(pair_uniq)
+    if n_uniq < len(forms):  # identical inputs are one node (they are trivially the same joke)
         first = pd.Series(np.arange(len(node))).groupby(node).first().to_numpy()
         sub = near_duplicate_labels(
             [forms[i] for i in first],
@@ -380,10 +382,10 @@ def deduplicate(df: pd.DataFrame, load_texts: TextLoader, params: NearDupParams 
     survivor = survivors(frame, "cluster")
     is_survivor = survivor == df["id"]
     surv_key = df.set_index("id").loc[survivor.to_numpy(), "text_key"].to_numpy()
+    labels = np.where(surv_key == df["text_key"].to_numpy(), "exact_duplicate", "near_duplicate").astype(object)
+    labels[is_survivor.to_numpy()] = None
     drop = pd.Series(
-        np.where(
-            is_survivor, None, np.where(surv_key == df["text_key"].to_numpy(), "exact_duplicate", "near_duplicate")
-        ),
+        labels,
         index=df.index,
         dtype="object",
     )

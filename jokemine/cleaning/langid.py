@@ -46,7 +46,7 @@ def _factory() -> DetectorFactory:
 
     if dfm._factory is None:
         init_factory()
-    return dfm._factory  # type: ignore[return-value]
+    return dfm._factory
 
 
 def warm_up() -> None:

@@ -137,7 +137,7 @@ def wordlist_pattern(lang: str) -> re.Pattern[str] | None:
         return None  # None, "und" and languages without a list
     from glin_profanity.data.dictionary import DictionaryLoader
 
-    words = DictionaryLoader().get_words(WORDLIST_LANGS[lang])  # type: ignore[arg-type]
+    words = DictionaryLoader().get_words(WORDLIST_LANGS[lang])
     entries = sorted({w.lower() for w in words} - NOT_NSFW[lang], key=lambda w: (-len(w), w))
     alts = [_entry_pattern(w, lang) for w in entries]
     if lang == "ru":

@@ -135,6 +135,7 @@ def _public(rec: Record) -> Record:
 
 def run_pass1(task: Pass1Task) -> ShardResult:
     """Parse and filter one raw part into a pass-1 Parquet file."""
+    crash_point("clean.pass1")
     t0 = time.perf_counter()
     ctx = ParseContext(task.source, task.author_salt)
     stats = Stats()
@@ -146,6 +147,8 @@ def run_pass1(task: Pass1Task) -> ShardResult:
     page_stats: Counter[str] = Counter()
     for line, env in read_part(Path(task.raw_path)):
         origin = f"{task.rel_path}:{line}"
+        if env.get("note") == "id_collision":  # kept under an id of its own by the scrape (README "Ids of table rows")
+            stats.add("id_collisions", name)
         try:  # one bad record is quarantined, never the shard
             recs = parse_envelope(env, ctx, origin, page_stats)
             out = [_public(r) for r in run_steps(recs, steps, stats)]
@@ -354,8 +357,8 @@ def _text_loader(paths: list[Path]) -> TextLoader:
         texts: list[str] = [""] * len(reps)
         punch: list[str | None] = [None] * len(reps)
         pos = pd.Series(np.arange(len(reps)), index=reps.index)
-        for shard, part in reps.groupby("shard", sort=False):
-            t = pq.read_table(paths[int(shard)], columns=["text", "punchline"])
+        for _, part in reps.groupby("shard", sort=False):
+            t = pq.read_table(paths[int(part["shard"].iloc[0])], columns=["text", "punchline"])
             t = t.take(pa.array(part["row"].to_numpy(), type=pa.int64())).to_pydict()
             for k, text, p in zip(pos[part.index], t["text"], t["punchline"], strict=True):
                 texts[k], punch[k] = text, p
@@ -377,7 +380,13 @@ class CleanReport:
         out = []
         for source, s in self.stats["per_source"].items():
             drops = ", ".join(f"{k} {v}" for k, v in sorted(s["dropped"].items(), key=lambda kv: -kv[1]))
-            out.append(f"{source}: read {s['read']}, kept {s['kept']}" + (f"; dropped: {drops}" if drops else ""))
+            extra = "".join(
+                f", {label} {s[key]}"
+                for key, label in (("merged_same_id", "merged repeated ids"), ("quarantined", "quarantined"))
+                if s.get(key)
+            )
+            dropped = f"; dropped: {drops}" if drops else ""
+            out.append(f"{source}: read {s['read']}, kept {s['kept']}{extra}{dropped}")
         d = self.stats.get("dedup")
         if d:
             out.append(
@@ -531,6 +540,15 @@ def _clean(
         timing["total_s"] = time.perf_counter() - t_start
         summary = summarize(stats, run_id, started_at, cfg, parts, timing, len(quarantine), sum(r.rows for r in res2))
         summary["dedup"] = dedup_doc["summary"]
+        for name, s in summary["per_source"].items():
+            if s["quarantined"] > s["read"]:
+                log.warning(
+                    "%s: %d of %d raw records could not be parsed (quarantined in %s)",
+                    name,
+                    s["quarantined"],
+                    s["quarantined"] + s["read"],
+                    final / "quarantine.jsonl",
+                )
         atomic.write_json(out / "stats.json", summary)
         atomic.write_json(out / "dedup.json", dedup_doc)
         atomic.write_text(out / "dedup.md", dedup_markdown(dedup_doc))
@@ -563,6 +581,7 @@ def summarize(
             "read": read,
             "quarantined": stats.get("quarantined", name),
             "merged_same_id": stats.get("merged_same_id", name),
+            "id_collisions": stats.get("id_collisions", name),
             "kept": stats.get("kept", name, "total"),
             "dropped": dropped,
             "languages": nested.get("kept_lang", {}).get(name, {}),
@@ -582,6 +601,7 @@ def summarize(
         "read": sum(s["read"] for s in per_source.values()),
         "quarantined": quarantined,
         "merged_same_id": sum(s["merged_same_id"] for s in per_source.values()),
+        "id_collisions": sum(s["id_collisions"] for s in per_source.values()),
         "rows": rows,
         "kept": sum(s["kept"] for s in per_source.values()),
         "dropped": sum(reasons.values()),

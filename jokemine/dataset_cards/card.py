@@ -136,7 +136,7 @@ def card_data(
 ) -> DatasetCardData:
     """YAML metadata; ``counts[config][split]`` = rows, ``nbytes[config][split]`` = Arrow bytes (configs/splits
     with no rows are left out)."""
-    configs = []
+    configs: list[dict[str, Any]] = []
     for name in RELEASE_CONFIGS:
         splits = {s: n for s, n in counts.get(name, {}).items() if n}
         if not splits:
@@ -251,6 +251,14 @@ def _processing_section(inp: CardInputs) -> list[str]:
             left -= n
             lines.append(f"| `{step}` | {n:,} | {left:,} |")
     lines += ["", f"Kept: **{totals.get('kept', 0):,}** records.", ""]
+    collided = {n: s.get("id_collisions", 0) for n, s in inp.clean_stats.get("per_source", {}).items()}
+    if any(collided.values()):
+        where = ", ".join(f"{n} {v:,}" for n, v in collided.items() if v)
+        lines += [
+            f"Id collisions: {sum(collided.values()):,} table rows reused an id already given to a different text "
+            f"({where}); each was kept as a record of its own with id `<id>~<hash of its text>`.",
+            "",
+        ]
     dedup = inp.clean_stats.get("dedup")
     if dedup:
         hist = ", ".join(f"{k}: {v:,}" for k, v in dedup.get("size_histogram", {}).items())
@@ -377,7 +385,7 @@ def render(cfg: Config, inp: CardInputs) -> str:
         "from datasets import load_dataset",
         "",
     ]
-    for c in data.configs or []:
+    for c in data.to_dict().get("configs") or []:
         name = c["config_name"]
         arg = "" if c.get("default") else f', "{name}"'
         lines.append(f'{name} = load_dataset("{repo}"{arg})')

@@ -86,7 +86,8 @@ def _per_month(kept: pd.DataFrame, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(10, 3.8))
     for source, g in dated.groupby("source", sort=True):
         counts = g["month"].value_counts().sort_index()
-        ax.plot(counts.index.to_timestamp(), counts.to_numpy(), marker=".", ms=3, lw=1, label=f"{source} ({len(g):,})")
+        months = pd.PeriodIndex(counts.index).to_timestamp()
+        ax.plot(months, counts.to_numpy(), marker=".", ms=3, lw=1, label=f"{source} ({len(g):,})")
     if len(dated):
         ax.set_yscale("log")
         ax.legend(fontsize=8, ncol=2)

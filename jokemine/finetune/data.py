@@ -142,11 +142,11 @@ def encode(
         t_keep = min(len(t), max(room // 2, room - len(p)))
         if t_keep < len(t):
             t_ids[i] = t[:t_keep]
-            t_bytes[i] = len(tok.decode(t_ids[i]).encode("utf-8"))
+            t_bytes[i] = len(str(tok.decode(t_ids[i])).encode("utf-8"))
         p_keep = room - len(t_ids[i])
         if p_keep < len(p):
             p_ids[i] = p[len(p) - p_keep :] if p_keep > 0 else []
-            p_bytes[i] = len(tok.decode(p_ids[i]).encode("utf-8"))
+            p_bytes[i] = len(str(tok.decode(p_ids[i])).encode("utf-8"))
     return Encoded(p_ids, t_ids, p_bytes, t_bytes, truncated)
 
 

@@ -78,12 +78,12 @@ def token_nll(
             nll = torch.nn.functional.cross_entropy(
                 logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="none"
             ).view(len(batch), width - 1)
-            nll = nll.double().cpu().numpy()
+            nll_np = nll.double().cpu().numpy()
             for r, k in enumerate(batch):
                 m = len(seqs[k]) - 1  # predicted positions: tokens 1..len-1
-                nll_all[k] = nll[r, :m].sum()
+                nll_all[k] = nll_np[r, :m].sum()
                 tok_all[k] = m
-                nll_tgt[k] = nll[r, starts[k] - 1 : m].sum()
+                nll_tgt[k] = nll_np[r, starts[k] - 1 : m].sum()
                 tok_tgt[k] = m - (starts[k] - 1)
             i = j
     return nll_all, tok_all, nll_tgt, tok_tgt

@@ -96,7 +96,7 @@ def matmul_params(model: PreTrainedModel) -> int:
     """Parameters that take part in matrix multiplies per token: all, less the input embedding table (a lookup),
     but with the output head counted even when it shares the embedding's weights."""
     total = sum(p.numel() for p in model.parameters())
-    emb = model.get_input_embeddings().weight.numel()
+    emb = sum(p.numel() for p in model.get_input_embeddings().parameters())
     head = model.get_output_embeddings()
     tied = head is not None and head.weight is model.get_input_embeddings().weight
     return total - emb + (head.weight.numel() if tied else 0)
@@ -105,8 +105,8 @@ def matmul_params(model: PreTrainedModel) -> int:
 def flops_per_token(model: PreTrainedModel, seq_len: int) -> float:
     """Training FLOPs per token (forward + backward), PaLM's ``6 N + 12 L d T``."""
     c = model.config
-    layers = getattr(c, "num_hidden_layers", None) or getattr(c, "n_layer", 0)
-    hidden = getattr(c, "hidden_size", None) or getattr(c, "n_embd", 0)
+    layers = int(getattr(c, "num_hidden_layers", None) or getattr(c, "n_layer", None) or 0)
+    hidden = int(getattr(c, "hidden_size", None) or getattr(c, "n_embd", None) or 0)
     return 6.0 * matmul_params(model) + 12.0 * layers * hidden * seq_len
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import numpy as np
 
 from jokemine import atomic
 from jokemine.config import FinetuneConfig
-from jokemine.errors import JokemineError
+from jokemine.errors import JokemineError, NotWritable
 from jokemine.finetune import data as D
 from jokemine.finetune.metrics import compare, evaluate, token_nll
 from jokemine.finetune.model import PRESETS, Hardware, build_model, flops_per_token, load_pretrained, pick_hardware
@@ -115,6 +116,8 @@ def finetune(
         raise JokemineError(f"{release}: not a release folder (no MANIFEST.json)")
     if save_model is not None and Path(save_model).resolve().is_relative_to(release):
         raise JokemineError(f"--save-model {save_model}: must be outside the release (the release is pushed as is)")
+    if write:
+        _check_writable(release)
     manifest = json.loads((release / "MANIFEST.json").read_text(encoding="utf-8"))
     recipe = resolve(fcfg)
     hw = pick_hardware(fcfg.device, fcfg.compile, fcfg.peak_tflops)
@@ -163,7 +166,9 @@ def finetune(
             "preset small on a CPU: %d steps of %d x %d tokens will take hours; for a quick check use --preset tiny "
             "--max-steps 200 (README 'Baseline fine-tune')", steps, recipe["batch_size"], block,
         )  # fmt: skip
-    model.to(hw.device)
+    import torch
+
+    torch.nn.Module.to(model, hw.device)  # (transformers' wrapped `to` confuses type checkers)
     initial = _quick_loss(model, enc["validation"], markers, hw, block, budget)
     train = _train(model, tok, packed, recipe, steps, hw)
     epochs_done = steps * recipe["batch_size"] / len(packed)
@@ -176,7 +181,7 @@ def finetune(
     splits: dict[str, Any] = {}
     kw = {"block_size": block, "shuffles": fcfg.shuffles, "seed": fcfg.seed, "token_budget": budget}
     for split in ("validation", "test"):
-        splits[split] = evaluate(model, frames[split], enc[split], markers, hw, **kw)  # type: ignore[arg-type]
+        splits[split] = evaluate(model, frames[split], enc[split], markers, hw, **kw)
     metrics: dict[str, Any] = {
         "release": release.name,
         "data_hash": manifest.get("data_hash"),
@@ -205,7 +210,7 @@ def finetune(
         "splits": splits,
     }
     if "previous_test" in frames:
-        pt = evaluate(model, frames["previous_test"], enc["previous_test"], markers, hw, **kw)  # type: ignore[arg-type]
+        pt = evaluate(model, frames["previous_test"], enc["previous_test"], markers, hw, **kw)
         pt.pop("per_source")
         pt["release"] = previous.name if previous else None
         pt["excluded_in_train"] = excluded
@@ -234,7 +239,7 @@ def finetune(
 
 def _read_metrics(release: Path) -> dict[str, Any] | None:
     try:
-        return json.loads((release / METRICS).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+        return json.loads((release / METRICS).read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as e:
@@ -282,7 +287,7 @@ def _train(model: Any, tok: Any, packed: D.Packed, recipe: dict[str, Any], steps
         trainer = Trainer(
             model=model,
             args=args,
-            train_dataset=D.RowDataset(packed),  # type: ignore[arg-type]
+            train_dataset=D.RowDataset(packed),
             data_collator=default_data_collator,
             processing_class=tok,
         )
@@ -324,6 +329,21 @@ def _model_info(model: Any, tok: Any, fcfg: FinetuneConfig, recipe: dict[str, An
         "vocab_size": len(tok),
         "block_size": recipe["block_size"],
     }
+
+
+def _check_writable(release: Path) -> None:
+    """Raise :class:`NotWritable` before any training when the metrics and card could not be written."""
+    target = release / METRICS.parent if (release / METRICS.parent).is_dir() else release
+    try:
+        with tempfile.NamedTemporaryFile(dir=target, prefix=".write-check-"):
+            pass
+        if (release / "README.md").is_file() and not os.access(release / "README.md", os.W_OK):
+            raise PermissionError(13, "Permission denied", str(release / "README.md"))
+    except OSError as e:
+        raise NotWritable(
+            f"{release}: cannot write the metrics and card there ({e.strerror}: {e.filename or target}); "
+            "make it writable, or train without writing (the Python API's write=False)"
+        ) from None
 
 
 def _write(release: Path, metrics: dict[str, Any]) -> None:

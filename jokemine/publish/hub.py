@@ -76,6 +76,8 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
 
 
 _TRANSPORT_ERRORS = _transport_errors()
+_PUSH_ERRORS: tuple[type[BaseException], ...] = (HfHubHTTPError, RuntimeError, ValueError, *_TRANSPORT_ERRORS)
+_READ_ERRORS: tuple[type[BaseException], ...] = (HfHubHTTPError, LocalEntryNotFoundError, *_TRANSPORT_ERRORS)
 
 
 @dataclass
@@ -288,7 +290,7 @@ def _commit(
                 parent_commit=parent,
             )
             return info.oid, info.commit_url
-        except (HfHubHTTPError, RuntimeError, ValueError, *_TRANSPORT_ERRORS) as err:
+        except _PUSH_ERRORS as err:
             if isinstance(err, OfflineModeIsEnabled):
                 raise JokemineError(f"cannot push to {repo_id}: HF_HUB_OFFLINE is set") from None
             status = _status(err)
@@ -361,7 +363,7 @@ def _hub_errors(repo_id: str, token: str, doing: str) -> Iterator[None]:
         yield
     except OfflineModeIsEnabled:
         raise JokemineError(f"cannot push to {repo_id}: HF_HUB_OFFLINE is set") from None
-    except (HfHubHTTPError, LocalEntryNotFoundError, *_TRANSPORT_ERRORS) as err:
+    except _READ_ERRORS as err:
         status = _status(err)
         raise JokemineError(
             _redact(f"dataset repo {repo_id}: {doing} failed: {_what(err, status)}: {_detail(err)}", token)

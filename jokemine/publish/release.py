@@ -297,7 +297,7 @@ VERSION_PATTERN = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
 
 def _manifest(release: Path) -> dict[str, Any] | None:
     try:
-        return json.loads((release / "MANIFEST.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+        return json.loads((release / "MANIFEST.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
 

@@ -97,7 +97,7 @@ def parse_page(html: str, url: str, kind: str, meta: dict[str, Any]) -> tuple[li
             {
                 "id": jid,
                 "text": element_text(text_el[0]),
-                **(rates or {"rating": None, "total": None, "plus": None, "minus": None}),
+                **(rates or dict.fromkeys(("rating", "total", "plus", "minus"))),
                 "author": (author[0].get("href") or author[0].text_content()) if author else None,
                 "tags": [t.text_content().strip() for t in box.xpath('.//div[contains(@class, "tags")]//a')],
                 "url": urljoin(url, f"/id/{jid}/"),

@@ -29,6 +29,9 @@ from typing import Any, Literal, Protocol
 
 from jokemine.state import FrontierEntry, FrontierOp
 
+Unit = Literal["line", "item", "row"]
+"""What ``line`` counts in an origin: text lines, items of a JSON array, or rows of a table."""
+
 
 @dataclass(slots=True)
 class RawItem:
@@ -36,7 +39,9 @@ class RawItem:
 
     ``created`` (epoch seconds) is when the record was created upstream, tracked for sources that re-read what
     they stored (``track_ids``); ``note`` marks re-reads (``"reread"``, or ``"missing"`` when the origin no
-    longer returns the record); ``fetched_at`` overrides the run's fetch time (per API page).
+    longer returns the record) and ids changed because of a collision (``"id_collision"``); ``fetched_at``
+    overrides the run's fetch time (per API page). ``row_key`` = ``(file, text digest)`` of a table row with a
+    mapped id, kept in ``state.sqlite`` to tell re-reads and edits from id collisions (:class:`RowIds`).
     """
 
     source_id: str
@@ -47,6 +52,7 @@ class RawItem:
     created: float | None = None
     note: str | None = None
     fetched_at: datetime | None = None
+    row_key: tuple[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -109,6 +115,21 @@ class NoKnownIds:
         return []
 
 
+class RowIds(Protocol):
+    """Per stored table-row id: the file it was read from and the digest of its text (committed rows only)."""
+
+    def get(self, source_id: str) -> tuple[str, str] | None:
+        """``(file, digest)`` of ``source_id``, or None when no run stored it."""
+        ...
+
+
+class NoRowIds:
+    """:class:`RowIds` for sources that keep none."""
+
+    def get(self, source_id: str) -> tuple[str, str] | None:
+        return None
+
+
 class Frontier(Protocol):
     """A crawler's URL frontier (read side; changes travel in :class:`Checkpoint`)."""
 
@@ -129,12 +150,14 @@ class Frontier(Protocol):
 class ReadContext:
     """What a source gets from the runner: committed ``cursors``; ``force`` re-reads inputs already read;
     ``recheck_all`` re-reads every stored record (live sources); ``known`` the ids already stored;
-    ``frontier`` the crawl frontier (crawlers); ``data_dir`` for caches."""
+    ``row_ids`` the file and text digest of stored table-row ids; ``frontier`` the crawl frontier (crawlers);
+    ``data_dir`` for caches."""
 
     cursors: dict[str, Any] = field(default_factory=dict)
     force: bool = False
     recheck_all: bool = False
     known: KnownIds = field(default_factory=NoKnownIds)
+    row_ids: RowIds = field(default_factory=NoRowIds)
     frontier: Frontier | None = None
     data_dir: Path | None = None
 

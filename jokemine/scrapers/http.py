@@ -8,8 +8,11 @@
   interval, exponential backoff with jitter and ``Retry-After``; a ``Retry-After`` above ``max_backoff_s`` pauses
   the host until the next run. Connecting is tried twice only (urllib3 ``Retry``), so a machine without network
   fails in seconds.
-* Connect/read timeouts; a response size cap (``max_bytes``, measured on the wire and decompressed); redirects
-  followed one hop at a time, each checked against robots.txt and rate-limited, at most ``max_redirects``.
+* Connect/read timeouts, and a total deadline per request (``total_timeout_s``: connect + headers + body,
+  :mod:`jokemine.scrapers.deadline`), so a server that drips its answer byte by byte fails the URL in bounded time
+  (it is not retried in the same run, only in later ones); a response size cap (``max_bytes``, measured on the
+  wire and decompressed); redirects followed one hop at a time, each checked against robots.txt and
+  rate-limited, at most ``max_redirects``.
 * A response cache (requests-cache, SQLite, in the data dir): the caller gives each URL its lifetime (pages of
   past days forever, listings ``listing_ttl_s``); cache hits cost no request and no wait.
 * :func:`decode_html`: the text of an HTML page from its bytes: BOM, then the ``Content-Type`` charset, then
@@ -35,11 +38,11 @@ import requests
 import requests_cache
 from bs4.dammit import EncodingDetector
 from protego import Protego
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from jokemine.config import HttpConfig
+from jokemine.scrapers.deadline import DeadlineAdapter, current, deadline
 
 log = logging.getLogger(__name__)
 KEEP_HEADERS = ("content-type", "content-length", "last-modified", "etag", "date", "cache-control")
@@ -139,7 +142,7 @@ class PoliteSession:
         self.session.headers["Accept-Encoding"] = "gzip, deflate"  # what the size cap can measure
         # urllib3 only retries a failed connect, once (so a machine without network fails fast); every other
         # retry is ours, so that it respects the host's interval and Retry-After
-        adapter = HTTPAdapter(
+        adapter = DeadlineAdapter(
             max_retries=Retry(
                 total=1,
                 connect=1,
@@ -190,11 +193,11 @@ class PoliteSession:
     def allowed(self, url: str) -> bool:
         """Whether robots.txt lets our User-Agent fetch ``url``."""
         rp = self.robots(url)
-        return rp is None or rp.can_fetch(url, self.session.headers["User-Agent"])
+        return rp is None or rp.can_fetch(url, self.cfg.agent())
 
     def _interval(self, url: str) -> float:
         rp = self._robots.get(f"{urlsplit(url).scheme}://{urlsplit(url).netloc}")
-        delay = rp.crawl_delay(self.session.headers["User-Agent"]) if rp is not None else None
+        delay = rp.crawl_delay(self.cfg.agent()) if rp is not None else None
         return max(self.cfg.min_interval_s, float(delay or 0))
 
     def _backoff(self, attempt: int) -> float:
@@ -246,7 +249,18 @@ class PoliteSession:
                 }
                 if self.caching:
                     kwargs["expire_after"] = expire_after
-                resp = self.session.get(url, **kwargs)
+                with deadline(self.cfg.total_timeout_s) as d:
+                    try:
+                        resp = self.session.get(url, **kwargs)
+                    except requests.exceptions.RequestException:
+                        if not d.expired:
+                            raise
+                if d.expired:
+                    raise FetchError(
+                        url,
+                        f"no complete answer within total_timeout_s ({self.cfg.total_timeout_s:g} s); "
+                        "not retried in this run",
+                    )
                 if resp.status_code not in RETRY_STATUSES:
                     return resp
                 error = f"HTTP {resp.status_code}"
@@ -309,9 +323,15 @@ class PoliteSession:
                     raise _TooLarge(f"response larger than max_bytes ({self.cfg.max_bytes:,})")
                 chunks.append(chunk)
         except ProtocolError as e:
+            r.close()
             raise requests.exceptions.ChunkedEncodingError(f"body cut short after {total:,} bytes: {e}") from None
         except ReadTimeoutError as e:
+            r.close()
             raise requests.exceptions.ReadTimeout(str(e)) from None
+        d = current()
+        if d is not None and d.expired:  # the body may have ended because the watchdog closed the connection
+            r.close()
+            raise requests.exceptions.ConnectionError(f"total deadline passed after {total:,} bytes")
         body = b"".join(chunks)
         raw.release_conn()
         raw._fp = io.BytesIO(body)  # the same state urllib3 has before the first read

@@ -39,6 +39,7 @@ import requests
 from jokemine.config import RedditApiSource
 from jokemine.errors import SourceError
 from jokemine.scrapers.base import Checkpoint, Event, Notice, RawItem, ReadContext
+from jokemine.scrapers.deadline import DeadlineAdapter, DeadlineExceeded, deadline
 
 log = logging.getLogger(__name__)
 PARSER_VERSION = "reddit_api/1"
@@ -73,16 +74,36 @@ def _retry_after_seconds(value: str) -> float:
 
 
 class _TimeoutSession(requests.Session):
-    """A session that caps every request's timeout (prawcore's own is fixed at import time)."""
+    """A session that caps every request's per-read timeout (prawcore's own is fixed at import time) and gives
+    every request a total deadline (:mod:`jokemine.scrapers.deadline`): past it the request fails with
+    :class:`DeadlineExceeded`, which prawcore does not retry."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, total: float) -> None:
         super().__init__()
         self._cap = timeout
+        self._total = total
+        self.mount("http://", DeadlineAdapter())
+        self.mount("https://", DeadlineAdapter())
 
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
         t = kwargs.get("timeout")
         kwargs["timeout"] = self._cap if t is None else min(float(t), self._cap)
-        return super().request(*args, **kwargs)
+        with deadline(self._total) as d:
+            try:
+                resp = super().request(*args, **kwargs)  # the body is read in here (no streaming)
+            except requests.exceptions.RequestException:
+                if not d.expired:
+                    raise
+        if d.expired:  # failed, or a body that ended because the watchdog closed the connection
+            raise DeadlineExceeded(f"no complete answer within total_timeout_s ({self._total:g} s)")
+        return resp
+
+
+def _not_json(resp: requests.Response) -> str:
+    """A description of a response whose body is not JSON: status, content type and its first characters."""
+    head = resp.content[:60].decode("utf-8", "replace").replace("\n", " ")
+    kind = resp.headers.get("content-type") or "no content type"
+    return f"a body that is not JSON (HTTP {resp.status_code}, {kind}, {len(resp.content):,} bytes: {head!r})"
 
 
 def credentials_missing(cfg: RedditApiSource) -> str | None:
@@ -94,6 +115,13 @@ def credentials_missing(cfg: RedditApiSource) -> str | None:
     return (
         "no Reddit API credentials: set praw_client_id and praw_client_secret in the environment, or name a "
         "praw.ini site with `praw_site` (README 'Live Reddit')"
+    )
+
+
+def _loop_message(after: str) -> str:
+    return (
+        f"the listing's `after` cursor {after!r} came back a second time (the listing loops); this walk stops "
+        "here (posts already read are kept once; the next run walks it again)"
     )
 
 
@@ -119,7 +147,7 @@ class RedditApi:
             "oauth_url": self.cfg.oauth_url,
             "reddit_url": self.cfg.reddit_url,
             "check_for_updates": False,
-            "requestor_kwargs": {"session": _TimeoutSession(self.cfg.timeout_s)},
+            "requestor_kwargs": {"session": _TimeoutSession(self.cfg.timeout_s, self.cfg.total_timeout_s)},
         }
         if self.cfg.praw_site:
             kwargs["site_name"] = self.cfg.praw_site
@@ -153,8 +181,14 @@ class RedditApi:
                     raise RequestFailed(f"{url}: unexpected response ({type(data).__name__}, not a JSON object)")
                 return data
             except pc.exceptions.RequestException as e:  # connection errors, timeouts (after prawcore's retries)
+                if isinstance(e.original_exception, DeadlineExceeded):
+                    self.stats["deadline_exceeded"] += 1
+                    raise RequestFailed(f"{url}: {e.original_exception}; not retried in this run") from None
                 last = type(e.original_exception).__name__
                 self.stats["connection_errors"] += 1
+            except pc.exceptions.BadJSON as e:  # e.g. an HTML error page from a proxy, or a body cut short
+                self.stats["bad_json"] += 1
+                last = _not_json(e.response)
             except pc.exceptions.ResponseException as e:
                 status, where = e.response.status_code, (e.response.url or url).split("?")[0]
                 token_call = "/api/v1/access_token" in where
@@ -178,6 +212,10 @@ class RedditApi:
                 raise AuthFailed(f"Reddit refused the token request: {e.error}") from None
             except ValueError as e:  # e.g. a Retry-After date prawcore cannot parse: wait and try again
                 last = f"unparseable response ({e})"
+            except (TypeError, AttributeError, RecursionError) as e:
+                # prawcore/PRAW reading a malformed body (a token answer that is a list, JSON nested 5,000 deep)
+                self.stats["bad_json"] += 1
+                last = f"a malformed response ({type(e).__name__}: {str(e)[:120]})"
             except (praw.exceptions.PRAWException, pc.exceptions.PrawcoreException, KeyError) as e:
                 # e.g. a 400 with an unusual body, a 401 without www-authenticate: report it, no traceback
                 raise RequestFailed(f"{url}: unexpected response ({type(e).__name__}: {e})") from None
@@ -246,12 +284,26 @@ class RedditApi:
         self, sub: str, kind: str, params: dict[str, Any]
     ) -> tuple[list[dict[str, Any]], str | None, str, datetime]:
         path = f"r/{sub}/{kind}"
+        url = f"{self.cfg.oauth_url}/{path}"
         when = datetime.now(UTC)
         data = self._get(path, {"limit": PAGE, **params})
-        listing = data.get("data") or {}
-        posts = [c["data"] for c in listing.get("children", []) if c.get("kind") == "t3" and "id" in c.get("data", {})]
+        listing = data.get("data")
+        children = listing.get("children") if isinstance(listing, dict) else None
+        if data.get("kind") != "Listing" or not isinstance(listing, dict) or not isinstance(children, list):
+            raise RequestFailed(
+                f"{url}: the response is not a listing (kind {data.get('kind')!r}, keys {sorted(data)[:6]!r})"
+            )
+        posts = [
+            c["data"]
+            for c in children
+            if isinstance(c, dict) and c.get("kind") == "t3" and isinstance(c.get("data"), dict) and "id" in c["data"]
+        ]
+        self.stats["malformed_children"] += sum(1 for c in children if not isinstance(c, dict))
+        after = listing.get("after")
+        if after is not None and not isinstance(after, str):
+            raise RequestFailed(f"{url}: the listing's `after` is {type(after).__name__}, not a string")
         self.stats["pages"] += 1
-        return posts, listing.get("after"), f"{self.cfg.oauth_url}/{path}", when
+        return posts, after, url, when
 
     def _fresh(
         self, posts: list[dict[str, Any]], ctx: ReadContext, seen: set[str], url: str, when: datetime
@@ -280,11 +332,20 @@ class RedditApi:
         else:
             after, stop, top = None, cur.get("newest"), None
         pages, restarted = 0, False
+        cursors_seen: set[str] = {after} if after else set()
         while True:
             posts, next_after, url, when = self._page(sub, "new", {"after": after} if after else {})
             pages += 1
+            looped = bool(next_after) and next_after in cursors_seen
+            if looped:
+                self.stats["cursor_loops"] += 1
+                yield Notice(f"r/{sub} new: {_loop_message(str(next_after))}")
+                next_after = None
+            if next_after:
+                cursors_seen.add(next_after)
             if not posts and after and not restarted:
                 restarted, after = True, None
+                cursors_seen.clear()
                 yield Notice(
                     f"r/{sub} new: the saved position no longer exists upstream; walking again from the "
                     "newest post (stored posts are skipped)"
@@ -296,12 +357,14 @@ class RedditApi:
             reached = stop is not None and any(float(p.get("created_utc") or 0) <= stop for p in posts)
             ended = not next_after or not posts
             if reached or ended:
-                if ended and not reached and stop is not None:
+                if ended and not reached and stop is not None and not looped:
                     yield Notice(
                         f"r/{sub} new: the listing ended before reaching the posts stored earlier; posts "
                         "in between (past Reddit's ~1000-post window) need a dump to backfill"
                     )
                 newest = max(x for x in (top, stop) if x is not None) if (top or stop) else None
+                if looped and not reached:  # posts below the loop were not reached: the next run walks again
+                    newest = stop
                 yield Checkpoint({key: {"newest": newest, "walk": None}})
                 return
             cur = {**cur, "walk": {"after": next_after, "stop": stop, "top": top}}
@@ -315,12 +378,18 @@ class RedditApi:
         kind, _, t = listing.partition(":")
         params: dict[str, Any] = {"t": t} if t else {}
         after = None
+        cursors_seen: set[str] = set()
         for _ in range(self.cfg.max_pages):
             posts, after, url, when = self._page(sub, kind, {**params, **({"after": after} if after else {})})
             yield from self._fresh(posts, ctx, seen, url, when)
             yield Checkpoint({})
+            if after and after in cursors_seen:
+                self.stats["cursor_loops"] += 1
+                yield Notice(f"r/{sub} {listing}: {_loop_message(after)}")
+                return
             if not after or not posts:
                 return
+            cursors_seen.add(after)
 
     def _info(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         """``/api/info`` for up to 100 ids: the posts it returned, by id. A response that is not a listing, or an
@@ -332,7 +401,11 @@ class RedditApi:
                 f"{self.cfg.oauth_url}/api/info: no listing for {len(ids)} ids (kind "
                 f"{data.get('kind')!r}); not treating them as deleted"
             )
-        return {str(c["data"]["id"]): c["data"] for c in children if c.get("kind") == "t3" and "id" in c["data"]}
+        return {
+            str(c["data"]["id"]): c["data"]
+            for c in children
+            if isinstance(c, dict) and c.get("kind") == "t3" and isinstance(c.get("data"), dict) and "id" in c["data"]
+        }
 
     def _reread(self, ctx: ReadContext, stored_now: set[str]) -> Iterator[Event]:
         """Re-read stored posts (young ones, or all with ``recheck_all``) as new observations; ids the API does

@@ -25,13 +25,15 @@ import ijson
 
 from jokemine.config import RedditDumpSource
 from jokemine.errors import SourceError
-from jokemine.scrapers.base import BadItem, Event, Notice, RawItem, ReadContext, clip_raw
+from jokemine.scrapers.base import BadItem, Event, Notice, RawItem, ReadContext, Unit, clip_raw
 from jokemine.scrapers.files import (
     ChunkStream,
     TruncatedError,
     first_byte,
+    guard_json_depth,
     iter_lines_with_tail,
     iter_utf8_chunks,
+    sniff_encoding,
     walk_files,
 )
 
@@ -66,7 +68,7 @@ class RedditDump:
         """Yield the submissions of every changed file, a checkpoint after each file."""
         yield from walk_files(self.files, ctx.cursors, ctx.force, self._read_file, self.stats, self.settings)
 
-    def _item(self, obj: Any, origin: str, line: int, unit: str, raw: Any) -> RawItem | BadItem | None:
+    def _item(self, obj: Any, origin: str, line: int, unit: Unit, raw: Any) -> RawItem | BadItem | None:
         if not isinstance(obj, dict):
             return BadItem(origin, line, f"expected a JSON object, got {type(obj).__name__}", clip_raw(raw), unit)
         sid = reddit_source_id(obj)
@@ -75,9 +77,15 @@ class RedditDump:
         if self.subreddits is not None and str(obj.get("subreddit", "")).lower() not in self.subreddits:
             self.stats["skipped_subreddit"] += 1
             return None
-        return RawItem(sid, obj, origin, line, unit)  # type: ignore[arg-type]
+        return RawItem(sid, obj, origin, line, unit)
 
     def _read_file(self, path: Path) -> Iterator[Event]:
+        encoding = sniff_encoding(path, "utf-8", configurable=False)
+        if encoding not in ("utf-8", "utf-8-sig"):
+            raise SourceError(
+                f"{path}: encoded as {encoding.upper()} (byte order mark), but Reddit dumps are UTF-8; "
+                f"convert it first, e.g. `iconv -f {encoding.upper()} -t UTF-8`"
+            )
         head = first_byte(path)
         if head == b"":
             yield Notice(f"{path}: empty file, nothing read")
@@ -102,6 +110,9 @@ class RedditDump:
                 except ValueError as e:  # JSONDecodeError and UnicodeDecodeError
                     yield BadItem(origin, n, f"not valid JSON: {e}", clip_raw(line))
                     continue
+                except RecursionError:
+                    yield BadItem(origin, n, "JSON nested too deeply to be a record", clip_raw(line))
+                    continue
                 item = self._item(obj, origin, n, "line", line)
                 if item is not None:
                     yield item
@@ -115,7 +126,8 @@ class RedditDump:
         n = 0
         replaced: Counter[str] = Counter()
         try:
-            stream = io.BufferedReader(ChunkStream(iter_utf8_chunks(path, "utf-8", replaced)), buffer_size=1 << 20)
+            chunks = guard_json_depth(iter_utf8_chunks(path, "utf-8", replaced), path)
+            stream = io.BufferedReader(ChunkStream(chunks), buffer_size=1 << 20)
             for n, obj in enumerate(ijson.items(stream, "item", use_float=True), start=1):
                 item = self._item(obj, origin, n, "item", obj)
                 if item is not None:
@@ -126,3 +138,5 @@ class RedditDump:
             yield Notice(f"{e}; kept the {n} complete items before the cut", "error")
         except ijson.JSONError as e:
             yield Notice(f"{path}: invalid JSON after item {n}: {e}; kept the {n} items before it", "error")
+        except RecursionError:
+            yield Notice(f"{path}: JSON nested too deeply after item {n}; kept the {n} items before it", "error")

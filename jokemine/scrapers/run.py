@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from jokemine.faults import crash_point
 from jokemine.lock import data_dir_lock
 from jokemine.scrapers import build_source
 from jokemine.scrapers.base import BadItem, Checkpoint, Notice, RawItem, ReadContext
-from jokemine.scrapers.raw_store import RawWriter, envelope, remove_uncommitted
+from jokemine.scrapers.raw_store import RawWriter, envelope, read_part, remove_uncommitted
 from jokemine.state import Layout, State, new_run_id, utcnow
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,8 @@ def select_sources(cfg: Config, names: list[str] | None) -> list[AnySource]:
             "see README 'Use your own dumps'), or run with CONFIG=configs/real-offline.toml"
         )
     file_sources = [s for s in sources if isinstance(s, RedditDumpSource | TableSource)]
-    if len(file_sources) == len(sources) and not any(p.exists() for s in file_sources for p in s.files(cfg.base_dir)):
+    present = any(os.path.lexists(p) for s in file_sources for p in s.files(cfg.base_dir))
+    if len(file_sources) == len(sources) and not present:
         listed = "; ".join(f"{s.name}: {', '.join(s.paths(cfg.base_dir))}" for s in file_sources)
         raise NothingToDo(
             f"nothing to read: no input file of the configured sources exists ({listed}); "
@@ -94,6 +96,19 @@ def scrape(
     return reports
 
 
+def _backfill_row_ids(layout: Layout, state: State, name: str, source: Any) -> None:
+    """Fill ``row_ids`` of a table source from its committed raw parts when they predate that table (a data dir
+    scraped by an older jokemine), so that id collisions with the files it read then are found."""
+    row_ids_of = getattr(source, "row_ids_of", None)
+    parts = state.raw_parts([name])
+    if row_ids_of is None or not parts or not state.row_ids(name).empty:
+        return
+    rows = row_ids_of(env for p in parts for _, env in read_part(layout.root / p.path))
+    if rows:
+        state.commit(name, "", [], {}, rows=rows)
+        log.info("%s: recorded the file and text of %d stored ids (id collision checks)", name, len(rows))
+
+
 def _scrape_one(
     cfg: Config,
     layout: Layout,
@@ -111,6 +126,7 @@ def _scrape_one(
     if removed:
         log.info("%s: removed %d uncommitted files left by an interrupted run", name, removed)
     source = build_source(src_cfg, cfg.base_dir, cfg.http)
+    _backfill_row_ids(layout, state, name, source)
     writer = RawWriter(layout.root, name, run_id, cfg.scrape.part_records)
     state.start_run(run_id, "scrape", name)
     fetched_at = utcnow()
@@ -119,16 +135,19 @@ def _scrape_one(
         force=force,
         recheck_all=recheck_all,
         known=state.known(name),
+        row_ids=state.row_ids(name),
         frontier=state.frontier(name),
         data_dir=layout.root,
     )
     pending_ids: list[tuple[str, float | None]] = []
+    pending_rows: list[tuple[str, str, str]] = []
     bar = tqdm(desc=f"scrape {name}", unit=" rec", disable=None if progress is None else not progress, leave=False)
 
     def commit(cursors: dict[str, Any], frontier: list[Any] | None = None) -> None:
         parts = writer.take_ready()
-        state.commit(name, run_id, parts, cursors, pending_ids, frontier or [])
+        state.commit(name, run_id, parts, cursors, pending_ids, frontier or [], pending_rows)
         pending_ids.clear()
+        pending_rows.clear()
         if parts:
             crash_point("scrape.committed")
         report.parts += len(parts)
@@ -140,6 +159,8 @@ def _scrape_one(
                 writer.add(envelope(name, ev, ev.fetched_at or fetched_at, source.parser_version))
                 if source.track_ids:
                     pending_ids.append((ev.source_id, ev.created))
+                if ev.row_key is not None:
+                    pending_rows.append((ev.source_id, *ev.row_key))
                 bar.update()
             elif isinstance(ev, BadItem):
                 writer.quarantine(name, ev)
@@ -154,7 +175,7 @@ def _scrape_one(
                 (report.errors if ev.level == "error" else report.warnings).append(ev.message)
                 level = {"error": logging.ERROR, "skip": logging.INFO}.get(ev.level, logging.WARNING)
                 log.log(level, "%s: %s", name, ev.message)
-        if writer.records > report.records or pending_ids:
+        if writer.records > report.records or pending_ids or pending_rows:
             commit({})  # records after the last checkpoint: commit them, cursors unchanged
     except SourceError as e:
         report.errors.append(str(e))
