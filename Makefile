@@ -7,12 +7,12 @@ CONFIG ?=
 DATA_DIR ?=
 JOKEMINE = $(PY) -m jokemine $(if $(CONFIG),--config $(CONFIG)) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 
-.PHONY: install scrape clean publish finetune refresh all status test bench bench-dedup bench-structure bench-finetune lint format
+.PHONY: install scrape clean publish finetune refresh all status test bench bench-dedup bench-structure bench-finetune bench-scale lint format
 
-install:  ## create .venv and install jokemine with its dev and finetune extras (pinned by constraints.txt)
+install:  ## create .venv and install jokemine with its dev, finetune and dask extras (pinned by constraints.txt)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[dev,finetune]'
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[dev,finetune,dask]'
 
 scrape:  ## read every enabled source into raw/
 	$(JOKEMINE) scrape
@@ -48,6 +48,9 @@ bench-structure:  ## joke structure vs pysbd, score_norm throughput, NSFW lists 
 	$(PY) -m pip install --quiet 'pysbd==0.3.4'
 	$(PY) bench/structure.py
 	$(PY) bench/nsfw.py
+
+bench-scale:  ## clean at 1M and 4M rows: local and dask executors vs the in-memory clean -> bench/RESULTS.md (~1 h)
+	$(PY) bench/scale.py
 
 bench-finetune:  ## baseline fine-tune: CPU smoke recipe x 3 seeds + no-packing peer, or one GPU epoch -> bench/RESULTS.md
 	$(PY) bench/finetune.py $(if $(RELEASE),--release $(RELEASE))

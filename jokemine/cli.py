@@ -123,17 +123,29 @@ def scrape(
         raise typer.Exit(1)
 
 
+ExecutorOpt = Annotated[
+    str | None, typer.Option("--executor", help="Where clean's stages run: local or dask (default: [executor] kind).")
+]
+SchedulerOpt = Annotated[
+    str | None, typer.Option("--scheduler", help="Address of a running Dask scheduler, e.g. tcp://host:8786.")
+]
+
+
 @app.command()
 @user_errors
 def clean(
     ctx: typer.Context,
-    workers: Annotated[int | None, typer.Option(help="Processes (default: [clean] workers, 0 = all cores).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Workers (default: [executor] workers, 0 = all cores).")] = None,
+    executor: ExecutorOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Normalize, filter, deduplicate, identify languages and assign splits: raw/ -> clean/."""
+    from jokemine.cleaning.stage import build_executor
     from jokemine.cleaning.stage import clean as run
 
     cfg, data_dir = ctx.obj.load()
-    report = run(cfg, data_dir, workers=workers)
+    ex = build_executor(cfg, kind=executor, address=scheduler, workers=workers)
+    report = run(cfg, data_dir, executor=ex, echo=typer.echo)
     for line in report.lines():
         typer.echo(line)
 
@@ -220,6 +232,8 @@ def refresh(
     push: Annotated[
         bool, typer.Option("--push/--no-push", help="Push a new release to the Hub when [publish] repo_id is set.")
     ] = True,
+    executor: ExecutorOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """The nightly job: scrape every enabled source incrementally, clean, publish a new release only when rows
     changed, prune old releases. Exit codes: 0 no change, 10 published, 11 published with stale sources, 12 no
@@ -230,6 +244,10 @@ def refresh(
 
     try:
         cfg, data_dir = ctx.obj.load()
+        if executor or scheduler:
+            kind = executor or "dask"
+            update = {"kind": kind} | ({"address": scheduler} if scheduler else {})
+            cfg = cfg.model_copy(update={"executor": cfg.executor.model_validate(cfg.executor.model_dump() | update)})
         report = run(cfg, data_dir, push=push)
     except Busy as e:
         typer.echo(f"error: {e}", err=True)

@@ -366,9 +366,11 @@ class CleanConfig(_Model):
     cost grows with length; 200 agrees with the full text on >99.9% of r/Jokes posts, see bench/RESULTS.md).
     ``lang_min_chars``: texts shorter than this are never dropped for their language (langdetect is unreliable
     there); when it names a language outside ``languages`` for them, ``lang`` is set to ``und``.
-    ``workers``: processes for per-shard work (0 = one per core). ``strip_edits``: remove trailing
-    "Edit: ..." paragraphs from Reddit posts. ``author_salt``: salt for ``author_hash`` (default: a random
-    salt created once per data dir and kept in state.sqlite).
+    ``workers``: processes of the local executor when ``[executor] workers`` is 0 (kept for old configs; 0 = one
+    per core). ``strip_edits``: remove trailing "Edit: ..." paragraphs from Reddit posts. ``author_salt``: salt
+    for ``author_hash`` (default: a random salt created once per data dir and kept in state.sqlite).
+    ``partitions``: hash partitions of the global stages (0 = one per ``partition_rows`` raw records, at least
+    one); the output does not depend on it, each global task's memory does.
     """
 
     languages: list[str] = ["en", "ru"]
@@ -379,12 +381,31 @@ class CleanConfig(_Model):
     workers: int = Field(0, ge=0)
     strip_edits: bool = True
     author_salt: str | None = None
+    partitions: int = Field(0, ge=0)
+    partition_rows: int = Field(200_000, ge=1000)
 
     @model_validator(mode="after")
     def _bounds(self) -> CleanConfig:
         if self.min_chars > self.max_chars:
             raise ValueError("min_chars must not exceed max_chars")
         return self
+
+
+class ExecutorConfig(_Model):
+    """``[executor]``: where clean's stages run.
+
+    ``kind``: ``local`` (processes on this machine) or ``dask`` (a ``dask.distributed`` cluster). ``address``: a
+    running Dask scheduler (``tcp://host:8786``); without it ``dask`` starts a ``LocalCluster`` of ``workers``
+    processes with ``memory_limit`` each (e.g. ``"2GB"``; default: the machine's memory shared). ``workers``: 0 =
+    one per core (``[clean] workers`` when that is set). ``start_method``: how ``local`` starts its processes
+    (``fork``, ``forkserver`` or ``spawn``; the output is the same).
+    """
+
+    kind: Literal["local", "dask"] = "local"
+    address: str | None = None
+    workers: int = Field(0, ge=0)
+    memory_limit: str | None = None
+    start_method: Literal["fork", "forkserver", "spawn"] = "fork"
 
 
 class SplitsConfig(_Model):
@@ -546,6 +567,7 @@ class Config(_Model):
     http: HttpConfig = HttpConfig()
     sources: list[SourceConfig] = []
     clean: CleanConfig = CleanConfig()
+    executor: ExecutorConfig = ExecutorConfig()
     splits: SplitsConfig = SplitsConfig()
     dedup: DedupConfig = DedupConfig()
     publish: PublishConfig = PublishConfig()

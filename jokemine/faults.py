@@ -4,13 +4,16 @@
 killer) when the environment variable ``JOKEMINE_KILL_AT`` names that point. Points: ``scrape.committed`` (after a
 source's first committed raw part), ``clean.written`` (a clean run complete on disk, ``clean/latest`` not moved),
 ``publish.built`` (release built in its temporary folder), ``publish.renamed`` (release in place, ``latest`` not
-moved), ``refresh.scraped`` and ``refresh.cleaned`` (between refresh stages), ``clean.pass1`` (in a clean worker, as it
-starts a shard). ``JOKEMINE_PAUSE_AT=<point>:<seconds>`` sleeps there instead (to hold the data dir lock in overlap
-tests, or to kill a driver while its workers run). Both unset in normal use.
+moved), ``refresh.scraped`` and ``refresh.cleaned`` (between refresh stages), ``clean.pass1`` (in a clean worker, as
+it starts a shard), ``clean.after.<stage>`` (in clean's driver, after a stage) and ``task.<stage>.<index>`` (in the
+worker, as it starts that task of a stage; index zero-padded to 5 digits). ``JOKEMINE_PAUSE_AT=<point>:<seconds>``
+(the point may be a glob, e.g. ``task.sign.*``) sleeps there instead (to hold the data dir lock in overlap tests, or
+to kill a driver while its workers run). Both unset in normal use.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import signal
 import time
@@ -24,6 +27,6 @@ def crash_point(name: str) -> None:
     otherwise do nothing."""
     if os.environ.get(ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)
-    pause = os.environ.get(PAUSE_ENV, "")
-    if pause.startswith(name + ":"):
-        time.sleep(float(pause.rsplit(":", 1)[1]))
+    pattern, _, seconds = os.environ.get(PAUSE_ENV, "").rpartition(":")
+    if pattern and fnmatch.fnmatchcase(name, pattern):
+        time.sleep(float(seconds))

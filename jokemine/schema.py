@@ -8,6 +8,7 @@ in the README is generated from :data:`FIELDS` (``python -m jokemine.schema``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import pyarrow as pa
@@ -21,6 +22,54 @@ SCORE_KINDS = ("upvotes", "net_votes", "mean_rating", "likes")
 votes on a site; ``mean_rating``: mean of annotator ratings (CleanComedy: 1-5); ``likes``: a plain like count."""
 
 SPLITS = ("train", "validation", "test")
+
+
+class DropReason(StrEnum):
+    """Why cleaning dropped a record (the ``drop_reason`` column), in the order the pipeline decides them; the one
+    list that filters, stats, the dataset card and the README table read. Values are plain strings in Parquet."""
+
+    DELETED = "deleted"
+    REMOVED = "removed"
+    DELETED_UPSTREAM = "deleted_upstream"
+    MOD_POST = "mod_post"
+    LINK_POST = "link_post"
+    INCOMPLETE = "incomplete"
+    EMPTY = "empty"
+    TOO_SHORT = "too_short"
+    TOO_LONG = "too_long"
+    TRUNCATED = "truncated"
+    EXACT_DUPLICATE = "exact_duplicate"
+    NEAR_DUPLICATE = "near_duplicate"
+    LANGUAGE = "language"
+
+    @property
+    def meaning(self) -> str:
+        """What the reason means, for the README and the card."""
+        return _DROP_MEANINGS[self]
+
+
+_DROP_MEANINGS: dict[DropReason, str] = {
+    DropReason.DELETED: "a text field is Reddit's `[deleted]` (Reddit-derived tables carry it too)",
+    DropReason.REMOVED: "`[removed]`, or `removed_by_category` set",
+    DropReason.DELETED_UPSTREAM: "a stored post found deleted or removed (or gone) when re-read from the live API",
+    DropReason.MOD_POST: "stickied, or distinguished as a moderator/admin post (announcements)",
+    DropReason.LINK_POST: "link or image post (`is_self` false) or a body that is only a URL",
+    DropReason.INCOMPLETE: "a mapped question without an answer, or the reverse",
+    DropReason.EMPTY: "nothing left after cleaning",
+    DropReason.TOO_SHORT: "shorter than `[clean] min_chars`",
+    DropReason.TOO_LONG: "longer than `[clean] max_chars`",
+    DropReason.TRUNCATED: "only a listing's cut copy of a story exists (its full `/id/` page is missing so far)",
+    DropReason.EXACT_DUPLICATE: "same normalized text (case-, punctuation-, whitespace-insensitive) as its cluster's "
+    "survivor",
+    DropReason.NEAR_DUPLICATE: "in one near-duplicate cluster with a better record (reworded repost, see below)",
+    DropReason.LANGUAGE: "detected language not in `[clean] languages`",
+}
+
+
+def drop_reason_table() -> str:
+    """The drop reasons as a Markdown table (README "Clean")."""
+    return "\n".join(["| drop reason | meaning |", "|---|---|", *(f"| `{r}` | {r.meaning} |" for r in DropReason)])
+
 
 TS = pa.timestamp("us", tz="UTC")
 
@@ -269,6 +318,7 @@ def markdown_table(fields: tuple[Field, ...] = FIELDS) -> str:
 
 
 if __name__ == "__main__":  # pragma: no cover
+    print(drop_reason_table() + "\n")
     print(markdown_table())
     for name, fields in GROUPED_FIELDS.items():
         print(f"\nConfig `{name}`:\n")

@@ -14,7 +14,13 @@ import pytest
 import zstandard
 
 from jokemine.cleaning import minhash as mh
-from jokemine.cleaning.dedup import NearDupParams, join_labels, near_duplicate_clusters, near_duplicate_labels
+from jokemine.cleaning.dedup import (
+    NearDupParams,
+    join_labels,
+    near_duplicate_clusters,
+    near_duplicate_labels,
+    survivors,
+)
 from jokemine.cleaning.dedup_eval import cluster_corpus, labeled_corpus, pair_metrics
 from jokemine.cleaning.text import fix_text, normalize_key
 from jokemine.config import load_config
@@ -170,6 +176,17 @@ def test_pipeline_clusters_equal_public_api(run: dict) -> None:
     both = pd.DataFrame({"pipeline": members.dup_cluster, "api": api})
     assert both.groupby("api").pipeline.nunique().max() == 1
     assert both.groupby("pipeline").api.nunique().max() == 1
+    # and the staged stages pick the in-memory survivors, labels and sizes (issue 17)
+    survivor = survivors(members.assign(api=api), "api")
+    assert (survivor == members.dup_cluster).all()
+    key = members.set_index("id").loc[survivor, "text_key"].to_numpy()
+    label = np.where(
+        survivor == members.id, None, np.where(key == members.text_key, "exact_duplicate", "near_duplicate")
+    )
+    reason = members.drop_reason.where(members.drop_reason.isin(["exact_duplicate", "near_duplicate"]), None)
+    assert (pd.Series(label).fillna("-") == reason.fillna("-").to_numpy()).all()
+    assert (pd.Series(api).map(pd.Series(api).value_counts()).to_numpy() == members.dup_cluster_size.to_numpy()).all()
+    assert (reason == "near_duplicate").sum() > 20_000
 
 
 def test_splits_disjoint_by_setup_group_and_duplicate_cluster(run: dict) -> None:

@@ -17,6 +17,7 @@ from jokemine.cleaning import stage as clean_stage
 from jokemine.cleaning.stage import clean
 from jokemine.config import Config, load_config
 from jokemine.errors import JokemineError
+from jokemine.pipeline.executor import TaskFailed
 from jokemine.publish import release as release_mod
 from jokemine.publish.release import publish
 from jokemine.scrapers.raw_store import envelope
@@ -117,12 +118,21 @@ def test_clean_is_idempotent_and_failed_clean_keeps_last_good(
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(clean_stage, "run_pass2", boom)
-    with pytest.raises(RuntimeError, match="disk full"):
+    with pytest.raises(TaskFailed, match=r"^pass2: task 0 failed: RuntimeError: disk full$"):
         clean(cfg, data, workers=1, progress=False)
     assert layout.clean_latest() == b.path
     assert not [p for p in layout.clean.iterdir() if ".tmp-" in p.name]
     with State(layout.state_path) as st:
         assert st.runs(1)[0]["status"] == "failed"
+    # the finished stages are kept in the work folder: the rerun starts at pass 2 and ends as before
+    monkeypatch.undo()
+    c = clean(cfg, data, workers=1, progress=False)
+    stages = json.loads((c.path / "stats.json").read_text())["stages"]
+    assert stages["parse"] == {**stages["parse"], "resumed": stages["parse"]["tasks"]}
+    assert stages["resolve"]["resumed"] == stages["resolve"]["tasks"] > 0
+    assert stages["pass2"]["resumed"] == 0
+    assert _clean_table(c.path).equals(_clean_table(b.path))
+    assert not list(layout.clean.glob(".work-*"))  # removed once the run is complete
 
 
 def test_publish_idempotent_and_failed_publish_keeps_latest(

@@ -119,7 +119,7 @@ def _merge(labels: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return relabel[labels]
 
 
-def _punchline_mismatch(
+def punchline_mismatch(
     cand: np.ndarray,
     ok: np.ndarray,
     two_part: np.ndarray,
@@ -149,7 +149,7 @@ def _punchline_mismatch(
     return bad
 
 
-def _plausible(sig: np.ndarray, pairs: np.ndarray, threshold: float) -> np.ndarray:
+def plausible_pairs(sig: np.ndarray, pairs: np.ndarray, threshold: float) -> np.ndarray:
     """Which pairs ``(k, 2)`` deserve the exact Jaccard, from their MinHash estimate (a share of equal signature
     columns; standard error ``sqrt(s (1 - s) / m)`` over ``m`` columns): a pair whose first
     :data:`PRE_COLUMNS` columns estimate below ``threshold - 3.5`` standard errors is dropped (a pair at the
@@ -175,7 +175,7 @@ def near_duplicate_labels(
     """Near-duplicate clusters of already-normalized texts (:func:`jokemine.cleaning.minhash.shingle_form`).
 
     ``punchlines`` (same length, ``None`` for one-part jokes), when given, are shingle forms of the second parts and
-    turn on the punchline check (:func:`_punchline_mismatch`, threshold ``params.punchline_threshold``). Pairs
+    turn on the punchline check (:func:`punchline_mismatch`, threshold ``params.punchline_threshold``). Pairs
     already in one cluster are not verified again (single linkage needs one path). Shingling, signatures and
     the MinHash estimates run on ``threads`` threads (default: the usable CPUs); the result does not depend on it.
     """
@@ -226,7 +226,9 @@ def near_duplicate_labels(
         cand = np.stack([cand // n, cand % n], axis=1)
         plausible = np.concatenate(
             mh.pool_map(
-                lambda c: _plausible(sig, c, params.threshold), np.array_split(cand, 1 + len(cand) // 50_000), threads
+                lambda c: plausible_pairs(sig, c, params.threshold),
+                np.array_split(cand, 1 + len(cand) // 50_000),
+                threads,
             )
         )
         res.rejected_text += int((~plausible).sum())
@@ -236,7 +238,7 @@ def near_duplicate_labels(
         ok = jac >= params.threshold
         res.rejected_text += int((~ok).sum())
         if pmatrix is not None and ok.any():
-            bad = _punchline_mismatch(cand, ok, two_part, pmatrix, matrix, params.punchline_threshold, threads)
+            bad = punchline_mismatch(cand, ok, two_part, pmatrix, matrix, params.punchline_threshold, threads)
             ok &= ~bad
             res.rejected_punchline += int(bad.sum())
         if ok.any():

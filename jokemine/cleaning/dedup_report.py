@@ -105,7 +105,7 @@ def _sample(d: pd.DataFrame, multi: pd.Series, texts: pd.Series) -> list[dict[st
                         "source": m.source,
                         "drop_reason": m.drop,
                         "score_norm": None if pd.isna(m.score_norm) else round(float(m.score_norm), 3),
-                        "text": _short(texts.get(m.Index)),
+                        "text": short(texts.get(m.Index)),
                     }
                     for m in shown.itertuples()
                 ],
@@ -115,7 +115,8 @@ def _sample(d: pd.DataFrame, multi: pd.Series, texts: pd.Series) -> list[dict[st
     return out
 
 
-def _short(text: Any) -> str | None:
+def short(text: Any) -> str | None:
+    """``text`` cut to :data:`TEXT_CHARS` characters (with an ellipsis); ``None`` for a non-string."""
     if not isinstance(text, str):
         return None
     return text if len(text) <= TEXT_CHARS else text[: TEXT_CHARS - 1] + "…"

@@ -1,33 +1,23 @@
-"""Filters (``record -> drop reason | None``) and the per-record maps of the clean stage.
+"""Filters (``record -> DropReason | None``) and the per-record maps of the clean stage.
 
-Drop reasons, in the order they are checked:
-
-==================  =================================================================================
-``deleted``         Reddit title or body is ``[deleted]`` (the author deleted the post)
-``removed``         body/title ``[removed]``, or ``removed_by_category`` set (moderators, Reddit, spam)
-``deleted_upstream`` found deleted or removed (or gone) when re-read from the live API after it was stored
-``mod_post``        stickied, or distinguished as a moderator/admin post (announcements, not jokes)
-``link_post``       a link or image post (``is_self`` false) or a body that is only a URL
-``incomplete``      a question without an answer, or an answer without a question
-``empty``           no text left after cleaning
-``too_short``       text shorter than ``[clean] min_chars``
-``too_long``        text longer than ``[clean] max_chars``
-``truncated``       only a cut copy of the text exists (a listing's truncated story whose full page is missing)
-``exact_duplicate`` same normalized text as a better-scored record (global step, :mod:`.dedup`)
-``language``        language not in ``[clean] languages`` (after exact dedup; ``und`` = undetermined)
-==================  =================================================================================
+Drop reasons are :class:`jokemine.schema.DropReason`; the filters here decide ``deleted``, ``removed``,
+``deleted_upstream``, ``mod_post``, ``link_post``, ``incomplete``, ``empty``, ``too_short`` and ``too_long``; the
+global stages decide ``truncated``, ``deleted_upstream`` (sticky deletions), ``exact_duplicate`` and
+``near_duplicate``; pass 2 decides ``language``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from jokemine.cleaning.pii import scrub_pii
 from jokemine.cleaning.structure import split_joke, split_post
 from jokemine.cleaning.text import fix_text, key_hash, reddit_text, strip_edit_trailer
 from jokemine.config import CleanConfig
-from jokemine.pipeline.steps import Record, Stats
+from jokemine.pipeline.steps import Record, Stats, Step, filter_step, map_step
+from jokemine.schema import DropReason
 
 DELETED = ("[deleted]", "[removed]")
 _URL_ONLY = re.compile(r"^\s*(?:\[[^\]]*\]\(\s*)?<?https?://\S+?>?\)?\s*$", re.I)
@@ -36,61 +26,61 @@ _URL_ONLY = re.compile(r"^\s*(?:\[[^\]]*\]\(\s*)?<?https?://\S+?>?\)?\s*$", re.I
 RAW_TEXT_FIELDS = ("_raw_body", "_raw_title", "_raw_answer", "_raw_question", "_raw_text")
 
 
-def upstream_deleted(rec: Record) -> str | None:
+def upstream_deleted(rec: Record) -> DropReason | None:
     """``deleted``/``removed`` for posts their author or the moderators took down (Reddit sentinels in any
     text field: Reddit-derived tables carry them too); ``deleted_upstream`` when that was found on a re-read of
     a stored post, or the API no longer returns it."""
     if rec.get("_missing"):
-        return "deleted_upstream"
-    reason = None
+        return DropReason.DELETED_UPSTREAM
+    reason: DropReason | None = None
     for field in RAW_TEXT_FIELDS:
         v = rec.get(field)
         if isinstance(v, str) and v.strip() in DELETED:
-            reason = "deleted" if v.strip() == "[deleted]" else "removed"
+            reason = DropReason.DELETED if v.strip() == "[deleted]" else DropReason.REMOVED
             break
     if reason is None and rec.get("_removed_by_category"):
-        reason = "removed"
+        reason = DropReason.REMOVED
     if reason and rec.get("_reread"):
-        return "deleted_upstream"
+        return DropReason.DELETED_UPSTREAM
     return reason
 
 
-def mod_post(rec: Record) -> str | None:
+def mod_post(rec: Record) -> DropReason | None:
     """``mod_post`` for stickied or moderator/admin-distinguished posts."""
     if rec.get("_stickied") is True or rec.get("_distinguished") in ("moderator", "admin"):
-        return "mod_post"
+        return DropReason.MOD_POST
     return None
 
 
-def link_post(rec: Record) -> str | None:
+def link_post(rec: Record) -> DropReason | None:
     """``link_post`` for link/image posts and bodies that are only a URL."""
     if rec.get("_is_self") is False:
-        return "link_post"
+        return DropReason.LINK_POST
     body = rec.get("_raw_body")
     if isinstance(body, str) and body and _URL_ONLY.match(body):
-        return "link_post"
+        return DropReason.LINK_POST
     return None
 
 
-def incomplete(rec: Record) -> str | None:
+def incomplete(rec: Record) -> DropReason | None:
     """``incomplete`` for a question without an answer or the reverse (a mapped Q/A row with an empty side)."""
-    return "incomplete" if bool(rec.get("question")) != bool(rec.get("answer")) else None
+    return DropReason.INCOMPLETE if bool(rec.get("question")) != bool(rec.get("answer")) else None
 
 
-def empty(rec: Record) -> str | None:
+def empty(rec: Record) -> DropReason | None:
     """``empty`` when no text is left after cleaning."""
-    return None if rec["text"] else "empty"
+    return None if rec["text"] else DropReason.EMPTY
 
 
-def length_bounds(cfg: CleanConfig) -> Callable[[Record], str | None]:
+def length_bounds(cfg: CleanConfig) -> Callable[[Record], DropReason | None]:
     """``too_short``/``too_long`` by the length of ``text`` in characters."""
 
-    def check(rec: Record) -> str | None:
+    def check(rec: Record) -> DropReason | None:
         n = len(rec["text"])
         if n < cfg.min_chars:
-            return "too_short"
+            return DropReason.TOO_SHORT
         if n > cfg.max_chars:
-            return "too_long"
+            return DropReason.TOO_LONG
         return None
 
     return check
@@ -183,3 +173,34 @@ def add_keys(rec: Record) -> Record:
     rec["text_key"] = key_hash(rec["text"])
     rec["group_key"] = key_hash(rec["setup"]) if rec["setup"] else rec["text_key"]
     return rec
+
+
+def reddit_steps(source: Any, cfg: CleanConfig) -> list[Step]:
+    """Pass-1 steps of Reddit posts (dumps and the live API)."""
+    return [
+        filter_step("upstream_deleted", upstream_deleted),
+        filter_step("mod_post", mod_post),
+        filter_step("link_post", link_post),
+        map_step("normalize", normalize_reddit(cfg.strip_edits)),
+        *_tail(cfg),
+    ]
+
+
+def record_steps(source: Any, cfg: CleanConfig) -> list[Step]:
+    """Pass-1 steps of table rows and crawled jokes."""
+    return [
+        filter_step("upstream_deleted", upstream_deleted),
+        map_step("normalize", normalize_table),
+        filter_step("incomplete", incomplete),
+        *_tail(cfg),
+    ]
+
+
+def _tail(cfg: CleanConfig) -> list[Step]:
+    return [
+        map_step("build_pairs", build_pairs),
+        scrub_pii_step,
+        filter_step("empty", empty),
+        filter_step("length", length_bounds(cfg)),
+        map_step("keys", add_keys),
+    ]

@@ -54,7 +54,8 @@ def _fmix64_int(h: int) -> int:
     return h ^ (h >> 33)
 
 
-def _fmix64(h: np.ndarray) -> np.ndarray:
+def fmix64(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finalizer on a uint64 array (https://github.com/aappleby/smhasher, ``fmix64``)."""
     h = h ^ (h >> np.uint64(33))
     h = h * np.uint64(0xFF51AFD7ED558CCD)
     h = h ^ (h >> np.uint64(33))
@@ -180,11 +181,11 @@ def _shingle_chunk(forms: Sequence[str], n: int, unit: str) -> Shingles:
                 powers[k] = powers[k - 1] * np.uint64(_BASE)
             terms = (cps + np.uint64(1)) * powers[pos]
         word_h = np.add.reduceat(terms, w_off[:-1]) if len(flat) else np.zeros(0, dtype=np.uint64)
-        word_h = _fmix64(word_h)
+        word_h = fmix64(word_h)
         offsets = np.zeros(len(forms) + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
         win, seg = _windows(word_h, offsets, n, _WORD_BASE)
-    h32 = (_fmix64(win) >> np.uint64(32)).astype(np.uint32)
+    h32 = (fmix64(win) >> np.uint64(32)).astype(np.uint32)
     return _csr(h32, seg, len(forms))
 
 
@@ -299,17 +300,18 @@ def signatures(
     return out
 
 
-def _mix_band(sig: np.ndarray) -> np.ndarray:
-    """One 64-bit key per row of a ``(n, rows)`` uint32 band."""
+def band_keys(sig: np.ndarray) -> np.ndarray:
+    """One 64-bit key per row of a ``(n, rows)`` uint32 band: rows equal on the band get equal keys."""
     key = np.zeros(len(sig), dtype=np.uint64)
     with np.errstate(over="ignore"):
         for j in range(sig.shape[1]):
-            key = _fmix64((key ^ sig[:, j].astype(np.uint64)) * np.uint64(_WORD_BASE))
+            key = fmix64((key ^ sig[:, j].astype(np.uint64)) * np.uint64(_WORD_BASE))
     return key
 
 
-def _bucket_pairs(members: np.ndarray, max_pairs: int) -> Iterator[np.ndarray]:
-    """All pairs of one bucket, in chunks of about ``max_pairs``."""
+def bucket_pairs(members: np.ndarray, max_pairs: int) -> Iterator[np.ndarray]:
+    """All pairs ``(members[i], members[j])``, ``i < j``, of one bucket, as int64 ``(k, 2)`` chunks of about
+    ``max_pairs`` rows."""
     k = len(members)
     step = max(1, max_pairs // k)
     for lo in range(0, k - 1, step):
@@ -335,7 +337,7 @@ def band_pairs(
     only buckets whose members are not yet all in one cluster give all their pairs. Single linkage needs one
     path per cluster, so a bucket of near-copies costs ``k - 1`` checks instead of ``k (k - 1) / 2``.
     """
-    key = _mix_band(sig[:, band * rows : (band + 1) * rows])
+    key = band_keys(sig[:, band * rows : (band + 1) * rows])
     order = np.argsort(key, kind="stable")
     k = key[order]
     starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
@@ -366,7 +368,7 @@ def band_pairs(
                 yield _sorted_pairs(buf)
                 buf, held = [], 0
     for st, size in zip(starts[~small], sizes[~small], strict=True):
-        for chunk in _bucket_pairs(np.sort(order[st : st + size]), max_pairs):
+        for chunk in bucket_pairs(np.sort(order[st : st + size]), max_pairs):
             buf.append(chunk)
             held += len(chunk)
             if held >= max_pairs:

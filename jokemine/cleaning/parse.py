@@ -7,11 +7,12 @@ import hashlib
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from jokemine.config import AnekdotRuSource, AnySource, HtmlSpecSource, RedditApiSource, RedditDumpSource, TableSource
+from jokemine.config import AnySource, TableSource
 from jokemine.pipeline.steps import Record
 from jokemine.schema import empty_record, make_id
 
@@ -163,8 +164,7 @@ def parse_table(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
     d = env["data"]
     if not isinstance(d, dict):
         raise ParseError("row is not an object")
-    cfg = ctx.source
-    assert isinstance(cfg, TableSource)
+    cfg: TableSource = ctx.source  # type: ignore[assignment]
     m = cfg.columns.mapped()
 
     def get(field: str) -> Any:
@@ -185,9 +185,16 @@ def parse_table(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
     return rec
 
 
-def parse_page(env: dict[str, Any], ctx: ParseContext, origin: str, stats: Counter[str]) -> list[Record]:
-    """The jokes of a crawled page (``anekdot_ru`` or ``html_spec``): the page bytes are decoded here (BOM,
-    ``Content-Type`` charset, ``<meta charset>``, UTF-8, windows-1251) and parsed by the source's parser.
+JokesOf = Callable[[Any, str, dict[str, Any]], tuple[list[dict[str, Any]], Counter[str]]]
+FillFn = Callable[[Record, dict[str, Any], dict[str, Any], "ParseContext"], None]
+
+
+def parse_page(
+    env: dict[str, Any], ctx: ParseContext, origin: str, stats: Counter[str], *, jokes_of: JokesOf, fill: FillFn
+) -> list[Record]:
+    """The jokes of a crawled page: the page bytes are decoded here (BOM, ``Content-Type`` charset,
+    ``<meta charset>``, UTF-8, windows-1251) and parsed by the source kind's ``jokes_of(cfg, html, page)``
+    (-> jokes, counts); ``fill(record, joke, page, ctx)`` sets the kind's own fields (score, votes, ...).
     Skipped boxes (ads, deleted placeholders, truncated stories completed from ``/id/``) are counted in
     ``stats``."""
     from jokemine.scrapers.crawl import page_body
@@ -199,17 +206,7 @@ def parse_page(env: dict[str, Any], ctx: ParseContext, origin: str, stats: Count
     html, encoding = decode_html(page_body(d), (d.get("headers") or {}).get("content-type"))
     stats[f"encoding:{encoding}"] += 1
     cfg = ctx.source
-    if isinstance(cfg, AnekdotRuSource):
-        from jokemine.scrapers import anekdot_ru
-
-        jokes, counts = anekdot_ru.parse_page(
-            html, d.get("final_url") or d["url"], d.get("kind", ""), d.get("meta") or {}
-        )
-    else:
-        from jokemine.scrapers import html_spec
-
-        assert isinstance(cfg, HtmlSpecSource)
-        jokes, counts = html_spec.parse_page(cfg, html, d.get("final_url") or d["url"], d.get("meta") or {})
+    jokes, counts = jokes_of(cfg, html, d)
     stats.update({f"page_{k}": v for k, v in counts.items()})
     records = []
     fetched_at = to_datetime(env.get("fetched_at"))
@@ -229,29 +226,29 @@ def parse_page(env: dict[str, Any], ctx: ParseContext, origin: str, stats: Count
             origin=origin,
         )
         rec["_raw_text"] = j["text"]
-        if isinstance(cfg, AnekdotRuSource):
-            rec["score"] = None if j["rating"] is None else float(j["rating"])
-            rec["votes_up"], rec["votes_down"] = j["plus"], j["minus"]
-            rec["score_kind"] = "net_votes" if rec["score"] is not None else None
-            rec["author_hash"] = author_hash(j.get("author"), ctx.author_salt)
-            rec["tags"] = j.get("tags") or []
-            rec["category"] = (d.get("meta") or {}).get("category")
-        else:
-            rec["score"] = j.get("score")
-            rec["score_kind"] = cfg.score_kind if rec["score"] is not None else None
+        fill(rec, j, d, ctx)
         rec["created_at"] = to_datetime(j.get("date"))
-        rec["lang"] = cfg.lang or None
+        rec["lang"] = getattr(cfg, "lang", None) or None
         records.append(rec)
     return records
+
+
+def reddit_records(env: dict[str, Any], ctx: ParseContext, origin: str, stats: Counter[str]) -> list[Record]:
+    """A Reddit post (dump line or API listing child): one record."""
+    return [parse_reddit(env, ctx, origin)]
+
+
+def table_records(env: dict[str, Any], ctx: ParseContext, origin: str, stats: Counter[str]) -> list[Record]:
+    """A table row: one record."""
+    return [parse_table(env, ctx, origin)]
 
 
 def parse_envelope(
     env: dict[str, Any], ctx: ParseContext, origin: str, stats: Counter[str] | None = None
 ) -> list[Record]:
-    """The records of one raw envelope: one for a post or a row, any number for a crawled page. Raises
-    :class:`ParseError` (or KeyError/TypeError) on malformed input."""
-    if isinstance(ctx.source, RedditDumpSource | RedditApiSource):
-        return [parse_reddit(env, ctx, origin)]
-    if isinstance(ctx.source, AnekdotRuSource | HtmlSpecSource):
-        return parse_page(env, ctx, origin, stats if stats is not None else Counter())
-    return [parse_table(env, ctx, origin)]
+    """The records of one raw envelope, by the source kind's parser (:mod:`jokemine.scrapers.registry`): one for a
+    post or a row, any number for a crawled page. Raises :class:`ParseError` (or KeyError/TypeError) on malformed
+    input."""
+    from jokemine.scrapers.registry import kind_of
+
+    return kind_of(ctx.source).parse(env, ctx, origin, stats if stats is not None else Counter())

@@ -14,94 +14,72 @@ import contextlib
 import ctypes
 import ctypes.util
 import gc
+import hashlib
 import json
 import logging
 import shutil
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from jokemine import atomic
-from jokemine.cleaning import filters as F
-from jokemine.cleaning.dedup import TextLoader, deduplicate
-from jokemine.cleaning.dedup_report import dedup_markdown, dedup_report
-from jokemine.cleaning.langid import detect_batch, warm_up
-from jokemine.cleaning.nsfw import is_nsfw, wordlist_pattern
+from jokemine.cleaning.clusters import (
+    AssignTask,
+    ClusterSummary,
+    ComponentTask,
+    LinkTask,
+    ResolveTask,
+    assign,
+    components,
+    links,
+    resolve,
+)
+from jokemine.cleaning.dedup_report import SAMPLE_LARGEST, SAMPLE_RANDOM, SIZE_BINS, dedup_markdown, short
+from jokemine.cleaning.id_merge import DEC_SCHEMA, KEY_COLUMNS, KEY_SCHEMA, CohortTask, IdTask, cohort_scores, merge_ids
+from jokemine.cleaning.langid import warm_up
+from jokemine.cleaning.near_stages import BucketTask, SignTask, VerifyTask, attach_a, buckets, sign, verify
+from jokemine.cleaning.nsfw import wordlist_pattern
 from jokemine.cleaning.parse import ParseContext, parse_envelope
-from jokemine.cleaning.scores import cohort_percentiles
+from jokemine.cleaning.pass2 import pass2_steps
+from jokemine.cleaning.shuffle import Work, part_of_strings
 from jokemine.config import (
     AnySource,
     CleanConfig,
     Config,
     DedupConfig,
-    RedditApiSource,
-    RedditDumpSource,
     SplitsConfig,
 )
 from jokemine.errors import NothingToDo
 from jokemine.faults import crash_point
 from jokemine.lock import data_dir_lock
-from jokemine.pipeline.executor import LocalExecutor
-from jokemine.pipeline.steps import Record, Stats, Step, filter_step, map_step, run_steps
-from jokemine.schema import RECORD_SCHEMA
+from jokemine.pipeline import storage
+from jokemine.pipeline.executor import DaskExecutor, LocalExecutor, describe, make_executor
+from jokemine.pipeline.steps import Record, Stats, Step, run_steps
+from jokemine.schema import RECORD_SCHEMA, DropReason
 from jokemine.scrapers.raw_store import read_part
-from jokemine.splits.assign import split_groups, split_of
+from jokemine.scrapers.registry import kind_of
 from jokemine.state import Layout, State, new_run_id, utcnow
 
 log = logging.getLogger(__name__)
-KEY_COLUMNS = [
-    "truncated",
-    "group_key",
-    "lang",
-    "id",
-    "source",
-    "score_retrieved_at",
-    "fetched_at",
-    "drop_reason",
-    "text_key",
-    "score",
-    "score_kind",
-    "created_at",
-]
+R = TypeVar("R")
 KEEP_CLEAN_RUNS = 2
 PASS2_ROWS = 5000
 
 
 def steps_for(source: AnySource, cfg: CleanConfig) -> list[Step]:
-    """The pass-1 steps for one source kind."""
-    tail: list[Step] = [
-        map_step("build_pairs", F.build_pairs),
-        F.scrub_pii_step,
-        filter_step("empty", F.empty),
-        filter_step("length", F.length_bounds(cfg)),
-        map_step("keys", F.add_keys),
-    ]
-    if isinstance(source, RedditDumpSource | RedditApiSource):
-        return [
-            filter_step("upstream_deleted", F.upstream_deleted),
-            filter_step("mod_post", F.mod_post),
-            filter_step("link_post", F.link_post),
-            map_step("normalize", F.normalize_reddit(cfg.strip_edits)),
-            *tail,
-        ]
-    return [
-        filter_step("upstream_deleted", F.upstream_deleted),
-        map_step("normalize", F.normalize_table),
-        filter_step("incomplete", F.incomplete),
-        *tail,
-    ]
+    """The pass-1 steps of a source: its kind's (:mod:`jokemine.scrapers.registry`)."""
+    return kind_of(source).steps(source, cfg)
 
 
 @dataclass(frozen=True)
 class Pass1Task:
-    """One raw part to parse, filter and normalize."""
+    """One raw part to parse, filter and normalize into ``p1/<index>.parquet`` of the work folder."""
 
     index: int
     raw_path: str
@@ -109,8 +87,17 @@ class Pass1Task:
     source: AnySource
     clean: CleanConfig
     author_salt: str
-    out_path: str
+    work: Work
     records: int
+
+    @property
+    def out_path(self) -> str:
+        return p1_path(self.work, self.index)
+
+
+def p1_path(work: Work, index: int) -> str:
+    """The pass-1 file of shard ``index``."""
+    return work.path("p1", f"{index:05d}.parquet")
 
 
 @dataclass
@@ -122,11 +109,6 @@ class ShardResult:
     seconds: float = 0.0
 
 
-def _nullable(values: pd.Series) -> list[Any]:
-    """A column as a list with pandas' missing markers (NaN, None, pd.NA) as None."""
-    return [None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v for v in values]
-
-
 def _public(rec: Record) -> Record:
     for k in [k for k in rec if k.startswith("_")]:
         del rec[k]
@@ -134,7 +116,7 @@ def _public(rec: Record) -> Record:
 
 
 def run_pass1(task: Pass1Task) -> ShardResult:
-    """Parse and filter one raw part into a pass-1 Parquet file."""
+    """Parse and filter one raw part into a pass-1 Parquet file; scatter its key columns by id (``ids``)."""
     crash_point("clean.pass1")
     t0 = time.perf_counter()
     ctx = ParseContext(task.source, task.author_salt)
@@ -161,184 +143,62 @@ def run_pass1(task: Pass1Task) -> ShardResult:
         rows.extend(out)
     for k, v in page_stats.items():
         stats.add("parse", name, k, n=v)
-    pq.write_table(pa.Table.from_pylist(rows, schema=RECORD_SCHEMA), task.out_path)
-    return ShardResult(task.index, len(rows), stats, quarantine, time.perf_counter() - t0)
-
-
-def language_decision(cols: dict[str, list[Any]], i: int, keep: set[str], min_chars: int, stats: Stats) -> str | None:
-    """The language filter for row ``i``: ``"language"`` when its language is not kept.
-
-    langdetect is unreliable on short texts (on r/Jokes most sub-100-character posts it labels ``af``, ``nl``,
-    ``so``, ``no``... are English; see README). So a text shorter than ``min_chars`` whose detected language is
-    not kept is kept with ``lang = "und"`` (undetermined) instead of being dropped.
-    """
-    lang = cols["lang"][i]
-    if not keep or lang in keep:
-        return None
-    if len(cols["text"][i]) < min_chars:
-        stats.add("lang_undetermined_short", cols["source"][i], lang)
-        cols["lang"][i] = "und"
-        return None
-    stats.add("dropped_language", cols["source"][i], lang)
-    return "language"
+    table = pa.Table.from_pylist(rows, schema=RECORD_SCHEMA)
+    del rows
+    storage.write_table(task.out_path, table)
+    keys = table.select(KEY_COLUMNS).to_pandas()
+    keys["shard"], keys["row"] = task.index, np.arange(len(keys), dtype=np.int64)
+    task.work.scatter("ids", keys, part_of_strings(keys["id"].to_numpy(), task.work.partitions), f"{task.index:05d}",
+                      KEY_SCHEMA)  # fmt: skip
+    return ShardResult(task.index, table.num_rows, stats, quarantine, time.perf_counter() - t0)
 
 
 @dataclass(frozen=True)
 class Pass2Task:
-    """Global decisions for one pass-1 shard, then language ID and splits."""
+    """Rows ``lo..hi`` (in row order) of the records of shard ``index`` that remain after the id merge: apply the
+    global decisions (``dec``), identify languages, filter, assign splits, write ``out/part-<index>-<chunk>``."""
 
     index: int
-    in_path: str
-    out_path: str
-    rows: list[int]
-    drop_reason: list[str | None]
-    score_norm: list[float | None]
-    dup_cluster: list[str | None]
-    dup_cluster_size: list[int | None]
-    also_in: list[list[str] | None]
-    split_key: list[str | None]
-    lang_hint: list[str | None]
-    created_fill: list[Any]
+    chunk: int
+    work: Work
+    lo: int
+    hi: int
     clean: CleanConfig
     splits: SplitsConfig
 
+    @property
+    def out_path(self) -> str:
+        return self.work.path("out", f"part-{self.index:05d}-{self.chunk:03d}.parquet")
+
+
+def decisions(work: Work, shard: int) -> pa.Table:
+    """Every decision for shard ``shard`` (``dec``), in row order."""
+    urls = storage.listdir(work.path("dec", f"{shard:05d}"), ".parquet")
+    tables = [storage.read_table(u) for u in urls]
+    table = pa.concat_tables(tables) if tables else DEC_SCHEMA.empty_table()
+    return table.sort_by("row")
+
 
 def run_pass2(task: Pass2Task) -> ShardResult:
-    """Apply the global decisions to one shard, identify languages, assign splits, write the final shard."""
+    """Apply the global decisions to one chunk of a shard, identify languages, filter, assign splits and NSFW
+    flags (:func:`jokemine.cleaning.pass2.pass2_steps`), write the part."""
     t0 = time.perf_counter()
     stats = Stats()
-    table = pq.read_table(task.in_path).take(pa.array(task.rows, type=pa.int64()))
-    cols = table.to_pydict()
-    cols["drop_reason"] = list(task.drop_reason)
-    cols["score_norm"] = list(task.score_norm)
-    cols["dup_cluster"] = list(task.dup_cluster)
-    cols["dup_cluster_size"] = list(task.dup_cluster_size)
-    cols["also_in"] = list(task.also_in)
-    cols["split_key"] = list(task.split_key)
-    for i, hint in enumerate(task.lang_hint):
-        if hint is not None and cols["lang"][i] is None:
-            cols["lang"][i] = hint
-    for i, day in enumerate(task.created_fill):
-        if day is not None and cols["created_at"][i] is None:
-            cols["created_at"][i] = day
-    need = [i for i in range(table.num_rows) if cols["drop_reason"][i] is None and cols["lang"][i] is None]
-    detected = detect_batch([cols["text"][i] for i in need], task.clean.langdetect_chars)
-    stats.add("step", "langdetect", "in", n=len(need))
-    for i, lang in zip(need, detected, strict=True):
-        cols["lang"][i] = lang
-    keep_langs = set(task.clean.languages)
-    for i in range(table.num_rows):
-        source = cols["source"][i]
-        if cols["drop_reason"][i] is None:
-            reason = language_decision(cols, i, keep_langs, task.clean.lang_min_chars, stats)
-            if reason:
-                cols["drop_reason"][i] = reason
-        if cols["drop_reason"][i] is not None:
-            stats.add("dropped", source, cols["drop_reason"][i])
-            continue
-        split = split_of(cols["split_key"][i], task.splits)
-        cols["split"][i] = split
-        stats.add("kept", source, "total")
-        stats.add("kept_lang", source, cols["lang"][i])
-        stats.add("kept_kind", source, cols["kind"][i])
-        stats.add("kept_structure", source, cols["structure"][i])
-        if cols["nsfw"][i] is None:
-            cols["nsfw"][i] = is_nsfw(cols["text"][i], cols["lang"][i])
-            cols["nsfw_source"][i] = None if cols["nsfw"][i] is None else "wordlist"
-        flag = {True: "nsfw", False: "sfw", None: "unknown"}[cols["nsfw"][i]]
-        stats.add("kept_nsfw", source, cols["nsfw_source"][i] or "none", flag)
-        stats.add("kept_split", source, split)
-    pq.write_table(pa.Table.from_pydict(cols, schema=RECORD_SCHEMA), task.out_path)
+    dec = decisions(task.work, task.index).slice(task.lo, task.hi - task.lo)
+    table = storage.read_table(p1_path(task.work, task.index)).take(dec.column("row").combine_chunks())
+    records = table.to_pylist()
+    for rec, d in zip(records, dec.to_pylist(), strict=True):
+        rec["_dec"] = d
+    out = list(run_steps(records, pass2_steps(task.clean, task.splits), stats))
+    storage.write_table(task.out_path, pa.Table.from_pylist(out, schema=RECORD_SCHEMA))
     return ShardResult(task.index, table.num_rows, stats, [], time.perf_counter() - t0)
 
 
-def global_decisions(
-    paths: list[Path],
-    source_order: dict[str, int],
-    stats: Stats,
-    live_sources: frozenset[str] = frozenset(),
-    dedup: DedupConfig | None = None,
-) -> tuple[list[pd.DataFrame], dict[str, Any]]:
-    """Id merge, score percentiles, exact and near-duplicates and split groups over all pass-1 shards (key columns
-    only, plus the texts of one representative per ``text_key`` for near-duplicates).
-
-    One record per id: of several observations of one id (the same Reddit post in two dumps, or re-read from
-    the API) a complete one wins over a ``truncated`` one (which is dropped when alone), then the one with the
-    latest ``score_retrieved_at`` wins (unknown times last), then the one with a
-    ``created_at``, then the source listed first in the config, then the latest ``fetched_at``. A deletion
-    found on a live re-read sticks: the id stays dropped (``deleted_upstream``) unless a later live read
-    (``live_sources``) shows the post again, whatever a dump retrieved afterwards says.
-
-    Duplicates (:func:`jokemine.cleaning.dedup.deduplicate`): per cluster the best-scored member survives, the others
-    get ``exact_duplicate`` or ``near_duplicate``. Split groups (:func:`jokemine.splits.assign.split_groups`): every
-    member of a duplicate cluster and every joke of one setup share a ``split_key``.
-
-    Returns, per shard, the surviving rows (``row``) with ``drop_reason``, ``score_norm``, ``dup_cluster``,
-    ``dup_cluster_size``, ``also_in``, ``split_key`` and ``lang_hint`` (a language declared by another copy of the
-    same text, used instead of detection); and the dedup report (:func:`jokemine.cleaning.dedup_report.dedup_report`).
-    """
-    dedup = dedup or DedupConfig()
-    frames = []
-    for i, p in enumerate(paths):
-        t = pq.read_table(p, columns=KEY_COLUMNS).to_pandas()
-        t["shard"], t["row"] = i, range(len(t))
-        frames.append(t)
-    df = pd.concat(frames, ignore_index=True)
-    df["order"] = df["source"].map(source_order).fillna(len(source_order))
-    df["dated"] = df["created_at"].notna()
-    df["whole"] = ~df["truncated"].fillna(False).astype(bool)
-    df = df.sort_values(
-        ["id", "whole", "score_retrieved_at", "dated", "order", "fetched_at", "shard", "row"],
-        ascending=[True, False, False, False, True, False, False, False],
-        na_position="last",
-        kind="mergesort",
-    )
-    is_del = df["drop_reason"].eq("deleted_upstream")
-    sticky: set[str] = set()
-    if is_del.any():
-        del_time = df.loc[is_del].groupby("id")["score_retrieved_at"].max()
-        shown = df.loc[df["source"].isin(live_sources) & ~is_del].groupby("id")["score_retrieved_at"].max()
-        shown = shown.reindex(del_time.index)
-        sticky = set(del_time.index[shown.isna() | (shown < del_time)])
-    earliest = df.groupby("id")["created_at"].min()  # a page without dates may win: keep the day it was posted
-    merged = df.duplicated("id", keep="first")
-    for source, n in df.loc[merged, "source"].value_counts().items():
-        stats.add("merged_same_id", str(source), n=int(n))
-    df = df.loc[~merged].copy()
-    df.loc[~df["whole"] & df["drop_reason"].isna(), "drop_reason"] = "truncated"
-    df["created_fill"] = df["id"].map(earliest).where(df["created_at"].isna())
-    df["created_at"] = df["created_at"].fillna(df["created_fill"])
-    if sticky:
-        df.loc[df["id"].isin(sticky), "drop_reason"] = "deleted_upstream"
-    df["score_norm"] = float("nan")
-    df["dup_cluster"] = None
-    df["lang_hint"] = None
-    live = df["drop_reason"].isna()
-    df.loc[live, "score_norm"] = cohort_percentiles(df.loc[live])
-    df["dup_cluster_size"] = pd.NA
-    df["also_in"] = None
-    df["split_key"] = None
-    outcome = deduplicate(df.loc[live], _text_loader(paths), dedup.params() if dedup.near_duplicates else None)
-    df.loc[live, "dup_cluster"] = outcome.survivor
-    df.loc[live, "dup_cluster_size"] = outcome.size
-    df.loc[live, "also_in"] = outcome.also_in
-    dup_idx = outcome.drop_reason.index[outcome.drop_reason.notna()]
-    df.loc[dup_idx, "drop_reason"] = outcome.drop_reason[dup_idx]
-    kept = live & ~df.index.isin(dup_idx)
-    # a language declared by any copy of a text holds for the copy that survives
-    declared = df.loc[live & df["lang"].notna()].groupby("text_key")["lang"].first()
-    needs = kept & df["lang"].isna()
-    df.loc[needs, "lang_hint"] = df.loc[needs, "text_key"].map(declared)
-    df.loc[live, "split_key"] = split_groups(df.loc[live, "group_key"], outcome.cluster)
-    for reason in ("exact_duplicate", "near_duplicate"):
-        stats.add("step", "dedup", reason, n=int((outcome.drop_reason == reason).sum()))
-    stats.add("step", "dedup", "in", n=int(live.sum()))
-    stats.add("step", "dedup", "clusters", n=int((outcome.size[~outcome.drop_reason.notna()] > 1).sum()))
-    report = dedup_report(df.loc[live], outcome, dedup)
-    cols = ["row", "drop_reason", "score_norm", "dup_cluster", "dup_cluster_size", "also_in", "split_key"]
-    cols += ["lang_hint", "created_fill"]
-    by_shard = {int(i): part.sort_values("row")[cols] for i, part in df.groupby("shard", sort=False)}
-    return [by_shard.get(i, df.iloc[0:0][cols]) for i in range(len(paths))], report
+def warm_workers() -> None:
+    """Executor setup on every worker: langdetect's profiles and the NSFW word lists, loaded once."""
+    warm_up()
+    for lang in ("en", "ru"):
+        wordlist_pattern(lang)
 
 
 def release_memory() -> None:
@@ -348,23 +208,6 @@ def release_memory() -> None:
     pa.default_memory_pool().release_unused()
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
-
-
-def _text_loader(paths: list[Path]) -> TextLoader:
-    """Reads ``text`` and ``punchline`` of representative rows (columns ``shard``, ``row``) from pass-1 shards."""
-
-    def load(reps: pd.DataFrame) -> tuple[list[str], list[str | None]]:
-        texts: list[str] = [""] * len(reps)
-        punch: list[str | None] = [None] * len(reps)
-        pos = pd.Series(np.arange(len(reps)), index=reps.index)
-        for _, part in reps.groupby("shard", sort=False):
-            t = pq.read_table(paths[int(part["shard"].iloc[0])], columns=["text", "punchline"])
-            t = t.take(pa.array(part["row"].to_numpy(), type=pa.int64())).to_pydict()
-            for k, text, p in zip(pos[part.index], t["text"], t["punchline"], strict=True):
-                texts[k], punch[k] = text, p
-        return texts, punch
-
-    return load
 
 
 @dataclass
@@ -409,7 +252,7 @@ def clean_settings_digest(cfg: Config) -> str:
     blob = json.dumps(
         {
             "version": __version__,
-            "clean": cfg.clean.model_dump(mode="json", exclude={"workers"}),
+            "clean": cfg.clean.model_dump(mode="json", exclude={"workers", "partitions", "partition_rows"}),
             "dedup": cfg.dedup.model_dump(mode="json"),
             "splits": cfg.splits.model_dump(mode="json"),
             "sources": [s.model_dump(mode="json", exclude={"enabled"}) for s in cfg.sources],
@@ -419,10 +262,62 @@ def clean_settings_digest(cfg: Config) -> str:
     return hashlib.blake2b(blob.encode(), digest_size=12).hexdigest()
 
 
-def clean(cfg: Config, data_dir: Path, *, workers: int | None = None, progress: bool | None = None) -> CleanReport:
+def partitions_for(cfg: Config, records: int, workers: int) -> int:
+    """Hash partitions of the global stages: ``[clean] partitions``, or (0 = auto) one per
+    ``[clean] partition_rows`` raw records, at least one per worker. (A rerun with other workers and automatic
+    partitions starts afresh: the work folder is named after the partitions.)"""
+    if cfg.clean.partitions:
+        return cfg.clean.partitions
+    return max(1, workers, -(-records // cfg.clean.partition_rows))
+
+
+def work_digest(cfg: Config, parts: list[Any], salt: str, partitions: int) -> str:
+    """Names the work folder of a clean run: the same settings, raw parts, salt and partitions give the same
+    folder, so a rerun after a crash finds its finished tasks there (and only then)."""
+    blob = json.dumps([clean_settings_digest(cfg), [[p.path, p.records] for p in parts], salt, partitions])
+    return hashlib.blake2b(blob.encode(), digest_size=10).hexdigest()
+
+
+def build_executor(
+    cfg: Config,
+    *,
+    kind: str | None = None,
+    address: str | None = None,
+    workers: int | None = None,
+    progress: bool | None = None,
+) -> LocalExecutor | DaskExecutor:
+    """The executor of ``[executor]`` with command-line overrides (``--executor``, ``--scheduler``, ``--workers``);
+    a ``--scheduler`` address implies ``dask``. Workers run :func:`warm_workers` once each."""
+    e = cfg.executor
+    if workers is None:
+        workers = e.workers or cfg.clean.workers
+    kind = kind or ("dask" if address else e.kind)
+    return make_executor(
+        kind,
+        workers=workers,
+        address=address or e.address,
+        memory_limit=e.memory_limit,
+        progress=progress,
+        setup=(warm_workers,),
+        start_method=e.start_method,
+    )
+
+
+def clean(
+    cfg: Config,
+    data_dir: Path,
+    *,
+    workers: int | None = None,
+    progress: bool | None = None,
+    executor: LocalExecutor | DaskExecutor | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> CleanReport:
     """Run the clean stage over every committed raw part of the configured sources.
 
-    Raises :class:`NothingToDo` when there is no raw data (nothing is written then).
+    ``executor`` runs the stages (default: :func:`build_executor` from ``[executor]``, with ``workers``); it is
+    entered and closed here. ``echo`` gets a line naming the executor (and the Dask dashboard).
+    Raises :class:`NothingToDo` when there is no raw data (nothing is written then), :class:`TaskFailed` when a
+    task fails (finished tasks are kept in the work folder; a rerun continues from them).
     """
     layout = Layout(data_dir)
     if not layout.state_path.exists():
@@ -442,13 +337,25 @@ def clean(cfg: Config, data_dir: Path, *, workers: int | None = None, progress: 
             log.warning("raw data of sources not in the config is ignored: %s", ", ".join(unknown))
         run_id = new_run_id()
         state.start_run(run_id, "clean")
+        ex = executor or build_executor(cfg, workers=workers, progress=progress)
         try:
-            report = _clean(cfg, layout, parts, sources, salt, run_id, workers, progress, started_at, t_start)
+            with ex:
+                if echo:
+                    echo(describe(ex))
+                report = _clean(cfg, layout, parts, sources, salt, run_id, ex, started_at, t_start)
         except BaseException as e:
             state.finish_run(run_id, "clean", "failed", {"error": f"{type(e).__name__}: {e}"})
             raise
         state.finish_run(run_id, "clean", "ok", report.stats["totals"])
     return report
+
+
+def _stage(ex: LocalExecutor | DaskExecutor, name: str, fn: Callable[[Any], R], tasks: list[Any], work: Work,
+           weight: Callable[[Any], float] | None = None) -> list[R]:  # fmt: skip
+    """One stage on the executor, with completion markers in the work folder; a crash point after it."""
+    out = ex.map(fn, tasks, stage=name, completions=work.path("completions"), weight=weight)
+    crash_point(f"clean.after.{name}")
+    return out
 
 
 def _clean(
@@ -458,81 +365,72 @@ def _clean(
     sources: dict[str, Any],
     salt: str,
     run_id: str,
-    workers: int | None,
-    progress: bool | None,
+    ex: LocalExecutor | DaskExecutor,
     started_at: Any,
     t_start: float,
 ) -> CleanReport:
-    executor = LocalExecutor(workers if workers is not None else cfg.clean.workers, progress)
     layout.clean.mkdir(parents=True, exist_ok=True)
     atomic.remove_stale_tmp(layout.clean)
+    P = partitions_for(cfg, sum(p.records for p in parts), ex.workers)
+    root = layout.clean / f".work-{work_digest(cfg, parts, salt, P)}"
+    for old in layout.clean.glob(".work-*"):  # a crashed run over other inputs: nothing in it can be reused
+        if old != root:
+            shutil.rmtree(old, ignore_errors=True)
+    work = Work(str(root), P)
+    S = len(parts)
     final = layout.clean / run_id
     stats = Stats()
-    timing: dict[str, float] = {}
+    near = cfg.dedup.params() if cfg.dedup.near_duplicates else None
+    tasks1 = [
+        Pass1Task(i, str(layout.root / p.path), p.path, sources[p.source], cfg.clean, salt, work, p.records)
+        for i, p in enumerate(parts)
+    ]
+    res1 = _stage(ex, "parse", run_pass1, tasks1, work, weight=lambda t: t.records)
+    quarantine = [q for r in res1 for q in r.quarantine]
+    for r in res1:
+        stats.merge(r.stats)
+    order = {s.name: i for i, s in enumerate(cfg.sources)}
+    live_sources = frozenset(s.name for s in cfg.sources if kind_of(s).live)
+    for st in _stage(ex, "ids", merge_ids, [IdTask(work, p, S, order, live_sources) for p in range(P)], work):
+        stats.merge(st)
+    _stage(ex, "cohorts", cohort_scores, [CohortTask(work, q, S) for q in range(P)], work)
+    near_stats = Stats()
+    for st in _stage(ex, "sign", sign, [SignTask(work, s, p1_path(work, s), near) for s in range(S)], work):
+        near_stats.merge(st)
+    for st in _stage(ex, "links", links, [LinkTask(work, t) for t in range(P)], work):
+        near_stats.merge(st)
+    cluster_edges: tuple[str, ...] = ("edges-text",)
+    if near is not None:
+        for rnd in (1, 2):
+            for st in _stage(ex, f"buckets-{rnd}", buckets, [BucketTask(work, b, rnd) for b in range(P)], work):
+                near_stats.merge(st)
+            vt = [VerifyTask(work, n, rnd, near) for n in range(P)]
+            _stage(ex, f"attach-{rnd}", attach_a, vt, work)
+            for st in _stage(ex, f"verify-{rnd}", verify, vt, work):
+                near_stats.merge(st)
+            cluster_edges += (f"edges-{rnd}",)
+            if rnd == 1:
+                _stage(ex, "components-1", components, [ComponentTask(work, cluster_edges, (), "labels-1")], work)
+    _stage(ex, "components", components, [ComponentTask(work, cluster_edges, ("edges-group",), "labels")], work)
+    _stage(ex, "assign", assign, [AssignTask(work, s, "labels") for s in range(S)], work)
+    summary_cl = ClusterSummary()
+    for cs in _stage(ex, "resolve", resolve, [ResolveTask(work, k, S) for k in range(P)], work):
+        summary_cl.merge(cs)
+    stats.merge(summary_cl.stats)
+    tasks2 = []
+    for s in range(S):
+        rows = sum(storage.num_rows(u) for u in storage.listdir(work.path("dec", f"{s:05d}"), ".parquet"))
+        # chunks of PASS2_ROWS rows: language ID dominates, small tasks keep every worker busy to the end
+        for c, lo in enumerate(range(0, max(rows, 1), PASS2_ROWS)):
+            tasks2.append(Pass2Task(s, c, work, lo, min(lo + PASS2_ROWS, rows), cfg.clean, cfg.splits))
+    res2 = _stage(ex, "pass2", run_pass2, tasks2, work, weight=lambda t: t.hi - t.lo)
+    for r in res2:
+        stats.merge(r.stats)
+    dedup_doc = build_dedup_doc(summary_cl, near_stats, cfg.dedup, near, work)
+    timing = {name: log.seconds for name, log in ex.stages.items()}
     with atomic.staged_dir(final) as out:
-        work = out / "work"
-        work.mkdir()
-        tasks1 = [
-            Pass1Task(
-                i,
-                str(layout.root / p.path),
-                p.path,
-                sources[p.source],
-                cfg.clean,
-                salt,
-                str(work / f"p1-{i:05d}.parquet"),
-                p.records,
-            )
-            for i, p in enumerate(parts)
-        ]
-        t = time.perf_counter()
-        res1 = executor.map(run_pass1, tasks1, desc="clean: parse+filter", weight=lambda t: t.records)
-        timing["pass1_s"] = time.perf_counter() - t
-        quarantine = [q for r in res1 for q in r.quarantine]
-        for r in res1:
-            stats.merge(r.stats)
-
-        t = time.perf_counter()
-        order = {s.name: i for i, s in enumerate(cfg.sources)}
-        live = frozenset(s.name for s in cfg.sources if isinstance(s, RedditApiSource))
-        decisions, dedup_doc = global_decisions([Path(t.out_path) for t in tasks1], order, stats, live, cfg.dedup)
-        timing["global_s"] = time.perf_counter() - t
-        release_memory()  # the near-duplicate search's garbage must not be copied into every pass-2 worker
-
-        warm_up()  # load langdetect profiles once, before forking
-        for lang in ("en", "ru"):
-            wordlist_pattern(lang)  # compile the NSFW word lists once, before forking
-        tasks2 = []
-        for t1, dec in zip(tasks1, decisions, strict=True):
-            # chunks of PASS2_ROWS rows: language ID dominates, small tasks keep every core busy to the end
-            for c, lo in enumerate(range(0, max(len(dec), 1), PASS2_ROWS)):
-                part = dec.iloc[lo : lo + PASS2_ROWS]
-                tasks2.append(
-                    Pass2Task(
-                        t1.index,
-                        t1.out_path,
-                        str(out / f"part-{t1.index:05d}-{c:03d}.parquet"),
-                        part["row"].tolist(),
-                        _nullable(part["drop_reason"]),
-                        [None if pd.isna(v) else float(v) for v in part["score_norm"]],
-                        _nullable(part["dup_cluster"]),
-                        [None if pd.isna(v) else int(v) for v in part["dup_cluster_size"]],
-                        [list(v) if isinstance(v, list | tuple | np.ndarray) else None for v in part["also_in"]],
-                        _nullable(part["split_key"]),
-                        _nullable(part["lang_hint"]),
-                        [None if pd.isna(v) else v.to_pydatetime() for v in part["created_fill"]],
-                        cfg.clean,
-                        cfg.splits,
-                    )
-                )
-        t = time.perf_counter()
-        res2 = executor.map(
-            run_pass2, tasks2, desc="clean: language+splits", weight=lambda t: sum(r is None for r in t.drop_reason)
-        )
-        timing["pass2_s"] = time.perf_counter() - t
-        for r in res2:
-            stats.merge(r.stats)
-        shutil.rmtree(work)
+        for t in tasks2:
+            storage.copy_to_local(t.out_path, out / f"part-{t.index:05d}-{t.chunk:03d}.parquet")
         if quarantine:
             with open(out / "quarantine.jsonl", "w", encoding="utf-8") as fh:
                 for q in quarantine:
@@ -540,6 +438,10 @@ def _clean(
         timing["total_s"] = time.perf_counter() - t_start
         summary = summarize(stats, run_id, started_at, cfg, parts, timing, len(quarantine), sum(r.rows for r in res2))
         summary["dedup"] = dedup_doc["summary"]
+        summary["executor"] = describe(ex).removeprefix("executor: ")
+        summary["partitions"] = P
+        summary["stages"] = {k: {"tasks": v.tasks, "resumed": v.resumed, "seconds": round(v.seconds, 3),
+                                 "started": round(v.started, 3)} for k, v in ex.stages.items()}  # fmt: skip
         for name, s in summary["per_source"].items():
             if s["quarantined"] > s["read"]:
                 log.warning(
@@ -554,8 +456,87 @@ def _clean(
         atomic.write_text(out / "dedup.md", dedup_markdown(dedup_doc))
     crash_point("clean.written")
     atomic.point(layout.clean / "latest", run_id)
+    storage.remove(work.root)
     _prune(layout)
     return CleanReport(run_id, final, summary)
+
+
+def build_dedup_doc(cl: ClusterSummary, near_stats: Stats, cfg: DedupConfig, params: Any, work: Work) -> dict[str, Any]:
+    """The dedup report (:mod:`jokemine.cleaning.dedup_report`) from the stages' counts and sample clusters; the
+    texts of the sampled members are read from the pass-1 files."""
+    removed = {
+        r.value: sum(n for (_, why), n in cl.removed.items() if why == r)
+        for r in (DropReason.EXACT_DUPLICATE, DropReason.NEAR_DUPLICATE)
+    }
+    summary = {
+        "records": cl.records,
+        "clusters": cl.multi,
+        "clusters_with_near_duplicates": cl.near_clusters,
+        "cross_source_clusters": sum(cl.cross.values()),
+        "largest_cluster": cl.largest,
+        "removed": removed,
+        "kept": cl.kept,
+        "size_histogram": {name: cl.histogram.get(name, 0) for name in bin_names()},
+    }
+    per_source: dict[str, dict[str, int]] = {}
+    for (src, why), n in sorted(cl.removed.items()):
+        per_source.setdefault(src, {})[why] = n
+    near: dict[str, Any] = {"enabled": cfg.near_duplicates}
+    if params is not None:
+        bands, rows = params.banding()
+        near |= {
+            "shingle": f"{cfg.shingle} {cfg.ngram}-grams",
+            "threshold": cfg.threshold,
+            "punchline_threshold": cfg.punchline_threshold,
+            "bands": bands,
+            "rows": rows,
+            "texts": near_stats.get("near", "nodes"),
+            "candidate_pairs": near_stats.get("near", "candidate_pairs"),
+            "verified_pairs": near_stats.get("near", "checked_pairs"),
+            "accepted_pairs": near_stats.get("near", "accepted_pairs"),
+            "rejected_text_jaccard": near_stats.get("near", "rejected_text"),
+            "rejected_punchline": near_stats.get("near", "rejected_punchline"),
+        }
+    cross = sorted(cl.cross.items(), key=lambda kv: (-kv[1], kv[0]))[:20]
+    return {
+        "summary": summary,
+        "removed_per_source": per_source,
+        "cross_source": dict(cross),
+        "near": near,
+        "sample": sample_clusters(cl.sample, work),
+    }
+
+
+def bin_names() -> list[str]:
+    """The size histogram's bin names, in order."""
+    return [f"{lo}+" if hi is None else (str(lo) if lo == hi else f"{lo}-{hi}") for lo, hi in SIZE_BINS]
+
+
+def sample_clusters(candidates: list[dict[str, Any]], work: Work) -> list[dict[str, Any]]:
+    """The report's sample: the :data:`SAMPLE_LARGEST` largest clusters (ties: smaller survivor id), then
+    :data:`SAMPLE_RANDOM` more by a seeded hash of their survivor (:func:`jokemine.cleaning.clusters.sample_rank`),
+    with their members' texts (cut to :data:`TEXT_CHARS`)."""
+    by_size = sorted(candidates, key=lambda c: (-c["size"], c["survivor"]))[:SAMPLE_LARGEST]
+    chosen = {c["survivor"] for c in by_size}
+    rest = sorted((c for c in candidates if c["survivor"] not in chosen), key=lambda c: c["rank"])[:SAMPLE_RANDOM]
+    picked = by_size + sorted(rest, key=lambda c: c["survivor"])
+    wanted: dict[int, set[int]] = {}
+    for c in picked:
+        for m in c["members"]:
+            wanted.setdefault(m["shard"], set()).add(m["row"])
+    texts: dict[tuple[int, int], str] = {}
+    for shard, rows in wanted.items():
+        idx = sorted(rows)
+        col = storage.read_table(p1_path(work, shard), ["text"]).take(pa.array(idx, pa.int64())).column("text")
+        texts.update({(shard, r): t for r, t in zip(idx, col.to_pylist(), strict=True)})
+    out = []
+    for c in picked:
+        members = [
+            {k: v for k, v in m.items() if k not in ("shard", "row")} | {"text": short(texts[(m["shard"], m["row"])])}
+            for m in c["members"]
+        ]
+        out.append({k: v for k, v in c.items() if k not in ("rank", "members")} | {"members": members})
+    return out
 
 
 def summarize(

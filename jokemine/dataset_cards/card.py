@@ -22,10 +22,11 @@ import yaml
 from datasets import Features
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from jokemine.config import Config, RedditApiSource, RedditDumpSource
+from jokemine.config import Config
 from jokemine.dataset_cards.baseline import PLACEHOLDER
 from jokemine.publish.changelog import markdown as changelog_markdown
-from jokemine.schema import GROUPED_FIELDS, RELEASE_CONFIGS, SPLITS, markdown_table, release_schema
+from jokemine.schema import GROUPED_FIELDS, RELEASE_CONFIGS, SPLITS, DropReason, markdown_table, release_schema
+from jokemine.scrapers.registry import kind_of
 
 CONFIG_DOCS = {
     "setup_punch": "two-part jokes: `setup` -> `punchline` (Reddit title -> body, question -> answer)",
@@ -42,28 +43,7 @@ FIGURE_CAPTIONS = {
     "languages": "Language shares",
 }
 
-REDDIT_TERMS = (
-    "Reddit user content: Reddit's Data API terms apply, which forbid using it to train machine-learning models "
-    "without Reddit's permission."
-)
-
-PIPELINE_ORDER = (
-    "quarantined",
-    "merged_same_id",
-    "deleted",
-    "removed",
-    "deleted_upstream",
-    "mod_post",
-    "link_post",
-    "incomplete",
-    "empty",
-    "too_short",
-    "too_long",
-    "truncated",
-    "exact_duplicate",
-    "near_duplicate",
-    "language",
-)
+PIPELINE_ORDER = ("quarantined", "merged_same_id", *(r.value for r in DropReason))
 """Processing steps in pipeline order, for the card's step table."""
 
 MANUAL = re.compile(r"<!-- jokemine:manual (\w+) -->\n?(.*?)<!-- jokemine:end \1 -->", re.DOTALL)
@@ -182,8 +162,9 @@ def _fmt(x: float | None, digits: int = 0) -> str:
 
 def _terms(cfg: Config, src: Any) -> str:
     parts = [x for x in (src.license, src.terms) if x]
-    if isinstance(src, RedditDumpSource | RedditApiSource) and not any("API terms" in p for p in parts):
-        parts.append(REDDIT_TERMS)
+    extra = kind_of(src).card_terms
+    if extra and not any("API terms" in p for p in parts):
+        parts.append(extra)
     return " ".join(parts) or "not stated: check the origin before use"
 
 

@@ -16,14 +16,19 @@ from __future__ import annotations
 import re
 from collections import Counter
 from datetime import date
+from functools import partial
 from typing import Any
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import lxml.html
 
+from jokemine.cleaning.filters import record_steps
+from jokemine.cleaning.parse import author_hash
+from jokemine.cleaning.parse import parse_page as page_records
 from jokemine.config import AnekdotRuSource
 from jokemine.scrapers.crawl import Crawler
 from jokemine.scrapers.http import Fetched, decode_html
+from jokemine.scrapers.registry import register
 from jokemine.state import FrontierEntry, FrontierOp
 
 READ_MORE = "читать дальше"
@@ -122,6 +127,26 @@ def page_links(html: str, url: str) -> tuple[list[str], list[str]]:
     return list(dict.fromkeys(pages)), cut
 
 
+def _jokes(cfg: AnekdotRuSource, html: str, page: dict[str, Any]) -> tuple[list[dict[str, Any]], Counter[str]]:
+    return parse_page(html, page.get("final_url") or page["url"], page.get("kind", ""), page.get("meta") or {})
+
+
+def _fill(rec: dict[str, Any], joke: dict[str, Any], page: dict[str, Any], ctx: Any) -> None:
+    """anekdot.ru's own fields: rating (net votes), votes, author, tags, category."""
+    rec["score"] = None if joke["rating"] is None else float(joke["rating"])
+    rec["votes_up"], rec["votes_down"] = joke["plus"], joke["minus"]
+    rec["score_kind"] = "net_votes" if rec["score"] is not None else None
+    rec["author_hash"] = author_hash(joke.get("author"), ctx.author_salt)
+    rec["tags"] = joke.get("tags") or []
+    rec["category"] = (page.get("meta") or {}).get("category")
+
+
+@register(
+    "anekdot_ru",
+    config=AnekdotRuSource,
+    parse=partial(page_records, jokes_of=_jokes, fill=_fill),
+    steps=record_steps,
+)
 class AnekdotRu(Crawler):
     """The anekdot.ru crawler (see the module docstring)."""
 

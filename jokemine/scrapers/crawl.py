@@ -57,6 +57,11 @@ class Crawler:
     parser_version = "crawl/1"
     track_ids = False
 
+    @classmethod
+    def from_config(cls, cfg: Any, base_dir: Path, http: HttpConfig) -> Any:
+        """The reader of one configured source (:mod:`jokemine.scrapers.registry`)."""
+        return cls(cfg, http, base_dir)
+
     def __init__(self, cfg: CrawlSourceConfig, http: HttpConfig, base_dir: Path) -> None:
         self.cfg = cfg
         self.http_cfg = http

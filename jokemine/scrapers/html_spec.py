@@ -13,17 +13,20 @@ import hashlib
 import re
 from collections import Counter
 from datetime import date
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 from cssselect import GenericTranslator
 
+from jokemine.cleaning.filters import record_steps
+from jokemine.cleaning.parse import parse_page as page_records
 from jokemine.config import HtmlSpecSource
 from jokemine.scrapers.anekdot_ru import element_text
 from jokemine.scrapers.crawl import Crawler
 from jokemine.scrapers.http import Fetched, decode_html
+from jokemine.scrapers.registry import register
 from jokemine.state import FrontierEntry, FrontierOp
 
 
@@ -80,6 +83,19 @@ def parse_page(
     return jokes, counts
 
 
+def _jokes(cfg: HtmlSpecSource, html: str, page: dict[str, Any]) -> tuple[list[dict[str, Any]], Counter[str]]:
+    return parse_page(cfg, html, page.get("final_url") or page["url"], page.get("meta") or {})
+
+
+def _fill(rec: dict[str, Any], joke: dict[str, Any], page: dict[str, Any], ctx: Any) -> None:
+    """A spec'd site's score, when its spec maps one."""
+    rec["score"] = joke.get("score")
+    rec["score_kind"] = ctx.source.score_kind if rec["score"] is not None else None
+
+
+@register(
+    "html_spec", config=HtmlSpecSource, parse=partial(page_records, jokes_of=_jokes, fill=_fill), steps=record_steps
+)
 class HtmlSpec(Crawler):
     """The crawler of a spec-defined site."""
 

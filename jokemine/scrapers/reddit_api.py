@@ -36,10 +36,14 @@ from typing import Any
 
 import requests
 
-from jokemine.config import RedditApiSource
+from jokemine.cleaning.filters import reddit_steps
+from jokemine.cleaning.parse import reddit_records
+from jokemine.config import HttpConfig, RedditApiSource
 from jokemine.errors import SourceError
 from jokemine.scrapers.base import Checkpoint, Event, Notice, RawItem, ReadContext
 from jokemine.scrapers.deadline import DeadlineAdapter, DeadlineExceeded, deadline
+from jokemine.scrapers.reddit_dump import REDDIT_TERMS
+from jokemine.scrapers.registry import register
 
 log = logging.getLogger(__name__)
 PARSER_VERSION = "reddit_api/1"
@@ -125,11 +129,24 @@ def _loop_message(after: str) -> str:
     )
 
 
+@register(
+    "reddit_api",
+    config=RedditApiSource,
+    parse=reddit_records,
+    steps=reddit_steps,
+    live=True,
+    card_terms=REDDIT_TERMS,
+)
 class RedditApi:
     """Reads the subreddits of one ``reddit_api`` source (see the module docstring)."""
 
     parser_version = PARSER_VERSION
     track_ids = True
+
+    @classmethod
+    def from_config(cls, cfg: RedditApiSource, base_dir: Path, http: HttpConfig) -> RedditApi:
+        """The reader of one configured source (:mod:`jokemine.scrapers.registry`)."""
+        return cls(cfg, base_dir)
 
     def __init__(self, cfg: RedditApiSource, base_dir: Path) -> None:
         self.cfg = cfg

@@ -23,7 +23,9 @@ from typing import Any
 
 import ijson
 
-from jokemine.config import RedditDumpSource
+from jokemine.cleaning.filters import reddit_steps
+from jokemine.cleaning.parse import reddit_records
+from jokemine.config import HttpConfig, RedditDumpSource
 from jokemine.errors import SourceError
 from jokemine.scrapers.base import BadItem, Event, Notice, RawItem, ReadContext, Unit, clip_raw
 from jokemine.scrapers.files import (
@@ -36,6 +38,7 @@ from jokemine.scrapers.files import (
     sniff_encoding,
     walk_files,
 )
+from jokemine.scrapers.registry import register
 
 PARSER_VERSION = "reddit_dump/1"
 
@@ -50,10 +53,29 @@ def reddit_source_id(obj: dict[str, Any]) -> str | None:
     return str(sid).removeprefix("t3_") or None
 
 
+REDDIT_TERMS = (
+    "Reddit user content: Reddit's Data API terms apply, which forbid using it to train machine-learning models "
+    "without Reddit's permission."
+)
+
+
+@register(
+    "reddit_dump",
+    config=RedditDumpSource,
+    parse=reddit_records,
+    steps=reddit_steps,
+    files=True,
+    card_terms=REDDIT_TERMS,
+)
 class RedditDump:
     """Reads the files of one ``reddit_dump`` source (see the module docstring)."""
 
     parser_version = PARSER_VERSION
+
+    @classmethod
+    def from_config(cls, cfg: RedditDumpSource, base_dir: Path, http: HttpConfig) -> RedditDump:
+        """The reader of one configured source (:mod:`jokemine.scrapers.registry`)."""
+        return cls(cfg, base_dir)
 
     def __init__(self, cfg: RedditDumpSource, base_dir: Path) -> None:
         self.name = cfg.name

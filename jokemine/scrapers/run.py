@@ -11,13 +11,14 @@ from typing import Any
 
 from tqdm import tqdm
 
-from jokemine.config import AnySource, Config, RedditDumpSource, TableSource
+from jokemine.config import AnySource, Config
 from jokemine.errors import NothingToDo, SourceError
 from jokemine.faults import crash_point
 from jokemine.lock import data_dir_lock
 from jokemine.scrapers import build_source
 from jokemine.scrapers.base import BadItem, Checkpoint, Notice, RawItem, ReadContext
 from jokemine.scrapers.raw_store import RawWriter, envelope, read_part, remove_uncommitted
+from jokemine.scrapers.registry import kind_of
 from jokemine.state import Layout, State, new_run_id, utcnow
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def select_sources(cfg: Config, names: list[str] | None) -> list[AnySource]:
             f"no sources to scrape in {where}: add a [[sources]] entry (a Reddit dump or a table; "
             "see README 'Use your own dumps'), or run with CONFIG=configs/real-offline.toml"
         )
-    file_sources = [s for s in sources if isinstance(s, RedditDumpSource | TableSource)]
+    file_sources: list[Any] = [s for s in sources if kind_of(s).files]
     present = any(os.path.lexists(p) for s in file_sources for p in s.files(cfg.base_dir))
     if len(file_sources) == len(sources) and not present:
         listed = "; ".join(f"{s.name}: {', '.join(s.paths(cfg.base_dir))}" for s in file_sources)

@@ -43,7 +43,9 @@ from typing import Any
 
 import ijson
 
-from jokemine.config import TableSource
+from jokemine.cleaning.filters import record_steps
+from jokemine.cleaning.parse import table_records
+from jokemine.config import HttpConfig, TableSource
 from jokemine.errors import SourceError
 from jokemine.scrapers.base import BadItem, Event, Notice, RawItem, ReadContext, clip_raw
 from jokemine.scrapers.files import (
@@ -56,6 +58,7 @@ from jokemine.scrapers.files import (
     sniff_encoding,
     walk_files,
 )
+from jokemine.scrapers.registry import register
 
 PARSER_VERSION = "table/1"
 TEXT_FIELDS = ("text", "title", "body", "question", "answer")
@@ -88,10 +91,16 @@ def iter_text_lines(path: Path, encoding: str) -> Iterator[str]:
         yield buf
 
 
+@register("table", config=TableSource, parse=table_records, steps=record_steps, files=True)
 class Table:
     """Reads the files of one ``table`` source (see the module docstring)."""
 
     parser_version = PARSER_VERSION
+
+    @classmethod
+    def from_config(cls, cfg: TableSource, base_dir: Path, http: HttpConfig) -> Table:
+        """The reader of one configured source (:mod:`jokemine.scrapers.registry`)."""
+        return cls(cfg, base_dir)
 
     def __init__(self, cfg: TableSource, base_dir: Path) -> None:
         self.cfg = cfg

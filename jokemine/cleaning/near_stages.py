@@ -1,0 +1,281 @@
+"""Near-duplicate search as stages that hand off through files (datatrove's MinHash signature -> buckets ->
+cluster stages, https://github.com/huggingface/datatrove/blob/main/src/datatrove/pipeline/dedup/minhash.py, plus
+an exact-Jaccard verification that datatrove does not have).
+
+* :func:`sign` (per shard): every live record becomes a *node*, the 64-bit hash of its shingle form and its
+  punchline's (identical inputs are one node, as in :func:`jokemine.cleaning.dedup.near_duplicate_labels`);
+  per distinct node: MinHash signature, one band key per LSH band (scattered by band key to ``bands``) and its
+  forms (scattered by node to ``nodes``). The record with its node goes to ``rows``; ``(node, text_key)`` and
+  ``(node, group_key)`` are scattered by key for :mod:`jokemine.cleaning.clusters`.
+* :func:`buckets` (per band-key partition): nodes equal on a whole band share a bucket. Round 1 pairs each
+  bucket's smallest node with every other (a star: single linkage needs one path per cluster); round 2 pairs
+  the members of buckets that round 1 left in several clusters, only across clusters.
+* :func:`attach_a` / :func:`verify` (per node partition): the forms of both ends are joined to each pair, then
+  the pair is an edge only when the MinHash estimate is plausible, the exact Jaccard of the shingle sets reaches
+  the threshold and the punchline check passes (:func:`jokemine.cleaning.dedup.plausible_pairs`,
+  :func:`jokemine.cleaning.dedup.punchline_mismatch`): the same tests as the in-memory search, so the
+  connected components (:mod:`jokemine.cleaning.clusters`) are the same.
+
+Nodes are 64-bit hashes: two different inputs share one with probability ~n^2 / 2^65 (~3e-6 at 10M nodes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from jokemine.cleaning import minhash as mh
+from jokemine.cleaning.dedup import NearDupParams, plausible_pairs, punchline_mismatch
+from jokemine.cleaning.id_merge import LIVE_SCHEMA
+from jokemine.cleaning.shuffle import Work, hash_strings, part_of_hashes, part_of_strings, schema
+from jokemine.pipeline import storage
+from jokemine.pipeline.steps import Stats
+
+NO_PUNCHLINE = "\x01"  # never in a shingle form (a non-word character)
+ROW_SCHEMA = pa.schema([*LIVE_SCHEMA, pa.field("node", pa.uint64())])
+LINK_SCHEMA = schema(node=pa.uint64(), key=pa.string())
+BAND_SCHEMA = schema(band=pa.int32(), key=pa.uint64(), node=pa.uint64())
+NODE_SCHEMA = schema(node=pa.uint64(), form=pa.string(), pform=pa.string())
+PAIR_SCHEMA = schema(a=pa.uint64(), b=pa.uint64())
+APAIR_SCHEMA = schema(a=pa.uint64(), b=pa.uint64(), form_a=pa.string(), pform_a=pa.string())
+EDGE_SCHEMA = schema(a=pa.uint64(), b=pa.uint64(), jaccard=pa.float64())
+LABEL_SCHEMA = schema(node=pa.uint64(), cluster=pa.uint64(), group=pa.uint64())
+MAX_PAIRS = 1 << 20
+
+
+def node_ids(forms: list[str], pforms: list[str | None] | None) -> np.ndarray:
+    """uint64 node of each input: hash of the shingle form, and of the punchline's form when ``pforms`` is given
+    (``None`` for a one-part joke, distinct from an empty punchline form)."""
+    h = hash_strings(forms)
+    if pforms is None:
+        return h
+    p = hash_strings([NO_PUNCHLINE if x is None else x for x in pforms])
+    with np.errstate(over="ignore"):
+        return mh.fmix64(h * np.uint64(0x9E3779B97F4A7C15) ^ p)
+
+
+def text_key_nodes(text_keys: pd.Series) -> np.ndarray:
+    """Nodes when near-duplicates are off: one per ``text_key`` (exact duplicates only)."""
+    return hash_strings(("\x02" + text_keys.astype(str)).to_numpy())
+
+
+@dataclass(frozen=True)
+class SignTask:
+    """Shard ``s``: its pass-1 file ``p1`` (path or URL); ``params`` (``None``: near-duplicates off)."""
+
+    work: Work
+    s: int
+    p1: str
+    params: NearDupParams | None
+
+
+def sign(task: SignTask) -> Stats:
+    """Nodes, signatures and band keys of the live records of one shard (see the module docstring)."""
+    work, stats = task.work, Stats()
+    live = work.gather("live", task.s, LIVE_SCHEMA).sort_values("row", kind="mergesort").reset_index(drop=True)
+    tag = f"{task.s:05d}"
+    params = task.params
+    if params is not None and len(live):
+        t = storage.read_table(task.p1, ["text", "punchline"]).take(pa.array(live["row"].to_numpy(), pa.int64()))
+        texts, punch = t.column("text").to_pylist(), t.column("punchline").to_pylist()
+        forms = [mh.shingle_form(x) for x in texts]
+        pforms = None
+        if params.punchline_threshold > 0:
+            pforms = [mh.shingle_form(p) if isinstance(p, str) and p else None for p in punch]
+        live["node"] = node_ids(forms, pforms)
+        first = ~live["node"].duplicated().to_numpy()
+        nodes = pd.DataFrame(
+            {
+                "node": live["node"].to_numpy()[first],
+                "form": np.asarray(forms, dtype=object)[first],
+                "pform": np.asarray(pforms if pforms is not None else [None] * len(forms), dtype=object)[first],
+            }
+        )
+        sh = mh.shingle_hashes(nodes["form"].tolist(), params.ngram, params.unit, threads=1)
+        bands, rows = params.banding()
+        sig = mh.signatures(sh, bands * rows, params.seed, threads=1)
+        has = np.flatnonzero(sh.sizes() > 0)  # a text without shingles is nobody's near-duplicate
+        entries = pd.DataFrame(
+            {
+                "band": np.repeat(np.arange(bands, dtype=np.int32), len(has)),
+                "key": np.concatenate([mh.band_keys(sig[has, b * rows : (b + 1) * rows]) for b in range(bands)])
+                if len(has)
+                else np.zeros(0, np.uint64),
+                "node": np.tile(nodes["node"].to_numpy()[has], bands),
+            }
+        )
+        work.scatter("bands", entries, part_of_hashes(entries["key"].to_numpy(), work.partitions), tag, BAND_SCHEMA)
+        work.scatter("nodes", nodes, part_of_hashes(nodes["node"].to_numpy(), work.partitions), tag, NODE_SCHEMA)
+        stats.add("near", "nodes", n=len(nodes))
+    else:
+        live["node"] = text_key_nodes(live["text_key"]) if len(live) else np.zeros(0, np.uint64)
+    work.write("rows", tag, live, ROW_SCHEMA)
+    for dataset, col in (("tk", "text_key"), ("gk", "group_key")):
+        links = pd.DataFrame({"node": live["node"], "key": live[col]}).drop_duplicates()
+        work.scatter(dataset, links, part_of_strings(links["key"].to_numpy(), work.partitions), tag, LINK_SCHEMA)
+    return stats
+
+
+@dataclass(frozen=True)
+class BucketTask:
+    """Band-key partition ``b``; ``round`` 1 (stars) or 2 (pairs across the clusters of round 1)."""
+
+    work: Work
+    b: int
+    round: int
+
+
+def lookup(nodes: np.ndarray, labels: pd.DataFrame, column: str) -> np.ndarray:
+    """``labels[column]`` of each node (``labels``: columns ``node`` sorted, ``column``); a node without a label
+    is its own."""
+    keys = labels["node"].to_numpy(np.uint64)
+    vals = labels[column].to_numpy(np.uint64)
+    nodes = np.asarray(nodes, dtype=np.uint64)
+    if not len(keys):
+        return nodes.copy()
+    idx = np.minimum(np.searchsorted(keys, nodes), len(keys) - 1)
+    return np.where(keys[idx] == nodes, vals[idx], nodes)
+
+
+def _bucket_bounds(band: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and size of each run of equal ``(band, key)`` in sorted arrays."""
+    if not len(band):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.r_[True, (band[1:] != band[:-1]) | (key[1:] != key[:-1])])
+    return starts, np.diff(np.r_[starts, len(band)])
+
+
+def _star_pairs(node: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> pd.DataFrame:
+    """Each bucket's first (smallest) node with every other member."""
+    multi = sizes > 1
+    st, sz = starts[multi], sizes[multi]
+    head = np.repeat(node[st], sz - 1)
+    before = np.cumsum(sz - 1) - (sz - 1)
+    other = node[np.repeat(st + 1 - before, sz - 1) + np.arange(len(head))]
+    return pd.DataFrame({"a": head, "b": other})
+
+
+def _cross_pairs(node: np.ndarray, label: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> pd.DataFrame:
+    """Every pair of one bucket whose nodes lie in different clusters (``label``), for every bucket."""
+    parts: list[pd.DataFrame] = []
+    small = sizes <= 64
+    for size in np.unique(sizes[small]):
+        ii, jj = np.triu_indices(int(size), 1)
+        st = starts[small][sizes[small] == size]
+        step = max(1, MAX_PAIRS // len(ii))
+        for lo in range(0, len(st), step):
+            s = st[lo : lo + step, None]
+            a, b = (s + ii).ravel(), (s + jj).ravel()
+            keep = label[a] != label[b]
+            parts.append(pd.DataFrame({"a": node[a[keep]], "b": node[b[keep]]}))
+    for st, size in zip(starts[~small].tolist(), sizes[~small].tolist(), strict=True):
+        for chunk in mh.bucket_pairs(np.arange(st, st + size), MAX_PAIRS):
+            keep = label[chunk[:, 0]] != label[chunk[:, 1]]
+            c = chunk[keep]
+            parts.append(pd.DataFrame({"a": node[c[:, 0]], "b": node[c[:, 1]]}))
+    if not parts:
+        return pd.DataFrame({"a": np.zeros(0, np.uint64), "b": np.zeros(0, np.uint64)})
+    return pd.concat(parts, ignore_index=True)
+
+
+def buckets(task: BucketTask) -> Stats:
+    """Candidate pairs of one band-key partition, scattered by their first node to ``pairs-<round>``."""
+    work, stats = task.work, Stats()
+    tag = f"{task.b:05d}"
+    if task.round == 1:
+        t = work.gather("bands", task.b, BAND_SCHEMA)
+        band, key, node = t["band"].to_numpy(), t["key"].to_numpy(np.uint64), t["node"].to_numpy(np.uint64)
+        order = np.lexsort((node, key, band))
+        band, key, node = band[order], key[order], node[order]
+        if len(node):  # one node seen in several shards is one member
+            first = np.r_[True, (band[1:] != band[:-1]) | (key[1:] != key[:-1]) | (node[1:] != node[:-1])]
+            band, key, node = band[first], key[first], node[first]
+        starts, sizes = _bucket_bounds(band, key)
+        pairs = _star_pairs(node, starts, sizes)
+        big = np.repeat(sizes > 2, sizes)  # round 1 settles buckets of two
+        kept = pd.DataFrame({"band": band[big], "key": key[big], "node": node[big]})
+        work.write("mbuckets", tag, kept, BAND_SCHEMA)
+        stats.add("near", "buckets", n=int((sizes > 1).sum()))
+    else:
+        df = storage.read_frames([work.path("mbuckets", f"{tag}.parquet")], BAND_SCHEMA)
+        labels = work.read_all("labels-1", LABEL_SCHEMA).sort_values("node")
+        node = df["node"].to_numpy(np.uint64)
+        label = lookup(node, labels, "cluster")
+        starts, sizes = _bucket_bounds(df["band"].to_numpy(), df["key"].to_numpy(np.uint64))
+        if len(starts):
+            mixed = np.minimum.reduceat(label, starts) != np.maximum.reduceat(label, starts)
+            starts, sizes = starts[mixed], sizes[mixed]
+        pairs = _cross_pairs(node, label, starts, sizes)
+    stats.add("near", "candidate_pairs", n=len(pairs))
+    name = f"pairs-{task.round}"
+    work.scatter(name, pairs, part_of_hashes(pairs["a"].to_numpy(), work.partitions), tag, PAIR_SCHEMA)
+    return stats
+
+
+@dataclass(frozen=True)
+class VerifyTask:
+    """Node partition ``n`` of round ``round``; ``params`` of the search."""
+
+    work: Work
+    n: int
+    round: int
+    params: NearDupParams
+
+
+def _nodes(work: Work, n: int) -> pd.DataFrame:
+    return work.gather("nodes", n, NODE_SCHEMA).drop_duplicates("node")
+
+
+def attach_a(task: VerifyTask) -> Stats:
+    """Each distinct pair whose first node is in partition ``n`` with that node's forms, scattered by the second
+    node to ``apairs-<round>``."""
+    work = task.work
+    pairs = work.gather(f"pairs-{task.round}", task.n, PAIR_SCHEMA).drop_duplicates()
+    nodes = _nodes(work, task.n).rename(columns={"node": "a", "form": "form_a", "pform": "pform_a"})
+    out = pairs.merge(nodes, on="a", how="inner")
+    part = part_of_hashes(out["b"].to_numpy(), work.partitions)
+    work.scatter(f"apairs-{task.round}", out, part, f"{task.n:05d}", APAIR_SCHEMA)
+    return Stats()
+
+
+def verify(task: VerifyTask) -> Stats:
+    """The verified edges among the pairs whose second node is in partition ``n`` -> ``edges-<round>``."""
+    work, params, stats = task.work, task.params, Stats()
+    pairs = work.gather(f"apairs-{task.round}", task.n, APAIR_SCHEMA)
+    nodes = _nodes(work, task.n).rename(columns={"node": "b", "form": "form_b", "pform": "pform_b"})
+    pairs = pairs.merge(nodes, on="b", how="inner").sort_values(["a", "b"], kind="mergesort")
+    stats.add("near", "checked_pairs", n=len(pairs))
+    edges = pd.DataFrame({"a": [], "b": [], "jaccard": []}).astype({"a": np.uint64, "b": np.uint64})
+    if len(pairs):
+        ends = pd.concat(
+            [
+                pairs[["a", "form_a", "pform_a"]].set_axis(["node", "form", "pform"], axis=1),
+                pairs[["b", "form_b", "pform_b"]].set_axis(["node", "form", "pform"], axis=1),
+            ]
+        ).drop_duplicates("node")
+        index = pd.Series(np.arange(len(ends)), index=ends["node"].to_numpy())
+        cand = np.stack([index[pairs["a"]].to_numpy(), index[pairs["b"]].to_numpy()], axis=1).astype(np.int64)
+        bands, rows = params.banding()
+        sh = mh.shingle_hashes(ends["form"].tolist(), params.ngram, params.unit, threads=1)
+        sig = mh.signatures(sh, bands * rows, params.seed, threads=1)
+        matrix = mh.shingle_matrix(sh, reuse=True)
+        ok = plausible_pairs(sig, cand, params.threshold)
+        jac = np.zeros(len(cand))
+        jac[ok] = mh.jaccard_pairs(matrix, cand[ok], threads=1)
+        ok &= jac >= params.threshold
+        stats.add("near", "rejected_text", n=int((~ok).sum()))
+        if params.punchline_threshold > 0 and ok.any():
+            pforms = [p if isinstance(p, str) else None for p in ends["pform"]]  # pandas may turn None into NaN
+            two_part = np.array([p is not None for p in pforms], dtype=bool)
+            psh = mh.shingle_hashes([p or "" for p in pforms], params.ngram, params.unit, threads=1)
+            pmatrix = mh.shingle_matrix(psh, reuse=True)
+            bad = punchline_mismatch(cand, ok, two_part, pmatrix, matrix, params.punchline_threshold, threads=1)
+            ok &= ~bad
+            stats.add("near", "rejected_punchline", n=int(bad.sum()))
+        edges = pd.DataFrame({"a": pairs["a"].to_numpy()[ok], "b": pairs["b"].to_numpy()[ok], "jaccard": jac[ok]})
+    stats.add("near", "accepted_pairs", n=len(edges))
+    work.write(f"edges-{task.round}", f"{task.n:05d}", edges, EDGE_SCHEMA)
+    return stats

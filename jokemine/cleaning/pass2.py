@@ -1,0 +1,115 @@
+"""Clean's pass 2 as steps (like pass 1, :mod:`jokemine.pipeline.steps`): the global decisions applied to each
+record, then language identification, the language filter, the split, the NSFW flag, and the outcome counts.
+
+Records arrive with their decisions in the transient ``_dec`` (one row of ``dec``,
+:data:`jokemine.cleaning.id_merge.DEC_SCHEMA`); every record flows on, dropped ones with their ``drop_reason``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from jokemine.cleaning.langid import detect_batch
+from jokemine.cleaning.nsfw import is_nsfw
+from jokemine.config import CleanConfig, SplitsConfig
+from jokemine.pipeline.steps import Record, Stats, Step, map_step
+from jokemine.schema import DropReason
+from jokemine.splits.assign import split_of
+
+DECIDED = ("drop_reason", "score_norm", "dup_cluster", "dup_cluster_size", "also_in", "split_key")
+
+
+def apply_decisions(rec: Record) -> Record:
+    """Copy the global decisions onto the record; a language another copy of the text declares, and the
+    earliest ``created_at`` of the id, fill gaps."""
+    dec = rec.pop("_dec")
+    for k in DECIDED:
+        rec[k] = dec[k]
+    if dec["lang_hint"] is not None and rec["lang"] is None:
+        rec["lang"] = dec["lang_hint"]
+    if dec["created_fill"] is not None and rec["created_at"] is None:
+        rec["created_at"] = dec["created_fill"]
+    return rec
+
+
+def langid_step(chars: int) -> Step:
+    """Language identification (:func:`jokemine.cleaning.langid.detect_batch`, batched over every record of the
+    chunk) for records still kept that declare no language."""
+
+    def run(records: Iterable[Record], stats: Stats) -> Iterator[Record]:
+        recs = list(records)
+        need = [r for r in recs if r["drop_reason"] is None and r["lang"] is None]
+        stats.add("step", "langdetect", "in", n=len(need))
+        for r, lang in zip(need, detect_batch([r["text"] for r in need], chars), strict=True):
+            r["lang"] = lang
+        yield from recs
+
+    return run
+
+
+def language_step(cfg: CleanConfig) -> Step:
+    """The language filter: a record whose language is not in ``[clean] languages`` is dropped (``language``),
+    except a text shorter than ``lang_min_chars``, which is kept with ``lang = "und"``: langdetect is unreliable
+    on short texts (on r/Jokes most sub-100-character posts it labels ``af``, ``nl``, ``so``, ``no``... are
+    English; see README)."""
+    keep = set(cfg.languages)
+
+    def run(records: Iterable[Record], stats: Stats) -> Iterator[Record]:
+        for r in records:
+            lang = r["lang"]
+            if r["drop_reason"] is None and keep and lang not in keep:
+                if len(r["text"]) < cfg.lang_min_chars:
+                    stats.add("lang_undetermined_short", r["source"], lang)
+                    r["lang"] = "und"
+                else:
+                    stats.add("dropped_language", r["source"], lang)
+                    r["drop_reason"] = DropReason.LANGUAGE.value
+            yield r
+
+    return run
+
+
+def split_step(cfg: SplitsConfig) -> Step:
+    """The split of each kept record, from its ``split_key`` (:func:`jokemine.splits.assign.split_of`)."""
+
+    def assign(r: Record) -> Record:
+        r["split"] = split_of(r["split_key"], cfg)
+        return r
+
+    return map_step("split", assign, kept_only=True)
+
+
+def _nsfw(r: Record) -> Record:
+    if r["nsfw"] is None:
+        r["nsfw"] = is_nsfw(r["text"], r["lang"])
+        r["nsfw_source"] = None if r["nsfw"] is None else "wordlist"
+    return r
+
+
+def count_outcomes(records: Iterable[Record], stats: Stats) -> Iterator[Record]:
+    """Counts per source: drops by reason; kept records by language, kind, structure, NSFW flag and split."""
+    for r in records:
+        source = r["source"]
+        if r["drop_reason"] is not None:
+            stats.add("dropped", source, r["drop_reason"])
+        else:
+            stats.add("kept", source, "total")
+            stats.add("kept_lang", source, r["lang"])
+            stats.add("kept_kind", source, r["kind"])
+            stats.add("kept_structure", source, r["structure"])
+            flag = {True: "nsfw", False: "sfw", None: "unknown"}[r["nsfw"]]
+            stats.add("kept_nsfw", source, r["nsfw_source"] or "none", flag)
+            stats.add("kept_split", source, r["split"])
+        yield r
+
+
+def pass2_steps(clean: CleanConfig, splits: SplitsConfig) -> list[Step]:
+    """The steps of pass 2, in order."""
+    return [
+        map_step("decisions", apply_decisions),
+        langid_step(clean.langdetect_chars),
+        language_step(clean),
+        split_step(splits),
+        map_step("nsfw", _nsfw, kept_only=True),
+        count_outcomes,
+    ]
