@@ -149,6 +149,15 @@ def punchline_mismatch(
     return bad
 
 
+def pre_plausible(sig_a: np.ndarray, sig_b: np.ndarray, threshold: float) -> np.ndarray:
+    """The first test of :func:`plausible_pairs` on the first ``m`` signature columns of both ends of each pair
+    (``sig_a``, ``sig_b``: uint32 ``(k, m)``, ``m = min(PRE_COLUMNS, num_perm)``): their estimate is at least
+    ``threshold - 3.5`` standard errors. Bool ``(k,)``."""
+    m = sig_a.shape[1]
+    se = np.sqrt(threshold * (1 - threshold) / m)
+    return np.count_nonzero(sig_a == sig_b, axis=1) >= m * (threshold - 3.5 * se)
+
+
 def plausible_pairs(sig: np.ndarray, pairs: np.ndarray, threshold: float) -> np.ndarray:
     """Which pairs ``(k, 2)`` deserve the exact Jaccard, from their MinHash estimate (a share of equal signature
     columns; standard error ``sqrt(s (1 - s) / m)`` over ``m`` columns): a pair whose first
@@ -156,8 +165,7 @@ def plausible_pairs(sig: np.ndarray, pairs: np.ndarray, threshold: float) -> np.
     threshold is lost with probability ~2e-4), the rest need an estimate over all columns of at least
     ``threshold - ESTIMATE_MARGIN`` (> 6 standard errors with the default 224 columns). Bool ``(k,)``."""
     m = min(PRE_COLUMNS, sig.shape[1])
-    se = np.sqrt(threshold * (1 - threshold) / m)
-    pre = np.count_nonzero(sig[pairs[:, 0], :m] == sig[pairs[:, 1], :m], axis=1) >= m * (threshold - 3.5 * se)
+    pre = pre_plausible(sig[pairs[:, 0], :m], sig[pairs[:, 1], :m], threshold)
     out = np.zeros(len(pairs), dtype=bool)
     p = pairs[pre]
     est = np.count_nonzero(sig[p[:, 0]] == sig[p[:, 1]], axis=1) / sig.shape[1]

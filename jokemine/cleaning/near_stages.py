@@ -7,12 +7,18 @@ an exact-Jaccard verification that datatrove does not have).
   per distinct node: MinHash signature, one band key per LSH band (scattered by band key to ``bands``) and its
   forms (scattered by node to ``nodes``). The record with its node goes to ``rows``; ``(node, text_key)`` and
   ``(node, group_key)`` are scattered by key for :mod:`jokemine.cleaning.clusters`.
+  The first :data:`~jokemine.cleaning.dedup.PRE_COLUMNS` signature columns of each node go to ``presig``.
 * :func:`buckets` (per band-key partition): nodes equal on a whole band share a bucket. Round 1 pairs each
-  bucket's smallest node with every other (a star: single linkage needs one path per cluster); round 2 pairs
-  the members of buckets that round 1 left in several clusters, only across clusters.
-* :func:`attach_a` / :func:`verify` (per node partition): the forms of both ends are joined to each pair, then
-  the pair is an edge only when the MinHash estimate is plausible, the exact Jaccard of the shingle sets reaches
-  the threshold and the punchline check passes (:func:`jokemine.cleaning.dedup.plausible_pairs`,
+  bucket's smallest node with every other (a star: single linkage needs one path per cluster). Round 2 takes
+  the buckets that round 1 left in several clusters (:func:`mixed`), joins the first signature columns to their
+  members (:func:`attach_pre`, per node partition) and pairs members only across clusters, keeping a pair only
+  when those columns pass :func:`jokemine.cleaning.dedup.pre_plausible` (the first test of the verification, so
+  nothing it would accept is lost; a bucket of thousands of short texts gives millions of pairs, and they never
+  reach a file).
+* :func:`attach_a` / :func:`verify` (per node partition): the forms of both ends are joined to each pair (in
+  chunks of :data:`ATTACH_ROWS` pairs, so memory is bounded whatever the pairs per partition), then the pair is an
+  edge only when the MinHash estimate is plausible, the exact Jaccard of the shingle sets reaches the threshold
+  and the punchline check passes (:func:`jokemine.cleaning.dedup.plausible_pairs`,
   :func:`jokemine.cleaning.dedup.punchline_mismatch`): the same tests as the in-memory search, so the
   connected components (:mod:`jokemine.cleaning.clusters`) are the same.
 
@@ -28,7 +34,7 @@ import pandas as pd
 import pyarrow as pa
 
 from jokemine.cleaning import minhash as mh
-from jokemine.cleaning.dedup import NearDupParams, plausible_pairs, punchline_mismatch
+from jokemine.cleaning.dedup import PRE_COLUMNS, NearDupParams, plausible_pairs, pre_plausible, punchline_mismatch
 from jokemine.cleaning.id_merge import LIVE_SCHEMA
 from jokemine.cleaning.shuffle import Work, hash_strings, part_of_hashes, part_of_strings, schema
 from jokemine.pipeline import storage
@@ -43,7 +49,11 @@ PAIR_SCHEMA = schema(a=pa.uint64(), b=pa.uint64())
 APAIR_SCHEMA = schema(a=pa.uint64(), b=pa.uint64(), form_a=pa.string(), pform_a=pa.string())
 EDGE_SCHEMA = schema(a=pa.uint64(), b=pa.uint64(), jaccard=pa.float64())
 LABEL_SCHEMA = schema(node=pa.uint64(), cluster=pa.uint64(), group=pa.uint64())
-MAX_PAIRS = 1 << 20
+PRE_NAMES = [f"h{j:02d}" for j in range(PRE_COLUMNS)]
+PRESIG_SCHEMA = pa.schema([pa.field("node", pa.uint64()), *(pa.field(c, pa.uint32()) for c in PRE_NAMES)])
+MSIG_SCHEMA = pa.schema([*BAND_SCHEMA, *(pa.field(c, pa.uint32()) for c in PRE_NAMES)])
+MAX_PAIRS = 1 << 19  # pairs per vectorized chunk (two (k, 32) uint32 gathers: 128 MiB)
+ATTACH_ROWS = 1 << 20  # pairs per file of apairs-<round>
 
 
 def node_ids(forms: list[str], pforms: list[str | None] | None) -> np.ndarray:
@@ -109,6 +119,12 @@ def sign(task: SignTask) -> Stats:
         )
         work.scatter("bands", entries, part_of_hashes(entries["key"].to_numpy(), work.partitions), tag, BAND_SCHEMA)
         work.scatter("nodes", nodes, part_of_hashes(nodes["node"].to_numpy(), work.partitions), tag, NODE_SCHEMA)
+        pre = np.zeros((len(has), PRE_COLUMNS), np.uint32)
+        m = min(PRE_COLUMNS, sig.shape[1])
+        pre[:, :m] = sig[has, :m]
+        presig = pd.DataFrame(pre, columns=PRE_NAMES)
+        presig.insert(0, "node", nodes["node"].to_numpy()[has])
+        work.scatter("presig", presig, part_of_hashes(presig["node"].to_numpy(), work.partitions), tag, PRESIG_SCHEMA)
         stats.add("near", "nodes", n=len(nodes))
     else:
         live["node"] = text_key_nodes(live["text_key"]) if len(live) else np.zeros(0, np.uint64)
@@ -121,11 +137,13 @@ def sign(task: SignTask) -> Stats:
 
 @dataclass(frozen=True)
 class BucketTask:
-    """Band-key partition ``b``; ``round`` 1 (stars) or 2 (pairs across the clusters of round 1)."""
+    """Band-key partition ``b``; ``round`` 1 (stars) or 2 (pairs across the clusters of round 1); ``params`` of
+    the search (round 2 applies its first test)."""
 
     work: Work
     b: int
     round: int
+    params: NearDupParams
 
 
 def lookup(nodes: np.ndarray, labels: pd.DataFrame, column: str) -> np.ndarray:
@@ -158,9 +176,23 @@ def _star_pairs(node: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> pd.D
     return pd.DataFrame({"a": head, "b": other})
 
 
-def _cross_pairs(node: np.ndarray, label: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> pd.DataFrame:
-    """Every pair of one bucket whose nodes lie in different clusters (``label``), for every bucket."""
+def _cross_pairs(
+    node: np.ndarray, label: np.ndarray, pre: np.ndarray, threshold: float, starts: np.ndarray, sizes: np.ndarray
+) -> tuple[pd.DataFrame, int]:
+    """Every pair of one bucket whose nodes lie in different clusters (``label``), for every bucket, that passes
+    :func:`jokemine.cleaning.dedup.pre_plausible` on ``pre`` (uint32 ``(n, m)``, rows as ``node``); and the number
+    of cross-cluster pairs before that test."""
     parts: list[pd.DataFrame] = []
+    crossing = 0
+
+    def keep(a: np.ndarray, b: np.ndarray) -> None:
+        nonlocal crossing
+        cross = label[a] != label[b]
+        a, b = a[cross], b[cross]
+        crossing += len(a)
+        ok = pre_plausible(pre[a], pre[b], threshold)
+        parts.append(pd.DataFrame({"a": node[a[ok]], "b": node[b[ok]]}))
+
     small = sizes <= 64
     for size in np.unique(sizes[small]):
         ii, jj = np.triu_indices(int(size), 1)
@@ -168,17 +200,35 @@ def _cross_pairs(node: np.ndarray, label: np.ndarray, starts: np.ndarray, sizes:
         step = max(1, MAX_PAIRS // len(ii))
         for lo in range(0, len(st), step):
             s = st[lo : lo + step, None]
-            a, b = (s + ii).ravel(), (s + jj).ravel()
-            keep = label[a] != label[b]
-            parts.append(pd.DataFrame({"a": node[a[keep]], "b": node[b[keep]]}))
+            keep((s + ii).ravel(), (s + jj).ravel())
     for st, size in zip(starts[~small].tolist(), sizes[~small].tolist(), strict=True):
         for chunk in mh.bucket_pairs(np.arange(st, st + size), MAX_PAIRS):
-            keep = label[chunk[:, 0]] != label[chunk[:, 1]]
-            c = chunk[keep]
-            parts.append(pd.DataFrame({"a": node[c[:, 0]], "b": node[c[:, 1]]}))
+            keep(chunk[:, 0], chunk[:, 1])
     if not parts:
-        return pd.DataFrame({"a": np.zeros(0, np.uint64), "b": np.zeros(0, np.uint64)})
-    return pd.concat(parts, ignore_index=True)
+        return pd.DataFrame({"a": np.zeros(0, np.uint64), "b": np.zeros(0, np.uint64)}), 0
+    return pd.concat(parts, ignore_index=True), crossing
+
+
+def _labels_1(work: Work) -> pd.DataFrame:
+    return work.read_all("labels-1", LABEL_SCHEMA).sort_values("node")
+
+
+def mixed(task: BucketTask) -> Stats:
+    """Round 2, band-key partition ``b``: the members of the buckets that round 1 left in several clusters,
+    scattered by node to ``mixed`` (to be joined with their first signature columns by :func:`attach_pre`)."""
+    work, stats = task.work, Stats()
+    df = storage.read_frames([work.path("mbuckets", f"{task.b:05d}.parquet")], BAND_SCHEMA)
+    node = df["node"].to_numpy(np.uint64)
+    label = lookup(node, _labels_1(work), "cluster")
+    starts, sizes = _bucket_bounds(df["band"].to_numpy(), df["key"].to_numpy(np.uint64))
+    keep = np.zeros(len(df), dtype=bool)
+    if len(starts):
+        multi = np.minimum.reduceat(label, starts) != np.maximum.reduceat(label, starts)
+        keep = np.repeat(multi, sizes)
+        stats.add("near", "mixed_buckets", n=int(multi.sum()))
+    out = df[keep]
+    work.scatter("mixed", out, part_of_hashes(out["node"].to_numpy(), work.partitions), f"{task.b:05d}", BAND_SCHEMA)
+    return stats
 
 
 def buckets(task: BucketTask) -> Stats:
@@ -199,17 +249,20 @@ def buckets(task: BucketTask) -> Stats:
         kept = pd.DataFrame({"band": band[big], "key": key[big], "node": node[big]})
         work.write("mbuckets", tag, kept, BAND_SCHEMA)
         stats.add("near", "buckets", n=int((sizes > 1).sum()))
+        stats.add("near", "candidate_pairs", n=len(pairs))
     else:
-        df = storage.read_frames([work.path("mbuckets", f"{tag}.parquet")], BAND_SCHEMA)
-        labels = work.read_all("labels-1", LABEL_SCHEMA).sort_values("node")
+        df = work.gather("msig", task.b, MSIG_SCHEMA)
+        order = np.lexsort((df["node"].to_numpy(), df["key"].to_numpy(), df["band"].to_numpy()))
+        df = df.iloc[order]
         node = df["node"].to_numpy(np.uint64)
-        label = lookup(node, labels, "cluster")
+        label = lookup(node, _labels_1(work), "cluster")
+        bands, rows = task.params.banding()
+        m = min(PRE_COLUMNS, bands * rows)
+        pre = df[PRE_NAMES[:m]].to_numpy(np.uint32)
         starts, sizes = _bucket_bounds(df["band"].to_numpy(), df["key"].to_numpy(np.uint64))
-        if len(starts):
-            mixed = np.minimum.reduceat(label, starts) != np.maximum.reduceat(label, starts)
-            starts, sizes = starts[mixed], sizes[mixed]
-        pairs = _cross_pairs(node, label, starts, sizes)
-    stats.add("near", "candidate_pairs", n=len(pairs))
+        pairs, crossing = _cross_pairs(node, label, pre, task.params.threshold, starts, sizes)
+        stats.add("near", "candidate_pairs", n=crossing)
+        stats.add("near", "rejected_text", n=crossing - len(pairs))
     name = f"pairs-{task.round}"
     work.scatter(name, pairs, part_of_hashes(pairs["a"].to_numpy(), work.partitions), tag, PAIR_SCHEMA)
     return stats
@@ -229,53 +282,73 @@ def _nodes(work: Work, n: int) -> pd.DataFrame:
     return work.gather("nodes", n, NODE_SCHEMA).drop_duplicates("node")
 
 
-def attach_a(task: VerifyTask) -> Stats:
-    """Each distinct pair whose first node is in partition ``n`` with that node's forms, scattered by the second
-    node to ``apairs-<round>``."""
+def attach_pre(task: VerifyTask) -> Stats:
+    """Round 2, node partition ``n``: each member of a mixed bucket whose node is here with its first signature
+    columns, scattered by band key to ``msig``."""
     work = task.work
-    pairs = work.gather(f"pairs-{task.round}", task.n, PAIR_SCHEMA).drop_duplicates()
-    nodes = _nodes(work, task.n).rename(columns={"node": "a", "form": "form_a", "pform": "pform_a"})
-    out = pairs.merge(nodes, on="a", how="inner")
-    part = part_of_hashes(out["b"].to_numpy(), work.partitions)
-    work.scatter(f"apairs-{task.round}", out, part, f"{task.n:05d}", APAIR_SCHEMA)
+    members = work.gather("mixed", task.n, BAND_SCHEMA)
+    pre = work.gather("presig", task.n, PRESIG_SCHEMA).drop_duplicates("node")
+    out = members.merge(pre, on="node", how="inner")
+    part = part_of_hashes(out["key"].to_numpy(), work.partitions)
+    work.scatter("msig", out, part, f"{task.n:05d}", MSIG_SCHEMA)
     return Stats()
 
 
+def attach_a(task: VerifyTask) -> Stats:
+    """Each distinct pair whose first node is in partition ``n`` with that node's forms, scattered by the second
+    node to ``apairs-<round>`` in files of at most :data:`ATTACH_ROWS` pairs."""
+    work = task.work
+    pairs = work.gather(f"pairs-{task.round}", task.n, PAIR_SCHEMA).drop_duplicates()
+    nodes = _nodes(work, task.n).rename(columns={"node": "a", "form": "form_a", "pform": "pform_a"})
+    for c, lo in enumerate(range(0, max(len(pairs), 1), ATTACH_ROWS)):
+        out = pairs.iloc[lo : lo + ATTACH_ROWS].merge(nodes, on="a", how="inner")
+        part = part_of_hashes(out["b"].to_numpy(), work.partitions)
+        work.scatter(f"apairs-{task.round}", out, part, f"{task.n:05d}-{c:04d}", APAIR_SCHEMA)
+    return Stats()
+
+
+def _verified(pairs: pd.DataFrame, params: NearDupParams, stats: Stats) -> pd.DataFrame:
+    """The pairs of ``pairs`` (columns ``a``, ``b`` and both ends' ``form_*``, ``pform_*``) that are edges."""
+    ends = pd.concat(
+        [
+            pairs[["a", "form_a", "pform_a"]].set_axis(["node", "form", "pform"], axis=1),
+            pairs[["b", "form_b", "pform_b"]].set_axis(["node", "form", "pform"], axis=1),
+        ]
+    ).drop_duplicates("node")
+    index = pd.Series(np.arange(len(ends)), index=ends["node"].to_numpy())
+    cand = np.stack([index[pairs["a"]].to_numpy(), index[pairs["b"]].to_numpy()], axis=1).astype(np.int64)
+    bands, rows = params.banding()
+    sh = mh.shingle_hashes(ends["form"].tolist(), params.ngram, params.unit, threads=1)
+    sig = mh.signatures(sh, bands * rows, params.seed, threads=1)
+    matrix = mh.shingle_matrix(sh, reuse=True)
+    ok = plausible_pairs(sig, cand, params.threshold)
+    jac = np.zeros(len(cand))
+    jac[ok] = mh.jaccard_pairs(matrix, cand[ok], threads=1)
+    ok &= jac >= params.threshold
+    stats.add("near", "rejected_text", n=int((~ok).sum()))
+    if params.punchline_threshold > 0 and ok.any():
+        pforms = [p if isinstance(p, str) else None for p in ends["pform"]]  # pandas may turn None into NaN
+        two_part = np.array([p is not None for p in pforms], dtype=bool)
+        psh = mh.shingle_hashes([p or "" for p in pforms], params.ngram, params.unit, threads=1)
+        pmatrix = mh.shingle_matrix(psh, reuse=True)
+        bad = punchline_mismatch(cand, ok, two_part, pmatrix, matrix, params.punchline_threshold, threads=1)
+        ok &= ~bad
+        stats.add("near", "rejected_punchline", n=int(bad.sum()))
+    return pd.DataFrame({"a": pairs["a"].to_numpy()[ok], "b": pairs["b"].to_numpy()[ok], "jaccard": jac[ok]})
+
+
 def verify(task: VerifyTask) -> Stats:
-    """The verified edges among the pairs whose second node is in partition ``n`` -> ``edges-<round>``."""
-    work, params, stats = task.work, task.params, Stats()
-    pairs = work.gather(f"apairs-{task.round}", task.n, APAIR_SCHEMA)
+    """The verified edges among the pairs whose second node is in partition ``n`` -> ``edges-<round>`` (sorted by
+    ``a``, ``b``), one ``apairs`` file at a time."""
+    work, stats = task.work, Stats()
     nodes = _nodes(work, task.n).rename(columns={"node": "b", "form": "form_b", "pform": "pform_b"})
-    pairs = pairs.merge(nodes, on="b", how="inner").sort_values(["a", "b"], kind="mergesort")
-    stats.add("near", "checked_pairs", n=len(pairs))
-    edges = pd.DataFrame({"a": [], "b": [], "jaccard": []}).astype({"a": np.uint64, "b": np.uint64})
-    if len(pairs):
-        ends = pd.concat(
-            [
-                pairs[["a", "form_a", "pform_a"]].set_axis(["node", "form", "pform"], axis=1),
-                pairs[["b", "form_b", "pform_b"]].set_axis(["node", "form", "pform"], axis=1),
-            ]
-        ).drop_duplicates("node")
-        index = pd.Series(np.arange(len(ends)), index=ends["node"].to_numpy())
-        cand = np.stack([index[pairs["a"]].to_numpy(), index[pairs["b"]].to_numpy()], axis=1).astype(np.int64)
-        bands, rows = params.banding()
-        sh = mh.shingle_hashes(ends["form"].tolist(), params.ngram, params.unit, threads=1)
-        sig = mh.signatures(sh, bands * rows, params.seed, threads=1)
-        matrix = mh.shingle_matrix(sh, reuse=True)
-        ok = plausible_pairs(sig, cand, params.threshold)
-        jac = np.zeros(len(cand))
-        jac[ok] = mh.jaccard_pairs(matrix, cand[ok], threads=1)
-        ok &= jac >= params.threshold
-        stats.add("near", "rejected_text", n=int((~ok).sum()))
-        if params.punchline_threshold > 0 and ok.any():
-            pforms = [p if isinstance(p, str) else None for p in ends["pform"]]  # pandas may turn None into NaN
-            two_part = np.array([p is not None for p in pforms], dtype=bool)
-            psh = mh.shingle_hashes([p or "" for p in pforms], params.ngram, params.unit, threads=1)
-            pmatrix = mh.shingle_matrix(psh, reuse=True)
-            bad = punchline_mismatch(cand, ok, two_part, pmatrix, matrix, params.punchline_threshold, threads=1)
-            ok &= ~bad
-            stats.add("near", "rejected_punchline", n=int(bad.sum()))
-        edges = pd.DataFrame({"a": pairs["a"].to_numpy()[ok], "b": pairs["b"].to_numpy()[ok], "jaccard": jac[ok]})
+    found = [pd.DataFrame({"a": [], "b": [], "jaccard": []}).astype({"a": np.uint64, "b": np.uint64})]
+    for url in storage.listdir(work.path(f"apairs-{task.round}", f"{task.n:05d}"), ".parquet"):
+        pairs = storage.read_frames([url], APAIR_SCHEMA).merge(nodes, on="b", how="inner")
+        stats.add("near", "checked_pairs", n=len(pairs))
+        if len(pairs):
+            found.append(_verified(pairs, task.params, stats))
+    edges = pd.concat(found, ignore_index=True).sort_values(["a", "b"], kind="mergesort")
     stats.add("near", "accepted_pairs", n=len(edges))
     work.write(f"edges-{task.round}", f"{task.n:05d}", edges, EDGE_SCHEMA)
     return stats

@@ -1,13 +1,17 @@
 """Clean's pass 2 as steps (like pass 1, :mod:`jokemine.pipeline.steps`): the global decisions applied to each
 record, then language identification, the language filter, the split, the NSFW flag, and the outcome counts.
 
-Records arrive with their decisions in the transient ``_dec`` (one row of ``dec``,
-:data:`jokemine.cleaning.id_merge.DEC_SCHEMA`); every record flows on, dropped ones with their ``drop_reason``.
+The decisions are applied to a whole chunk at once (:func:`apply_decisions`, on Arrow columns); the records they
+keep then flow through the steps (every record flows on, ones a step drops with their ``drop_reason``), and
+the ones they drop are only counted (:func:`count_dropped`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from jokemine.cleaning.langid import detect_batch
 from jokemine.cleaning.nsfw import is_nsfw
@@ -19,17 +23,29 @@ from jokemine.splits.assign import split_of
 DECIDED = ("drop_reason", "score_norm", "dup_cluster", "dup_cluster_size", "also_in", "split_key")
 
 
-def apply_decisions(rec: Record) -> Record:
-    """Copy the global decisions onto the record; a language another copy of the text declares, and the
-    earliest ``created_at`` of the id, fill gaps."""
-    dec = rec.pop("_dec")
+def apply_decisions(table: pa.Table, dec: pa.Table) -> pa.Table:
+    """The records ``table`` (:data:`jokemine.schema.RECORD_SCHEMA`) with the global decisions ``dec`` (rows of
+    :data:`jokemine.cleaning.id_merge.DEC_SCHEMA` aligned with them) copied on; a language another copy of the
+    text declares, and the earliest ``created_at`` of the id, fill gaps. Columnar (Arrow), so records the
+    decisions drop never become dicts."""
     for k in DECIDED:
-        rec[k] = dec[k]
-    if dec["lang_hint"] is not None and rec["lang"] is None:
-        rec["lang"] = dec["lang_hint"]
-    if dec["created_fill"] is not None and rec["created_at"] is None:
-        rec["created_at"] = dec["created_fill"]
-    return rec
+        i = table.schema.get_field_index(k)
+        table = table.set_column(i, table.schema.field(i), dec[k].combine_chunks().cast(table.schema.field(i).type))
+    for k, fill in (("lang", "lang_hint"), ("created_at", "created_fill")):
+        i = table.schema.get_field_index(k)
+        field = table.schema.field(i)
+        filled = pc.coalesce(table[k].combine_chunks(), dec[fill].combine_chunks().cast(field.type))
+        table = table.set_column(i, field, filled)
+    return table
+
+
+def count_dropped(table: pa.Table, stats: Stats) -> None:
+    """``("dropped", source, reason)`` counts of the dropped records of ``table`` (as :func:`count_outcomes`)."""
+    if table.num_rows == 0:
+        return
+    counts = table.group_by(["source", "drop_reason"]).aggregate([([], "count_all")])
+    for source, reason, n in zip(*(counts[c].to_pylist() for c in ("source", "drop_reason", "count_all")), strict=True):
+        stats.add("dropped", source, reason, n=n)
 
 
 def langid_step(chars: int) -> Step:
@@ -104,9 +120,8 @@ def count_outcomes(records: Iterable[Record], stats: Stats) -> Iterator[Record]:
 
 
 def pass2_steps(clean: CleanConfig, splits: SplitsConfig) -> list[Step]:
-    """The steps of pass 2, in order."""
+    """The steps of pass 2, in order, for the records that the global decisions (:func:`apply_decisions`) keep."""
     return [
-        map_step("decisions", apply_decisions),
         langid_step(clean.langdetect_chars),
         language_step(clean),
         split_step(splits),

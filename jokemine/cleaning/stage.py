@@ -43,10 +43,20 @@ from jokemine.cleaning.clusters import (
 from jokemine.cleaning.dedup_report import SAMPLE_LARGEST, SAMPLE_RANDOM, SIZE_BINS, dedup_markdown, short
 from jokemine.cleaning.id_merge import DEC_SCHEMA, KEY_COLUMNS, KEY_SCHEMA, CohortTask, IdTask, cohort_scores, merge_ids
 from jokemine.cleaning.langid import warm_up
-from jokemine.cleaning.near_stages import BucketTask, SignTask, VerifyTask, attach_a, buckets, sign, verify
+from jokemine.cleaning.near_stages import (
+    BucketTask,
+    SignTask,
+    VerifyTask,
+    attach_a,
+    attach_pre,
+    buckets,
+    mixed,
+    sign,
+    verify,
+)
 from jokemine.cleaning.nsfw import wordlist_pattern
 from jokemine.cleaning.parse import ParseContext, parse_envelope
-from jokemine.cleaning.pass2 import pass2_steps
+from jokemine.cleaning.pass2 import apply_decisions, count_dropped, pass2_steps
 from jokemine.cleaning.shuffle import Work, part_of_strings
 from jokemine.config import (
     AnySource,
@@ -145,7 +155,7 @@ def run_pass1(task: Pass1Task) -> ShardResult:
         stats.add("parse", name, k, n=v)
     table = pa.Table.from_pylist(rows, schema=RECORD_SCHEMA)
     del rows
-    storage.write_table(task.out_path, table)
+    storage.write_table(task.out_path, table, row_group_size=PASS2_ROWS)  # pass 2 reads a chunk's row groups
     keys = table.select(KEY_COLUMNS).to_pandas()
     keys["shard"], keys["row"] = task.index, np.arange(len(keys), dtype=np.int64)
     task.work.scatter("ids", keys, part_of_strings(keys["id"].to_numpy(), task.work.partitions), f"{task.index:05d}",
@@ -185,12 +195,20 @@ def run_pass2(task: Pass2Task) -> ShardResult:
     t0 = time.perf_counter()
     stats = Stats()
     dec = decisions(task.work, task.index).slice(task.lo, task.hi - task.lo)
-    table = storage.read_table(p1_path(task.work, task.index)).take(dec.column("row").combine_chunks())
-    records = table.to_pylist()
-    for rec, d in zip(records, dec.to_pylist(), strict=True):
-        rec["_dec"] = d
-    out = list(run_steps(records, pass2_steps(task.clean, task.splits), stats))
-    storage.write_table(task.out_path, pa.Table.from_pylist(out, schema=RECORD_SCHEMA))
+    rows = dec.column("row").to_numpy()
+    lo = int(rows[0]) if len(rows) else 0
+    table = storage.read_rows(p1_path(task.work, task.index), lo, int(rows[-1]) + 1 if len(rows) else 0)
+    table = apply_decisions(table.take(pa.array(rows - lo)), dec)
+    stats.add("step", "decisions", "in", n=table.num_rows)
+    dropped = table["drop_reason"].is_valid().to_numpy(zero_copy_only=False)
+    count_dropped(table.filter(dropped), stats)
+    records = table.filter(~dropped).to_pylist()
+    out = pa.Table.from_pylist(
+        list(run_steps(records, pass2_steps(task.clean, task.splits), stats)), schema=RECORD_SCHEMA
+    )
+    merged = pa.concat_tables([out, table.filter(dropped).cast(RECORD_SCHEMA)])
+    order = np.argsort(np.concatenate([np.flatnonzero(~dropped), np.flatnonzero(dropped)]), kind="stable")
+    storage.write_table(task.out_path, merged.take(pa.array(order)))
     return ShardResult(task.index, table.num_rows, stats, [], time.perf_counter() - t0)
 
 
@@ -402,9 +420,14 @@ def _clean(
     cluster_edges: tuple[str, ...] = ("edges-text",)
     if near is not None:
         for rnd in (1, 2):
-            for st in _stage(ex, f"buckets-{rnd}", buckets, [BucketTask(work, b, rnd) for b in range(P)], work):
-                near_stats.merge(st)
+            bt = [BucketTask(work, b, rnd, near) for b in range(P)]
             vt = [VerifyTask(work, n, rnd, near) for n in range(P)]
+            if rnd == 2:
+                for st in _stage(ex, "mixed-2", mixed, bt, work):
+                    near_stats.merge(st)
+                _stage(ex, "presig-2", attach_pre, vt, work)
+            for st in _stage(ex, f"buckets-{rnd}", buckets, bt, work):
+                near_stats.merge(st)
             _stage(ex, f"attach-{rnd}", attach_a, vt, work)
             for st in _stage(ex, f"verify-{rnd}", verify, vt, work):
                 near_stats.merge(st)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import fsspec
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -73,10 +74,11 @@ def listdir(url: str, suffix: str = "") -> list[str]:
     return sorted(proto + p if proto and not p.startswith(proto) else p for p in names)
 
 
-def write_table(url: str, table: pa.Table) -> None:
-    """Write an Arrow table as Parquet to ``url`` atomically."""
+def write_table(url: str, table: pa.Table, row_group_size: int | None = None) -> None:
+    """Write an Arrow table as Parquet to ``url`` atomically, in row groups of ``row_group_size`` rows (default:
+    pyarrow's)."""
     buf = io.BytesIO()
-    pq.write_table(table, buf)
+    pq.write_table(table, buf, row_group_size=row_group_size)
     write_bytes(url, buf.getvalue())
 
 
@@ -90,6 +92,20 @@ def read_table(url: str, columns: list[str] | None = None) -> pa.Table:
     fs, path = _fs(url)
     with fs.open(path, "rb") as fh:
         return pq.read_table(fh, columns=columns)
+
+
+def read_rows(url: str, lo: int, hi: int) -> pa.Table:
+    """Rows ``lo:hi`` of one Parquet file, reading only the row groups that hold them (the Parquet footer gives
+    each row group's row count)."""
+    fs, path = _fs(url)
+    with fs.open(path, "rb") as fh:
+        pf = pq.ParquetFile(fh)
+        starts = np.cumsum([0] + [pf.metadata.row_group(i).num_rows for i in range(pf.num_row_groups)])
+        groups = [i for i in range(pf.num_row_groups) if starts[i] < hi and starts[i + 1] > lo]
+        if not groups:
+            return pf.schema_arrow.empty_table()
+        table = pf.read_row_groups(groups)
+    return table.slice(lo - int(starts[groups[0]]), hi - lo)
 
 
 def read_frames(urls: list[str], schema: pa.Schema) -> pd.DataFrame:
