@@ -186,8 +186,12 @@ def main() -> None:
                 print(rows, ex, f"{results[rows][ex]['wall']:.1f} s", flush=True)
             if not a.no_baseline and rows == min(a.rows):
                 tree = baseline_tree(a.baseline, work)
-                results[rows]["in-memory"] = clean_run(py, tree, config, data, ["--workers", str(a.workers)])
-                print(rows, "in-memory", f"{results[rows]['in-memory']['wall']:.1f} s", flush=True)
+                try:
+                    results[rows]["in-memory"] = clean_run(py, tree, config, data, ["--workers", str(a.workers)])
+                    print(rows, "in-memory", f"{results[rows]['in-memory']['wall']:.1f} s", flush=True)
+                except SystemExit as e:  # the peer failing (e.g. out of memory) is a result, not a crash
+                    print(rows, "in-memory failed:", str(e)[-500:], flush=True)
+            (work / "partial.md").write_text(report(results, a))  # survives a crash in a later size
             corpus.unlink()
     finally:
         if not a.keep:

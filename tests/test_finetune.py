@@ -232,7 +232,9 @@ def test_cli_compares_with_the_previous_release_and_exits_3_on_regression(smoke:
     assert r.returncode == 3, r.stderr[-2000:]
     assert "REGRESSION" in r.stdout
     m = json.loads((b / METRICS).read_text())
-    assert m["previous_test"]["bpb"] == pytest.approx(a_metrics["splits"]["test"]["bpb"], rel=1e-9)  # reproducible
+    # reproducible up to float32 CPU kernels, whose reduction order may differ between two processes (seen: 2e-9
+    # relative); 1e-6 is still four orders of magnitude below the 2.5% regression threshold
+    assert m["previous_test"]["bpb"] == pytest.approx(a_metrics["splits"]["test"]["bpb"], rel=1e-6)
     assert m["previous_test"]["excluded_in_train"] == 0 and m["previous_test"]["release"] == "A"
     c = m["comparison"]
     assert c["fixed_test_set"] and c["regression"] is True and c["bpb"]["change"] == pytest.approx(1 / 0.9 - 1)
