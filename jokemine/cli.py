@@ -138,6 +138,13 @@ def clean(
     workers: Annotated[int | None, typer.Option(help="Workers (default: [executor] workers, 0 = all cores).")] = None,
     executor: ExecutorOpt = None,
     scheduler: SchedulerOpt = None,
+    resplit: Annotated[
+        bool,
+        typer.Option(
+            "--resplit",
+            help="Assign every split afresh (ignore the splits of earlier releases); publishing it moves ids.",
+        ),
+    ] = False,
 ) -> None:
     """Normalize, filter, deduplicate, identify languages and assign splits: raw/ -> clean/."""
     from jokemine.cleaning.stage import build_executor
@@ -145,7 +152,7 @@ def clean(
 
     cfg, data_dir = ctx.obj.load()
     ex = build_executor(cfg, kind=executor, address=scheduler, workers=workers)
-    report = run(cfg, data_dir, executor=ex, echo=typer.echo)
+    report = run(cfg, data_dir, executor=ex, echo=typer.echo, resplit=resplit)
     for line in report.lines():
         typer.echo(line)
 

@@ -434,14 +434,16 @@ class PublishConfig(_Model):
     unset = local folder only), ``private``, ``hub_endpoint`` (default: huggingface_hub's, i.e. ``HF_ENDPOINT`` or
     https://huggingface.co); the token comes from ``HF_TOKEN`` or the huggingface_hub login, never from the config.
     ``allow_empty_splits``: publish configs that lack a split (small data); by default the validation gate refuses
-    them (record configs) or leaves them out (grouped configs)."""
+    them (record configs) or leaves them out (grouped configs). ``max_rows_per_shard``: rows per data file; files
+    are stable ranges (:mod:`jokemine.publish.layout`), so smaller files make a small delta rewrite and upload
+    less, at the cost of more files."""
 
     name: str = Field("jokemine-jokes", pattern=NAME_PATTERN)
     pretty_name: str = "jokemine jokes"
     license: str = "other"
     description: str = "Jokes mined and cleaned with jokemine."
     version: str | None = Field(None, pattern=r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
-    max_rows_per_shard: int = Field(250_000, ge=1)
+    max_rows_per_shard: int = Field(20_000, ge=1)
     license_name: str | None = None
     license_link: str | None = None
     citation: str | None = None

@@ -40,6 +40,7 @@ class DropReason(StrEnum):
     TRUNCATED = "truncated"
     EXACT_DUPLICATE = "exact_duplicate"
     NEAR_DUPLICATE = "near_duplicate"
+    SPLIT_CONFLICT = "split_conflict"
     LANGUAGE = "language"
 
     @property
@@ -62,6 +63,8 @@ _DROP_MEANINGS: dict[DropReason, str] = {
     DropReason.EXACT_DUPLICATE: "same normalized text (case-, punctuation-, whitespace-insensitive) as its cluster's "
     "survivor",
     DropReason.NEAR_DUPLICATE: "in one near-duplicate cluster with a better record (reworded repost, see below)",
+    DropReason.SPLIT_CONFLICT: "new, and its split group joins ids already published in different splits (held out so "
+    "that no published id changes split; see Splits)",
     DropReason.LANGUAGE: "detected language not in `[clean] languages`",
 }
 
@@ -194,7 +197,8 @@ FIELDS: tuple[Field, ...] = (
         "split_key",
         pa.string(),
         "The split group: the smallest `group_key` among the records joined to this one by a shared setup or "
-        "a duplicate cluster; `split` is a salted hash of it. Null for dropped records.",
+        "a duplicate cluster; `split` is a salted hash of it, unless the group was published before (then it keeps "
+        "that split). Null for dropped records.",
     ),
     Field(
         "origin",

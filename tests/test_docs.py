@@ -17,7 +17,7 @@ def test_readme_schema_table_is_the_schema() -> None:
 def test_readme_lists_every_drop_reason() -> None:
     assert drop_reason_table() in README
     assert [r.value for r in DropReason][:3] == ["deleted", "removed", "deleted_upstream"]
-    assert len(DropReason) == 13
+    assert len(DropReason) == 14
 
 
 def test_readme_quick_start_commands() -> None:

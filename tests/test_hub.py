@@ -499,7 +499,7 @@ hub_endpoint = "{hub.url}"
     repo = hub.repo(REPO)
     local = {p.relative_to(release).as_posix(): p.read_bytes() for p in release.rglob("*") if p.is_file()}
     assert {p: b for p, b in repo.files.items() if p != ".gitattributes"} == local
-    assert {"figures/scores.png", "CHANGELOG.md", "jokes/train-00000-of-00001.parquet"} <= set(local)
+    assert {"figures/scores.png", "CHANGELOG.md", "jokes/train-00000.parquet"} <= set(local)
     assert repo.head.message == "jokemine release 1.0" and repo.tags["v1.0"] == repo.head.oid
     assert publish(cfg, data).hub.status == "unchanged"
     assert len([c for c in repo.commits if c.message.startswith("jokemine release")]) == 1
@@ -508,3 +508,65 @@ hub_endpoint = "{hub.url}"
         if path.is_file():
             assert TOKEN.encode() not in path.read_bytes(), path
     assert TOKEN not in debug_logs.text
+
+
+def test_a_small_delta_rewrites_few_files_and_the_push_sends_only_those(
+    real: Path, tmp_path: Path, hub: FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18: release B adds the newest ~10% of real r/cleanjokes posts to release A. Every data file of B whose
+    rows are those of A's file at the same path is byte-identical to it, and the Hub commit of B adds exactly the
+    files whose bytes changed (data files, card, manifest...) and deletes the stale ones."""
+    import zstandard
+
+    from jokemine.cleaning.stage import clean
+    from jokemine.config import load_config
+    from jokemine.publish.release import publish
+    from jokemine.scrapers.run import scrape
+    from tests.conftest import write_config
+
+    with open(real / "kampta-reddit-jokes" / "r_cleanjokes_submissions.ndjson.zst", "rb") as fh:
+        lines = [x for x in zstandard.ZstdDecompressor().stream_reader(fh).read().decode().split("\n") if x.strip()]
+    dump = tmp_path / "cleanjokes.ndjson"
+    dump.write_text("\n".join(lines[:1300]) + "\n")
+    body = f"""
+[paths]
+data_dir = "data"
+[[sources]]
+name = "cleanjokes"
+kind = "reddit_dump"
+path = "{dump}"
+[clean]
+workers = 1
+[publish]
+repo_id = "{REPO}"
+hub_endpoint = "{hub.url}"
+max_rows_per_shard = 100
+"""
+    cfg = load_config(write_config(tmp_path / "jm.toml", body))
+    data = cfg.data_dir()
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    for version, n in (("A", 1300), ("B", len(lines))):
+        dump.write_text("\n".join(lines[:n]) + "\n")
+        scrape(cfg, data, progress=False)
+        clean(cfg, data, progress=False)
+        report = publish(cfg, data, version=version)
+    a, b = data / "releases" / "A", data / "releases" / "B"
+    ma = {f["path"]: f for f in json.loads((a / "MANIFEST.json").read_text())["files"]}
+    mb = {f["path"]: f for f in json.loads((b / "MANIFEST.json").read_text())["files"]}
+    same_rows = [p for p in mb if p in ma and pq.read_table(a / p).equals(pq.read_table(b / p))]
+    assert len(same_rows) >= len(ma) // 2, (len(same_rows), len(ma))  # most files hold no changed row...
+    assert all(ma[p]["sha256"] == mb[p]["sha256"] for p in same_rows)  # ...and those are byte-identical
+    changed = {p for p in mb if p not in ma or ma[p]["sha256"] != mb[p]["sha256"]}
+    assert changed and not changed & set(same_rows)
+
+    repo = hub.repo(REPO)
+    added, deleted = set(repo.head.added), set(repo.head.deleted)
+    assert {p for p in added if p.endswith(".parquet")} == changed  # only the changed data files were sent
+    assert deleted == {p for p in ma if p not in mb}
+    assert {"MANIFEST.json", "README.md", "CHANGELOG.json"} <= added
+    assert report.hub.bytes_uploaded == sum(len(repo.files[p]) for p in added)
+    assert set(report.hub.unchanged) >= set(same_rows) and not set(report.hub.unchanged) & added
+    data_bytes = sum((b / p).stat().st_size for p in mb)
+    sent = sum((b / p).stat().st_size for p in changed)
+    assert sent < 0.6 * data_bytes, (sent, data_bytes)
+    assert {p: x for p, x in repo.files.items() if p.endswith(".parquet")} == {p: (b / p).read_bytes() for p in mb}

@@ -17,6 +17,7 @@ from jokemine.dataset_cards.card import merge_card
 from jokemine.publish.release import publish
 from jokemine.publish.validate import ReleaseInvalid
 from jokemine.scrapers.run import scrape
+from jokemine.splits.ledger import ledger_files
 from jokemine.state import Layout
 from tests.conftest import write_config
 
@@ -151,8 +152,9 @@ def test_validation_gate_refuses_an_empty_split_and_keeps_latest(real: Path, tmp
     body = (tmp_path / "jm.toml").read_text() + "[splits]\ntrain = 0.998\nvalidation = 0.001\ntest = 0.001\n"
     cfg2 = load_config(write_config(tmp_path / "jm.toml", body))
     scrape(cfg2, data, progress=False)
-    clean(cfg2, data, progress=False)
+    clean(cfg2, data, progress=False, resplit=True)  # published ids keep their splits unless reassigned
     with pytest.raises(ReleaseInvalid, match=r"setup_punch: split validation is empty"):
         publish(cfg2, data, version="2.0")
     assert Layout(data).release_latest() == data / "releases" / "1.0"
+    assert [p.name for p in ledger_files(data)] == ["00000-1.0.parquet"]  # a refused release records no split
     assert sorted(p.name for p in (data / "releases").iterdir()) == ["1.0", "latest"]

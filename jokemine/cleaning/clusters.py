@@ -33,6 +33,7 @@ from jokemine.cleaning.shuffle import Work, hash_strings, part_of_hashes
 from jokemine.pipeline import storage
 from jokemine.pipeline.steps import Stats
 from jokemine.schema import DropReason
+from jokemine.splits.assign import sticky_splits
 
 FIN_SCHEMA = pa.schema([*ROW_SCHEMA, pa.field("cluster", pa.uint64()), pa.field("group", pa.uint64())])
 LINK_EDGE_SCHEMA = pa.schema([pa.field("a", pa.uint64()), pa.field("b", pa.uint64())])
@@ -181,12 +182,15 @@ def resolve(task: ResolveTask) -> ClusterSummary:
         empty = DEC_SCHEMA.empty_table().to_pandas()
         task.work.scatter("dec", empty, np.zeros(0, np.int64), tag, DEC_SCHEMA, task.shards)
         return out
-    survivor = survivors(df, "cluster")
+    survivor, split, held_out = sticky_splits(df, survivors(df, "cluster"))
     is_surv = (survivor == df["id"]).to_numpy()
     key_of = pd.Series(df["text_key"].to_numpy(), index=df["id"].to_numpy())
     same_key = key_of.loc[survivor.to_numpy()].to_numpy() == df["text_key"].to_numpy()
     drop = np.where(same_key, DropReason.EXACT_DUPLICATE.value, DropReason.NEAR_DUPLICATE.value).astype(object)
     drop[is_surv] = None
+    dup_drop = drop.copy()  # what the dedup report counts
+    drop[held_out] = DropReason.SPLIT_CONFLICT.value
+    split[~pd.isna(drop)] = None
     size = df["cluster"].map(df["cluster"].value_counts()).to_numpy(np.int64)
     sources = df.groupby("cluster")["source"].agg(lambda s: sorted(set(s)))
     also: list[list[str] | None] = [None] * len(df)
@@ -207,12 +211,15 @@ def resolve(task: ResolveTask) -> ClusterSummary:
             "dup_cluster_size": size,
             "also_in": also,
             "split_key": df.groupby("group")["group_key"].transform("min").to_numpy(),
+            "split": split,
             "lang_hint": [None if isinstance(h, float) else h for h in hint],
             "created_fill": df["created_fill"].to_numpy(),
         }
     )
     task.work.scatter("dec", dec, dec["shard"].to_numpy(), tag, DEC_SCHEMA, task.shards)
-    _summarize(out, df.assign(drop=drop, survivor=survivor.to_numpy(), size=size))
+    _summarize(out, df.assign(drop=dup_drop, survivor=survivor.to_numpy(), size=size))
+    out.stats.add("splits", "sticky", n=int(pd.notna(split).sum()))
+    out.stats.add("splits", DropReason.SPLIT_CONFLICT.value, n=int(held_out.sum()))
     return out
 
 

@@ -1,8 +1,10 @@
 """Clean's first global stages: one record per id (partitioned by ``id``), then ``score_norm`` (partitioned by
 cohort).
 
-Inputs: the key columns of every pass-1 shard, scattered by id (``ids``). Outputs: the decisions for records
-that are dropped here (``dec``, by shard) and the live records with their ``score_norm`` (``live``, by shard).
+Inputs: the key columns of every pass-1 shard, scattered by id (``ids``), and the split ledger's entries
+(:mod:`jokemine.splits.ledger`), scattered by id (``pub``, :func:`scatter_ledger`). Outputs: the decisions for
+records that are dropped here (``dec``, by shard) and the live records with their ``score_norm`` and the split
+they were first published in (``published``; ``live``, by shard).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pyarrow as pa
 
 from jokemine.cleaning.scores import cohort_percentiles
 from jokemine.cleaning.shuffle import Work, part_of_strings, schema
+from jokemine.pipeline import storage
 from jokemine.pipeline.steps import Stats
 from jokemine.schema import DropReason
 
@@ -49,7 +52,9 @@ LIVE_SCHEMA = schema(
     group_key=pa.string(),
     lang=pa.string(),
     score_norm=pa.float64(),
+    published=pa.string(),
 )
+PUB_SCHEMA = schema(id=pa.string(), split=pa.string())
 DEC_SCHEMA = schema(
     row=pa.int64(),
     drop_reason=pa.string(),
@@ -58,9 +63,27 @@ DEC_SCHEMA = schema(
     dup_cluster_size=pa.int64(),
     also_in=pa.list_(pa.string()),
     split_key=pa.string(),
+    split=pa.string(),
     lang_hint=pa.string(),
     created_fill=TS,
 )
+
+
+@dataclass(frozen=True)
+class LedgerTask:
+    """One file of the split ledger (its URL; ``seq``: its position, oldest first)."""
+
+    work: Work
+    url: str
+    seq: int
+
+
+def scatter_ledger(task: LedgerTask) -> Stats:
+    """The ledger file's ``(id, split)`` rows, scattered by id to ``pub`` (file ``<seq>.parquet``, so a
+    partition's files read in publish order)."""
+    df = storage.read_frames([task.url], PUB_SCHEMA)
+    task.work.scatter("pub", df, part_of_strings(df["id"], task.work.partitions), f"{task.seq:05d}", PUB_SCHEMA)
+    return Stats()
 
 
 @dataclass(frozen=True)
@@ -119,10 +142,13 @@ def merge_ids(task: IdTask) -> Stats:
         df.loc[df["id"].isin(sticky), "drop_reason"] = DropReason.DELETED_UPSTREAM.value
     live = df["drop_reason"].isna()
     gone = df.loc[~live].assign(score_norm=np.nan, dup_cluster=None, dup_cluster_size=None, also_in=None)
-    gone = gone.assign(split_key=None, lang_hint=None)
+    gone = gone.assign(split_key=None, split=None, lang_hint=None)
     tag = f"ids-{task.p:05d}"
     task.work.scatter("dec", gone, gone["shard"].to_numpy(), tag, DEC_SCHEMA, n=task.shards)
+    pub = task.work.gather("pub", task.p, PUB_SCHEMA).drop_duplicates("id", keep="first")
     kept = df.loc[live].assign(score_norm=np.nan)
+    first = pd.Series(pub["split"].to_numpy(), index=pub["id"].to_numpy(), dtype=object)
+    kept["published"] = first.reindex(kept["id"].to_numpy()).astype(object).where(lambda s: s.notna(), None).to_numpy()
     task.work.scatter("coh", kept, part_of_strings(cohort_keys(kept), task.work.partitions), tag, LIVE_SCHEMA)
     return stats
 

@@ -20,7 +20,7 @@ from jokemine.pipeline.steps import Record, Stats, Step, map_step
 from jokemine.schema import DropReason
 from jokemine.splits.assign import split_of
 
-DECIDED = ("drop_reason", "score_norm", "dup_cluster", "dup_cluster_size", "also_in", "split_key")
+DECIDED = ("drop_reason", "score_norm", "dup_cluster", "dup_cluster_size", "also_in", "split_key", "split")
 
 
 def apply_decisions(table: pa.Table, dec: pa.Table) -> pa.Table:
@@ -86,10 +86,12 @@ def language_step(cfg: CleanConfig) -> Step:
 
 
 def split_step(cfg: SplitsConfig) -> Step:
-    """The split of each kept record, from its ``split_key`` (:func:`jokemine.splits.assign.split_of`)."""
+    """The split of each kept record: the one its split group was published in (decided globally, see
+    :mod:`jokemine.splits.ledger`), else from its ``split_key`` (:func:`jokemine.splits.assign.split_of`)."""
 
     def assign(r: Record) -> Record:
-        r["split"] = split_of(r["split_key"], cfg)
+        if r["split"] is None:
+            r["split"] = split_of(r["split_key"], cfg)
         return r
 
     return map_step("split", assign, kept_only=True)

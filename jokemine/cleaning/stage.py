@@ -41,7 +41,17 @@ from jokemine.cleaning.clusters import (
     resolve,
 )
 from jokemine.cleaning.dedup_report import SAMPLE_LARGEST, SAMPLE_RANDOM, SIZE_BINS, dedup_markdown, short
-from jokemine.cleaning.id_merge import DEC_SCHEMA, KEY_COLUMNS, KEY_SCHEMA, CohortTask, IdTask, cohort_scores, merge_ids
+from jokemine.cleaning.id_merge import (
+    DEC_SCHEMA,
+    KEY_COLUMNS,
+    KEY_SCHEMA,
+    CohortTask,
+    IdTask,
+    LedgerTask,
+    cohort_scores,
+    merge_ids,
+    scatter_ledger,
+)
 from jokemine.cleaning.langid import warm_up
 from jokemine.cleaning.near_stages import (
     BucketTask,
@@ -74,6 +84,7 @@ from jokemine.pipeline.steps import Record, Stats, Step, run_steps
 from jokemine.schema import RECORD_SCHEMA, DropReason
 from jokemine.scrapers.raw_store import read_part
 from jokemine.scrapers.registry import kind_of
+from jokemine.splits.ledger import ledger_files
 from jokemine.state import Layout, State, new_run_id, utcnow
 
 log = logging.getLogger(__name__)
@@ -289,10 +300,12 @@ def partitions_for(cfg: Config, records: int, workers: int) -> int:
     return max(1, workers, -(-records // cfg.clean.partition_rows))
 
 
-def work_digest(cfg: Config, parts: list[Any], salt: str, partitions: int) -> str:
-    """Names the work folder of a clean run: the same settings, raw parts, salt and partitions give the same
-    folder, so a rerun after a crash finds its finished tasks there (and only then)."""
-    blob = json.dumps([clean_settings_digest(cfg), [[p.path, p.records] for p in parts], salt, partitions])
+def work_digest(cfg: Config, parts: list[Any], salt: str, partitions: int, ledger: list[Path]) -> str:
+    """Names the work folder of a clean run: the same settings, raw parts, salt, partitions and split-ledger files
+    give the same folder, so a rerun after a crash finds its finished tasks there (and only then)."""
+    blob = json.dumps(
+        [clean_settings_digest(cfg), [[p.path, p.records] for p in parts], salt, partitions, [p.name for p in ledger]]
+    )
     return hashlib.blake2b(blob.encode(), digest_size=10).hexdigest()
 
 
@@ -329,8 +342,13 @@ def clean(
     progress: bool | None = None,
     executor: LocalExecutor | DaskExecutor | None = None,
     echo: Callable[[str], None] | None = None,
+    resplit: bool = False,
 ) -> CleanReport:
     """Run the clean stage over every committed raw part of the configured sources.
+
+    Splits are sticky (:mod:`jokemine.splits.ledger`): ids keep the split they were first published in;
+    ``resplit`` ignores the ledger and assigns every split afresh from the salted hash (publishing that run
+    replaces the ledger; the changelog says so).
 
     ``executor`` runs the stages (default: :func:`build_executor` from ``[executor]``, with ``workers``); it is
     entered and closed here. ``echo`` gets a line naming the executor (and the Dask dashboard).
@@ -360,7 +378,8 @@ def clean(
             with ex:
                 if echo:
                     echo(describe(ex))
-                report = _clean(cfg, layout, parts, sources, salt, run_id, ex, started_at, t_start)
+                ledger = [] if resplit else ledger_files(data_dir)
+                report = _clean(cfg, layout, parts, sources, salt, run_id, ex, started_at, t_start, ledger, resplit)
         except BaseException as e:
             state.finish_run(run_id, "clean", "failed", {"error": f"{type(e).__name__}: {e}"})
             raise
@@ -386,11 +405,13 @@ def _clean(
     ex: LocalExecutor | DaskExecutor,
     started_at: Any,
     t_start: float,
+    ledger: list[Path],
+    resplit: bool = False,
 ) -> CleanReport:
     layout.clean.mkdir(parents=True, exist_ok=True)
     atomic.remove_stale_tmp(layout.clean)
     P = partitions_for(cfg, sum(p.records for p in parts), ex.workers)
-    root = layout.clean / f".work-{work_digest(cfg, parts, salt, P)}"
+    root = layout.clean / f".work-{work_digest(cfg, parts, salt, P, ledger)}"
     for old in layout.clean.glob(".work-*"):  # a crashed run over other inputs: nothing in it can be reused
         if old != root:
             shutil.rmtree(old, ignore_errors=True)
@@ -407,6 +428,7 @@ def _clean(
     quarantine = [q for r in res1 for q in r.quarantine]
     for r in res1:
         stats.merge(r.stats)
+    _stage(ex, "ledger", scatter_ledger, [LedgerTask(work, str(u), i) for i, u in enumerate(ledger)], work)
     order = {s.name: i for i, s in enumerate(cfg.sources)}
     live_sources = frozenset(s.name for s in cfg.sources if kind_of(s).live)
     for st in _stage(ex, "ids", merge_ids, [IdTask(work, p, S, order, live_sources) for p in range(P)], work):
@@ -461,6 +483,12 @@ def _clean(
         timing["total_s"] = time.perf_counter() - t_start
         summary = summarize(stats, run_id, started_at, cfg, parts, timing, len(quarantine), sum(r.rows for r in res2))
         summary["dedup"] = dedup_doc["summary"]
+        summary["splits"] = {
+            "resplit": resplit,
+            "ledger_files": len(ledger),
+            "sticky": stats.get("splits", "sticky"),
+            DropReason.SPLIT_CONFLICT.value: stats.get("splits", DropReason.SPLIT_CONFLICT.value),
+        }
         summary["executor"] = describe(ex).removeprefix("executor: ")
         summary["partitions"] = P
         summary["stages"] = {k: {"tasks": v.tasks, "resumed": v.resumed, "seconds": round(v.seconds, 3),

@@ -388,8 +388,9 @@ def render(cfg: Config, inp: CardInputs) -> str:
     lines += [
         "",
         "Splits are assigned by a salted hash of the record's split group (a shared normalized setup, or a duplicate "
-        "cluster), so every punchline of one setup and every copy of one joke is in one split, and a joke keeps its "
-        "split in later releases.",
+        "cluster), so every punchline of one setup and every copy of one joke is in one split. Splits are sticky: a "
+        "joke keeps the split of the first release that published it, and new jokes join the split of their group.",
+        *_split_conflict_line(inp),
         "",
         *_grouped_section(inp),
         *_sources_section(cfg, inp),
@@ -423,6 +424,17 @@ def render(cfg: Config, inp: CardInputs) -> str:
     lines += ["## Notes", "", *_manual("notes"), ""]
     body = "\n".join(lines)
     return DatasetCard("---\n" + data.to_yaml() + "\n---\n\n" + body).content
+
+
+def _split_conflict_line(inp: CardInputs) -> list[str]:
+    """The records held out because they would join groups published in different splits (none: no line)."""
+    n = int(inp.clean_stats.get("splits", {}).get(DropReason.SPLIT_CONFLICT.value, 0))
+    if not n:
+        return []
+    return [
+        f"{n:,} new records were held out (`split_conflict`): each joins jokes already published in different "
+        "splits, so publishing it would leak a joke across splits."
+    ]
 
 
 def _split_card(text: str) -> tuple[dict[str, Any], str]:

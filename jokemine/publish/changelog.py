@@ -137,7 +137,14 @@ def markdown(entry: dict[str, Any]) -> str:
     if jokes and jokes["updated"]:
         sc = jokes["score_change"]
         lines += [f"Score updates in `jokes`: {sc['up']:,} up, {sc['down']:,} down."]
+    if entry.get("resplit"):
+        lines += ["Splits were reassigned deliberately (`jokemine clean --resplit`): ids may have changed split."]
     if jokes and jokes["moved"]:
         lines += [f"Records whose split changed: {jokes['moved']:,}."]
+    if entry.get("split_conflict"):
+        lines += [
+            f"Held out as `split_conflict` (new records joining ids published in different splits): "
+            f"{entry['split_conflict']:,}."
+        ]
     lines.append("")
     return "\n".join(lines)

@@ -7,10 +7,13 @@ Flow of :func:`push_release`, all through the real ``huggingface_hub`` client (:
 3. ``list_repo_refs``: when tag ``v<version>`` is already there the release is on the Hub and nothing is uploaded
    (status ``unchanged``). A tag is treated as immutable: a release is never re-pushed under a version whose tag
    exists, and this module never moves or deletes tags;
-4. ``list_repo_files`` at the head of ``main``; the remote ``README.md`` is downloaded (``hf_hub_download`` into a
+4. ``list_repo_tree(recursive=True)`` at the head of ``main`` (paths, git blob ids, LFS sha256); the remote
+   ``README.md`` is downloaded (``hf_hub_download`` into a
    throw-away cache) when a ``merge_card`` function is given, and the card uploaded is ``merge_card(local, remote)``;
 5. one ``create_commit`` on ``main`` with a :class:`~huggingface_hub.CommitOperationAdd` for every file of the
-   release and a :class:`~huggingface_hub.CommitOperationDelete` for every stale remote file under a config folder
+   release whose bytes the Hub does not already have at that path (:func:`unchanged_paths`: the stable file layout
+   of :mod:`jokemine.publish.layout` keeps unchanged data files byte-identical, so a small delta uploads little) and
+   a :class:`~huggingface_hub.CommitOperationDelete` for every stale remote file under a config folder
    (a top-level folder holding ``.parquet`` files on the Hub) or ``figures/``, so those folders mirror the release
    exactly while other remote files (``.gitattributes``, files a user added at the top level) are kept. The commit
    names the head it was computed from (``parent_commit``), so a concurrent change to the repo makes it fail instead
@@ -47,7 +50,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import huggingface_hub
-from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, RepoFile
 from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
 
 from jokemine.errors import JokemineError
@@ -85,8 +88,10 @@ class HubPushReport:
     """Outcome of :func:`push_release`.
 
     ``status``: ``pushed``; ``unchanged`` (tag ``v<version>`` already on the Hub, nothing uploaded, ``files`` empty);
-    or ``dry-run`` (nothing contacted; ``files`` is what would be uploaded). ``files``: repo paths of the release
-    (sorted, posix). ``deleted``: stale repo paths the commit removed. Never holds the token.
+    or ``dry-run`` (nothing contacted; ``files`` is what would be uploaded). ``files``: repo paths uploaded (sorted,
+    posix); ``unchanged``: release paths the Hub already had byte for byte, left out of the commit;
+    ``bytes_uploaded``: their size in bytes. ``deleted``: stale repo paths the commit removed. Never holds the
+    token.
     """
 
     repo_id: str
@@ -95,6 +100,8 @@ class HubPushReport:
     commit_url: str | None
     files: list[str]
     deleted: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    bytes_uploaded: int = 0
 
     def lines(self) -> list[str]:
         """Human summary, one item per line (never contains the token)."""
@@ -112,7 +119,8 @@ class HubPushReport:
             out.extend(f"  {p}" for p in self.files)
         elif self.status == "pushed":
             deleted = f", {len(self.deleted)} stale files deleted" if self.deleted else ""
-            out.append(f"{len(self.files)} files committed{deleted}")
+            same = f", {len(self.unchanged)} unchanged files not sent" if self.unchanged else ""
+            out.append(f"{len(self.files)} files committed ({self.bytes_uploaded:,} bytes){same}{deleted}")
         return out
 
 
@@ -163,6 +171,31 @@ def release_files(release: Path) -> list[str]:
     """Every file under ``release`` as a sorted list of relative posix paths (README.md and MANIFEST.json
     included): the repo paths a push uploads."""
     return sorted(p.relative_to(release).as_posix() for p in release.rglob("*") if p.is_file())
+
+
+def git_blob_oid(content: bytes) -> str:
+    """The git blob id (SHA-1 of ``blob <size>\\0`` + content): a regular file's ``oid`` in the Hub's tree API."""
+    return hashlib.sha1(b"blob %d\x00" % len(content) + content).hexdigest()
+
+
+def unchanged_paths(tree: list[RepoFile], release: Path, replaced: dict[str, bytes]) -> list[str]:
+    """Paths of ``release`` whose bytes the Hub already has at the same path: an LFS file's ``sha256`` or a
+    regular file's git blob id equals the local one's (``replaced``: contents uploaded instead of the local file,
+    e.g. the merged card). Sorted."""
+    out = []
+    for e in tree:
+        local = release / e.path
+        if e.path not in replaced and not local.is_file():
+            continue
+        if e.lfs is not None and e.path not in replaced:
+            same = e.lfs.sha256 == _sha256(local)
+        else:
+            content = replaced[e.path] if e.path in replaced else local.read_bytes()
+            same = e.lfs.sha256 == hashlib.sha256(content).hexdigest() if e.lfs is not None else (
+                e.blob_id == git_blob_oid(content))  # fmt: skip
+        if same:
+            out.append(e.path)
+    return sorted(out)
 
 
 def stale_paths(remote: list[str], local: list[str]) -> list[str]:
@@ -239,18 +272,28 @@ def _push(
             url = _redact(f"{api.endpoint}/datasets/{repo_id}/commit/{tagged}", token)
             return HubPushReport(repo_id, version, "unchanged", url, [])
         head = next((b.target_commit for b in refs.branches if b.name == "main"), None)
-        remote = api.list_repo_files(repo_id, repo_type="dataset", revision=head) if head else []
+        tree = [
+            e
+            for e in (api.list_repo_tree(repo_id, repo_type="dataset", revision=head, recursive=True) if head else [])
+            if isinstance(e, RepoFile)
+        ]
+        remote = [e.path for e in tree]
         card = (release / CARD).read_bytes() if (release / CARD).is_file() else None
         if merge_card is not None and card is not None:
             remote_card = _download_card(api, repo_id, head) if CARD in remote else None
             card = merge_card(_text(card, release / CARD), remote_card).encode("utf-8")
     deleted = stale_paths(remote, files)
+    unchanged = unchanged_paths(tree, release, {CARD: card} if card is not None else {})
+    upload = [p for p in files if p not in unchanged]
+    nbytes = sum(len(card) if p == CARD and card is not None else (release / p).stat().st_size for p in upload)
 
     log.info(
-        "pushing release %s to dataset repo %s: %d files, %d stale files deleted",
+        "pushing release %s to dataset repo %s: %d files (%d bytes), %d unchanged, %d stale files deleted",
         version,
         repo_id,
-        len(files),
+        len(upload),
+        nbytes,
+        len(unchanged),
         len(deleted),
     )
 
@@ -258,7 +301,7 @@ def _push(
         """Fresh operations for each attempt (huggingface_hub mutates them while committing)."""
         ops: list[CommitOperationAdd | CommitOperationDelete] = [
             CommitOperationAdd(path, card if path == CARD and card is not None else str(release / path))
-            for path in files
+            for path in upload
         ]
         ops += [CommitOperationDelete(path, is_folder=False) for path in deleted]
         return ops
@@ -267,7 +310,7 @@ def _push(
     with _hub_errors(repo_id, token, f"tagging commit {commit_oid} as {tag}"):
         api.create_tag(repo_id, tag=tag, repo_type="dataset", revision=commit_oid)
     log.info("pushed release %s to dataset repo %s as commit %s, tagged %s", version, repo_id, commit_oid, tag)
-    return HubPushReport(repo_id, version, "pushed", _redact(commit_url, token), files, deleted)
+    return HubPushReport(repo_id, version, "pushed", _redact(commit_url, token), upload, deleted, unchanged, nbytes)
 
 
 def _commit(

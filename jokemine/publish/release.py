@@ -3,13 +3,14 @@
 Layout of a release::
 
     README.md                                     dataset card (YAML ``configs`` + body)
-    setup_punch/{train,validation,test}-NNNNN-of-MMMMM.parquet   (default config)
+    setup_punch/{train,validation,test}-NNNNN.parquet   (default config)
     qa/...          jokes/...        setup_punches/...   preference/...   (grouped: jokemine.publish.groups)
     MANIFEST.json                                 files, sha256, rows, source clean run, data hash
 
-Rows of a config are streamed from the clean shards (kept records only) into per-split shard files of at most
-``[publish] max_rows_per_shard`` rows. The release is built in a temporary directory and renamed into place;
-``releases/latest`` moves only after that, so a failure leaves the previous release serving. A release whose
+Rows of a config are read from the clean shards (kept records only) and laid out per split in files of at most
+``[publish] max_rows_per_shard`` rows that stay put from release to release (:mod:`jokemine.publish.layout`), so
+a release rewrites only the files holding changed rows. The release is built in a temporary directory and renamed
+into place; ``releases/latest`` moves only after that, so a failure leaves the previous release serving. A release whose
 data equals the latest one's (same data hash) is not written again: publishing is idempotent.
 """
 
@@ -26,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -39,11 +41,13 @@ from jokemine.dataset_cards.stats import CARD_COLUMNS, card_stats, lengths
 from jokemine.errors import BadArgument, JokemineError, NothingToDo
 from jokemine.faults import crash_point
 from jokemine.lock import data_dir_lock
-from jokemine.publish.changelog import changelog
+from jokemine.publish.changelog import changelog, release_rows
 from jokemine.publish.changelog import markdown as changelog_markdown
 from jokemine.publish.groups import INPUT_COLUMNS, preference_pairs, setup_punches
+from jokemine.publish.layout import layout_keys, plan_files, previous_layout, write_file
 from jokemine.publish.validate import validate_release
-from jokemine.schema import GROUPED_FIELDS, RELEASE_COLUMNS, RELEASE_CONFIGS, SPLITS, release_schema
+from jokemine.schema import GROUPED_FIELDS, RELEASE_COLUMNS, RELEASE_CONFIGS, SPLITS, DropReason, release_schema
+from jokemine.splits.ledger import LedgerView, ledger_files, ledger_view, record_release
 from jokemine.state import Layout, State, new_run_id
 
 log = logging.getLogger(__name__)
@@ -89,50 +93,13 @@ def next_version(releases: Path, today: datetime | None = None) -> str:
     return f"{base}.{n}"
 
 
-class _ShardWriter:
-    """Rolling Parquet writer for one (config, split)."""
-
-    def __init__(self, out_dir: Path, config: str, split: str, max_rows: int) -> None:
-        self.dir = out_dir / config
-        self.split = split
-        self.schema = release_schema(config)
-        self.max_rows = max_rows
-        self.files: list[Path] = []
-        self.rows: list[int] = []
-        self.nbytes = 0
-        self._writer: pq.ParquetWriter | None = None
-
-    def write(self, table: pa.Table) -> None:
-        start = 0
-        while start < table.num_rows:
-            if self._writer is None or self.rows[-1] >= self.max_rows:
-                self._open()
-            take = min(table.num_rows - start, self.max_rows - self.rows[-1])
-            chunk = table.slice(start, take)
-            self._writer.write_table(chunk)  # type: ignore[union-attr]
-            self.nbytes += chunk.nbytes
-            self.rows[-1] += take
-            start += take
-
-    def _open(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-        self.dir.mkdir(parents=True, exist_ok=True)
-        path = self.dir / f".{self.split}-{len(self.files):05d}.parquet"
-        self._writer = pq.ParquetWriter(path, self.schema, compression="zstd")
-        self.files.append(path)
-        self.rows.append(0)
-
-    def finish(self) -> list[tuple[Path, int]]:
-        """Close and rename to ``{split}-NNNNN-of-MMMMM.parquet``; returns (path, rows) per shard."""
-        if self._writer is not None:
-            self._writer.close()
-        out = []
-        for i, (p, n) in enumerate(zip(self.files, self.rows, strict=True)):
-            final = self.dir / f"{self.split}-{i:05d}-of-{len(self.files):05d}.parquet"
-            os.replace(p, final)
-            out.append((final, n))
-        return out
+def published_splits(clean_dir: Path) -> pd.DataFrame:
+    """``id`` and ``split`` of every record the clean run keeps (the ids a release built from it publishes)."""
+    frames = []
+    for part in sorted(clean_dir.glob("part-*.parquet")):
+        t = pq.read_table(part, columns=["id", "split", "drop_reason"])
+        frames.append(t.filter(pc.is_null(t["drop_reason"])).select(["id", "split"]).to_pandas())
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"id": [], "split": []}, dtype=object)
 
 
 def _sha256(path: Path) -> str:
@@ -169,20 +136,39 @@ def _grouped(cfg: Config, two_part: list[pa.Table]) -> tuple[dict[str, pd.DataFr
     return {"setup_punches": sp, "preference": pref}, info
 
 
-def _drop_incomplete_grouped(out: Path, writers: dict[tuple[str, str], _ShardWriter]) -> list[str]:
-    """Grouped configs lacking rows in a split (small data) are left out of the release: every published config
-    has all of :data:`SPLITS` (the validation gate's rule). Returns the configs left out."""
-    left_out = []
+def _incomplete_grouped(pending: dict[str, dict[str, list[pa.Table]]]) -> list[str]:
+    """Grouped configs with rows in some but not all of :data:`SPLITS` (small data): they are left out of the
+    release, since every published config has all splits (the validation gate's rule)."""
+    out = []
     for config in GROUPED_FIELDS:
-        if any(not writers[(config, s)].files for s in SPLITS) and any(writers[(config, s)].files for s in SPLITS):
-            for s in SPLITS:
-                writers[(config, s)].finish()
-                writers[(config, s)].files, writers[(config, s)].rows = [], []
-                writers[(config, s)]._writer = None
-            shutil.rmtree(out / config, ignore_errors=True)
-            left_out.append(config)
+        have = [s for s in SPLITS if sum(t.num_rows for t in pending[config][s])]
+        if have and len(have) < len(SPLITS):
+            out.append(config)
             log.warning("config %s left out of the release: too few rows for every split", config)
-    return left_out
+    return out
+
+
+def _write_split(
+    out: Path, config: str, split: str, table: pa.Table, ledger: LedgerView, previous: dict[str, Any] | None,
+    max_rows: int,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """The data files of one (config, split) in the stable layout (:mod:`jokemine.publish.layout`); returns their
+    manifest entries (``path``, ``rows``, ``sha256``, ``first``)."""
+    seq, tie = layout_keys(config, table, ledger.seq_of, ledger.next_seq)
+    order = np.lexsort((tie, seq))
+    table = table.take(pa.array(order))
+    keys = list(zip(seq[order].tolist(), tie[order].tolist(), strict=True))
+    prev = [] if ledger.fresh else previous_layout(previous, config, split)
+    folder = out / config
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    new_from = int((previous or {}).get("layout_seq", -1)) + 1
+    for plan in plan_files(keys, prev, max_rows, new_from):
+        path = folder / f"{split}-{plan.index:05d}.parquet"
+        write_file(table.slice(plan.lo, plan.hi - plan.lo), path)
+        files.append({"path": str(path.relative_to(out)), "rows": plan.hi - plan.lo, "sha256": _sha256(path),
+                      "first": list(plan.first)})  # fmt: skip
+    return files
 
 
 def build_release(
@@ -192,12 +178,17 @@ def build_release(
     version: str,
     previous: Path | None = None,
     stale: dict[str, dict[str, Any]] | None = None,
+    ledger: LedgerView | None = None,
 ) -> dict[str, Any]:
     """Write the data files, figures, changelog, card and manifest of a release into ``out``; returns the manifest.
 
-    ``previous``: the release this one follows (for the changelog and the card's manual sections). ``stale``: sources
-    a refresh could not update (name -> ``since``, ``error``), marked in the card and the manifest."""
-    writers = {(c, s): _ShardWriter(out, c, s, cfg.publish.max_rows_per_shard) for c in RELEASE_CONFIGS for s in SPLITS}
+    ``previous``: the release this one follows (for the changelog, the card's manual sections and the file layout).
+    ``stale``: sources a refresh could not update (name -> ``since``, ``error``), marked in the card and the
+    manifest. ``ledger``: the split ledger as the file layout needs it (:func:`jokemine.splits.ledger.ledger_view`;
+    None: a fresh layout)."""
+    clean_stats = json.loads((clean_dir / "stats.json").read_text(encoding="utf-8"))
+    ledger = ledger or LedgerView(pd.Series([], dtype="int64"), 0, True)
+    pending: dict[str, dict[str, list[pa.Table]]] = {c: {s: [] for s in SPLITS} for c in RELEASE_CONFIGS}
     languages: dict[str, int] = {}
     two_part: list[pa.Table] = []
     card_rows: list[pd.DataFrame] = []
@@ -224,7 +215,7 @@ def build_release(
             for split in SPLITS:
                 rows = sub.filter(pc.equal(sub["split"], split))
                 if rows.num_rows:
-                    writers[(config, split)].write(rows.select(cols))
+                    pending[config][split].append(rows.select(cols))
     grouped, grouped_info = _grouped(cfg, two_part)
     del two_part
     for config, df in grouped.items():
@@ -232,26 +223,35 @@ def build_release(
         for split in SPLITS:
             rows = df[df["split"] == split]
             if len(rows):
-                writers[(config, split)].write(
+                pending[config][split].append(
                     pa.Table.from_pandas(rows[schema.names], schema=schema, preserve_index=False)
                 )
-    grouped_info["left_out"] = [] if cfg.publish.allow_empty_splits else _drop_incomplete_grouped(out, writers)
+    left_out = [] if cfg.publish.allow_empty_splits else _incomplete_grouped(pending)
+    grouped_info["left_out"] = left_out
+    previous_manifest = _manifest(previous) if previous is not None else None
     files: list[dict[str, Any]] = []
     counts: dict[str, dict[str, int]] = {}
-    nbytes = {c: {s: w.nbytes for (c2, s), w in writers.items() if c2 == c and w.files} for c in RELEASE_CONFIGS}
-    for (config, split), w in writers.items():
-        for path, n in w.finish():
-            counts.setdefault(config, {})[split] = counts.get(config, {}).get(split, 0) + n
-            files.append({"path": str(path.relative_to(out)), "rows": n, "sha256": _sha256(path)})
+    nbytes: dict[str, dict[str, int]] = {c: {} for c in RELEASE_CONFIGS}
+    for config in RELEASE_CONFIGS:
+        for split in SPLITS:
+            tables = pending[config].pop(split)
+            if config in left_out or not sum(t.num_rows for t in tables):
+                continue
+            table = pa.concat_tables(tables)
+            nbytes[config][split] = table.nbytes
+            counts.setdefault(config, {})[split] = table.num_rows
+            files += _write_split(out, config, split, table, ledger, previous_manifest, cfg.publish.max_rows_per_shard)
     if not counts:
         raise NothingToDo(f"nothing to publish: the clean run {clean_dir.name} kept no records")
     data_hash = hashlib.sha256(json.dumps(sorted((f["path"], f["sha256"]) for f in files)).encode()).hexdigest()
-    clean_stats = json.loads((clean_dir / "stats.json").read_text(encoding="utf-8"))
     langs = [lang for lang, _ in sorted(languages.items(), key=lambda kv: -kv[1]) if lang != "und"]
     kept = pd.concat(card_rows, ignore_index=True)
     figures = write_figures(kept, out / "figures")
     clean_ids = pd.concat(reasons, ignore_index=True).drop_duplicates("id").set_index("id")
     entry = changelog(previous, out, clean_ids, version)
+    splits_info = clean_stats.get("splits", {})
+    entry["resplit"] = bool(splits_info.get("resplit", False))
+    entry["split_conflict"] = int(splits_info.get(DropReason.SPLIT_CONFLICT.value, 0))
     atomic.write_json(out / "CHANGELOG.json", entry)
     older = (
         (previous / "CHANGELOG.md").read_text(encoding="utf-8")
@@ -282,6 +282,7 @@ def build_release(
         "clean_run": clean_dir.name,
         "config": cfg.config_path.name if cfg.config_path else None,
         "data_hash": data_hash,
+        "layout_seq": ledger.next_seq,
         "counts": counts,
         "languages": languages,
         "grouped": grouped_info,
@@ -293,6 +294,12 @@ def build_release(
 
 
 VERSION_PATTERN = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
+
+
+def _resplit(clean_dir: Path) -> bool:
+    """Whether the clean run was a ``--resplit`` one (its ``stats.json``)."""
+    stats = json.loads((clean_dir / "stats.json").read_text(encoding="utf-8"))
+    return bool(stats.get("splits", {}).get("resplit", False))
 
 
 def _manifest(release: Path) -> dict[str, Any] | None:
@@ -403,7 +410,8 @@ def _dry_run(
         out = Path(tmp) / version
         out.mkdir()
         latest = layout.release_latest()
-        manifest = build_release(cfg, clean_dir, out, version, previous=latest)
+        ledger = ledger_view(layout.root, _resplit(clean_dir))
+        manifest = build_release(cfg, clean_dir, out, version, previous=latest, ledger=ledger)
         validate_release(out, manifest, allow_empty_splits=cfg.publish.allow_empty_splits)
         same = (
             layout.release_latest()
@@ -453,7 +461,13 @@ def _publish_local(
         tmp = atomic.tmp_name(final)
         tmp.mkdir()
         try:
-            manifest = build_release(cfg, clean_dir, tmp, version, previous=layout.release_latest(), stale=stale)
+            resplit = _resplit(clean_dir)
+            prev = layout.release_latest()
+            if not resplit and prev is not None and not ledger_files(layout.root):
+                # a data dir whose releases predate the ledger: the latest one's splits are where ids were published
+                record_release(layout.root, prev.name, release_rows(prev, "jokes"))
+            ledger = ledger_view(layout.root, resplit)
+            manifest = build_release(cfg, clean_dir, tmp, version, previous=prev, stale=stale, ledger=ledger)
             same = _same_data(layout, manifest["data_hash"])
             if same is None and only_if_changed and layout.release_latest() and _no_row_changes(tmp):
                 same = layout.release_latest()
@@ -465,6 +479,9 @@ def _publish_local(
             validate_release(tmp, manifest, allow_empty_splits=cfg.publish.allow_empty_splits)
             atomic.fsync_tree(tmp)
             crash_point("publish.built")
+            added = record_release(layout.root, version, published_splits(clean_dir), resplit=resplit)
+            log.info("split ledger: %d ids added by release %s%s", added, version, " (resplit)" if resplit else "")
+            crash_point("publish.ledger")
             os.replace(tmp, final)
             atomic.fsync_dir(layout.releases)
             crash_point("publish.renamed")

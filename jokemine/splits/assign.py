@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import pandas as pd
 
 from jokemine.config import SplitsConfig
@@ -51,3 +52,34 @@ def split_groups(group_key: pd.Series, cluster: pd.Series) -> pd.Series:
     comp = join_labels(group_key.to_numpy(), cluster.to_numpy())
     key = pd.Series(group_key.to_numpy(), dtype="object").groupby(comp).transform("min")
     return pd.Series(key.to_numpy(), index=group_key.index, dtype="object")
+
+
+def sticky_splits(df: pd.DataFrame, survivor: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Published splits stick (:mod:`jokemine.splits.ledger`). ``df``: the rows of whole split groups (columns
+    ``id``, ``group``, ``cluster``, ``published`` (the split the id was first published in, or None),
+    ``score_norm``, ``created_at``); ``survivor``: each row's cluster survivor (aligned with ``df.index``).
+
+    Returns ``(survivor, split, held_out)`` aligned with ``df``. ``split``: the group's published split when all its
+    published members share one (new members join it); a published member's own split in a group whose published
+    members are in several splits (a *conflict group*: new data bridged them); else None (the hash decides,
+    :func:`split_of`). ``held_out``: every unpublished row of a conflict group (``drop_reason =
+    "split_conflict"``), so that no published id moves and no duplicate cluster or setup crosses splits through new
+    data. In conflict groups the survivors are chosen among the published members only (the rule of
+    :func:`jokemine.cleaning.dedup.survivors`), so a held-out new record never removes a published one."""
+    pub = df["published"]
+    by_group = pub.groupby(df["group"])
+    per_row = df["group"].map(by_group.nunique()).fillna(0).to_numpy()
+    split = df["group"].map(by_group.first()).to_numpy(dtype=object)
+    split[per_row != 1] = None
+    conflict = per_row >= 2
+    if not conflict.any():
+        return survivor, split, np.zeros(len(df), dtype=bool)
+    from jokemine.cleaning.dedup import survivors
+
+    published = pub.notna().to_numpy()
+    split[conflict] = pub.to_numpy(dtype=object)[conflict]
+    pick = df.loc[conflict & published]
+    survivor = survivor.copy()
+    survivor[conflict & published] = survivors(pick, "cluster").to_numpy()
+    split[pd.isna(split)] = None
+    return survivor, split, conflict & ~published
