@@ -318,13 +318,23 @@ def _verified(pairs: pd.DataFrame, params: NearDupParams, stats: Stats) -> pd.Da
     index = pd.Series(np.arange(len(ends)), index=ends["node"].to_numpy())
     cand = np.stack([index[pairs["a"]].to_numpy(), index[pairs["b"]].to_numpy()], axis=1).astype(np.int64)
     bands, rows = params.banding()
-    sh = mh.shingle_hashes(ends["form"].tolist(), params.ngram, params.unit, threads=1)
-    sig = mh.signatures(sh, bands * rows, params.seed, threads=1)
-    matrix = mh.shingle_matrix(sh, reuse=True)
-    ok = plausible_pairs(sig, cand, params.threshold)
-    jac = np.zeros(len(cand))
-    jac[ok] = mh.jaccard_pairs(matrix, cand[ok], threads=1)
-    ok &= jac >= params.threshold
+    forms = ends["form"].tolist()
+    matrix = mh.shingle_matrix(mh.shingle_hashes(forms, params.ngram, params.unit, threads=1), reuse=True)
+    # An edge passes both the MinHash test (plausible_pairs) and the exact Jaccard, in either order; the exact one
+    # is cheap on shingle sets, so it goes first and the signatures are computed only for the ends of the pairs it
+    # accepts (rather than for every end of every file, and gathered 224 columns wide for every pair).
+    jac = mh.jaccard_pairs(matrix, cand, threads=1)
+    ok = jac >= params.threshold
+    if ok.any():
+        used = np.unique(cand[ok])
+        sig = mh.signatures(
+            mh.shingle_hashes([forms[i] for i in used], params.ngram, params.unit, threads=1),
+            bands * rows,
+            params.seed,
+            threads=1,
+        )
+        where = np.flatnonzero(ok)
+        ok[where] = plausible_pairs(sig, np.searchsorted(used, cand[where]), params.threshold)
     stats.add("near", "rejected_text", n=int((~ok).sum()))
     if params.punchline_threshold > 0 and ok.any():
         pforms = [p if isinstance(p, str) else None for p in ends["pform"]]  # pandas may turn None into NaN
