@@ -360,3 +360,30 @@ def test_bad_version_and_interrupted_publish_is_completed(
     assert sorted(p.name for p in (data / "releases").iterdir()) == ["1.0", "2.0", "latest"]
     manifest = json.loads((data / "releases" / "2.0" / "MANIFEST.json").read_text())
     assert manifest["config"] == "jm.toml"  # no local paths in a release
+
+
+def test_pass1_cache_is_reused_invalidated_by_settings_and_survives_a_damaged_entry(real: Path, tmp_path: Path) -> None:
+    """Issue 18: a clean parses only parts it has not parsed under the same settings; the output is the same."""
+    cfg = _config(tmp_path, real)
+    data = cfg.data_dir()
+    scrape(cfg, data, progress=False)
+    first = clean(cfg, data, progress=False)
+    parts = first.stats["pass1_cache"]["parts"]
+    assert parts >= 2 and first.stats["pass1_cache"]["hits"] == 0
+    second = clean(cfg, data, progress=False)
+    assert second.stats["pass1_cache"] == {"parts": parts, "hits": parts}
+    assert _clean_table(second.path).equals(_clean_table(first.path))
+    assert second.stats["per_source"] == first.stats["per_source"]  # read/drop counts come back from the cache
+
+    cache = next((data / "clean" / "cache" / "p1").iterdir())
+    victim = sorted(cache.glob("*.parquet"))[0]
+    victim.write_bytes(victim.read_bytes()[:100])  # a damaged entry is parsed again, not trusted
+    third = clean(cfg, data, progress=False)
+    assert third.stats["pass1_cache"]["hits"] == parts - 1
+    assert _clean_table(third.path).equals(_clean_table(first.path))
+
+    cfg2 = cfg.model_copy(update={"clean": cfg.clean.model_copy(update={"min_chars": cfg.clean.min_chars + 1})})
+    fourth = clean(cfg2, data, progress=False)
+    assert fourth.stats["pass1_cache"]["hits"] == 0  # other settings: every part parsed again
+    names = [p.name for p in (data / "clean" / "cache" / "p1").iterdir()]
+    assert len(names) == 1 and names[0] != cache.name  # the cache of the old settings is pruned

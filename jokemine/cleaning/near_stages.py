@@ -28,6 +28,7 @@ Nodes are 64-bit hashes: two different inputs share one with probability ~n^2 / 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -307,18 +308,14 @@ def attach_a(task: VerifyTask) -> Stats:
     return Stats()
 
 
-def _verified(pairs: pd.DataFrame, params: NearDupParams, stats: Stats) -> pd.DataFrame:
-    """The pairs of ``pairs`` (columns ``a``, ``b`` and both ends' ``form_*``, ``pform_*``) that are edges."""
-    ends = pd.concat(
-        [
-            pairs[["a", "form_a", "pform_a"]].set_axis(["node", "form", "pform"], axis=1),
-            pairs[["b", "form_b", "pform_b"]].set_axis(["node", "form", "pform"], axis=1),
-        ]
-    ).drop_duplicates("node")
-    index = pd.Series(np.arange(len(ends)), index=ends["node"].to_numpy())
-    cand = np.stack([index[pairs["a"]].to_numpy(), index[pairs["b"]].to_numpy()], axis=1).astype(np.int64)
+def _verified(
+    a: np.ndarray, b: np.ndarray, forms: list[str], pforms: list[str | None], params: NearDupParams, stats: Stats
+) -> pd.DataFrame:
+    """The edges among candidate pairs ``(a[i], b[i])`` given as int64 row numbers into ``forms`` / ``pforms``
+    (each distinct end once; ``pforms`` None for a one-part joke); returns ``a``, ``b`` (the same row numbers) and
+    ``jaccard`` of the accepted pairs."""
+    cand = np.stack([a, b], axis=1).astype(np.int64)
     bands, rows = params.banding()
-    forms = ends["form"].tolist()
     matrix = mh.shingle_matrix(mh.shingle_hashes(forms, params.ngram, params.unit, threads=1), reuse=True)
     # An edge passes both the MinHash test (plausible_pairs) and the exact Jaccard, in either order; the exact one
     # is cheap on shingle sets, so it goes first and the signatures are computed only for the ends of the pairs it
@@ -337,27 +334,50 @@ def _verified(pairs: pd.DataFrame, params: NearDupParams, stats: Stats) -> pd.Da
         ok[where] = plausible_pairs(sig, np.searchsorted(used, cand[where]), params.threshold)
     stats.add("near", "rejected_text", n=int((~ok).sum()))
     if params.punchline_threshold > 0 and ok.any():
-        pforms = [p if isinstance(p, str) else None for p in ends["pform"]]  # pandas may turn None into NaN
         two_part = np.array([p is not None for p in pforms], dtype=bool)
         psh = mh.shingle_hashes([p or "" for p in pforms], params.ngram, params.unit, threads=1)
         pmatrix = mh.shingle_matrix(psh, reuse=True)
         bad = punchline_mismatch(cand, ok, two_part, pmatrix, matrix, params.punchline_threshold, threads=1)
         ok &= ~bad
         stats.add("near", "rejected_punchline", n=int(bad.sum()))
-    return pd.DataFrame({"a": pairs["a"].to_numpy()[ok], "b": pairs["b"].to_numpy()[ok], "jaccard": jac[ok]})
+    return pd.DataFrame({"a": cand[ok, 0], "b": cand[ok, 1], "jaccard": jac[ok]})
+
+
+def _text(values: list[Any]) -> list[str | None]:
+    return [v if isinstance(v, str) else None for v in values]
 
 
 def verify(task: VerifyTask) -> Stats:
     """The verified edges among the pairs whose second node is in partition ``n`` -> ``edges-<round>`` (sorted by
-    ``a``, ``b``), one ``apairs`` file at a time."""
+    ``a``, ``b``), one ``apairs`` file at a time. Texts are taken once per distinct node of a file (Arrow
+    ``take``), never materialized per pair."""
     work, stats = task.work, Stats()
-    nodes = _nodes(work, task.n).rename(columns={"node": "b", "form": "form_b", "pform": "pform_b"})
+    nodes = _nodes(work, task.n).sort_values("node", kind="mergesort")
+    b_nodes = nodes["node"].to_numpy(np.uint64)
+    b_form, b_pform = nodes["form"].to_numpy(dtype=object), nodes["pform"].to_numpy(dtype=object)
     found = [pd.DataFrame({"a": [], "b": [], "jaccard": []}).astype({"a": np.uint64, "b": np.uint64})]
     for url in storage.listdir(work.path(f"apairs-{task.round}", f"{task.n:05d}"), ".parquet"):
-        pairs = storage.read_frames([url], APAIR_SCHEMA).merge(nodes, on="b", how="inner")
-        stats.add("near", "checked_pairs", n=len(pairs))
-        if len(pairs):
-            found.append(_verified(pairs, task.params, stats))
+        t = storage.read_table(url, APAIR_SCHEMA.names)
+        a, b = t["a"].to_numpy().astype(np.uint64), t["b"].to_numpy().astype(np.uint64)
+        at = np.clip(np.searchsorted(b_nodes, b), 0, max(len(b_nodes) - 1, 0))
+        known = (at < len(b_nodes)) & (b_nodes[at] == b) if len(b_nodes) else np.zeros(len(b), dtype=bool)
+        stats.add("near", "checked_pairs", n=int(known.sum()))
+        if not known.any():
+            continue
+        a, b, at = a[known], b[known], at[known]
+        rows = np.flatnonzero(known)
+        ua, first, ai = np.unique(a, return_index=True, return_inverse=True)
+        ub, bi = np.unique(at, return_inverse=True)
+        take = pa.array(rows[first])
+        forms = t["form_a"].take(take).to_pylist() + b_form[ub].tolist()
+        pforms = _text(t["pform_a"].take(take).to_pylist()) + _text(b_pform[ub].tolist())
+        edges = _verified(ai, len(ua) + bi, forms, pforms, task.params, stats)
+        ends = np.concatenate([ua, b_nodes[ub]])
+        found.append(
+            pd.DataFrame(
+                {"a": ends[edges["a"].to_numpy()], "b": ends[edges["b"].to_numpy()], "jaccard": edges["jaccard"]}
+            )
+        )
     edges = pd.concat(found, ignore_index=True).sort_values(["a", "b"], kind="mergesort")
     stats.add("near", "accepted_pairs", n=len(edges))
     work.write(f"edges-{task.round}", f"{task.n:05d}", edges, EDGE_SCHEMA)

@@ -110,10 +110,16 @@ class Pass1Task:
     author_salt: str
     work: Work
     records: int
+    cache: str | None = None
 
     @property
     def out_path(self) -> str:
         return p1_path(self.work, self.index)
+
+    @property
+    def cache_key(self) -> str:
+        """Names this part's entry in the pass-1 cache: raw parts are immutable, so path and records say it all."""
+        return hashlib.blake2b(f"{self.rel_path}\x00{self.records}".encode(), digest_size=12).hexdigest()
 
 
 def p1_path(work: Work, index: int) -> str:
@@ -137,9 +143,71 @@ def _public(rec: Record) -> Record:
 
 
 def run_pass1(task: Pass1Task) -> ShardResult:
-    """Parse and filter one raw part into a pass-1 Parquet file; scatter its key columns by id (``ids``)."""
+    """Parse and filter one raw part into a pass-1 Parquet file; scatter its key columns by id (``ids``). With a
+    ``cache`` folder (:func:`pass1_cache`), a part parsed before under the same settings is read from there, and a
+    part parsed now is added to it."""
     crash_point("clean.pass1")
     t0 = time.perf_counter()
+    cached = _from_cache(task)
+    if cached is not None:
+        table, stats, quarantine = cached
+        stats.add("cache", "pass1", "hit")
+    else:
+        table, stats, quarantine = _parse_part(task)
+        if task.cache is not None:
+            _to_cache(task, table, stats, quarantine)
+    storage.write_table(task.out_path, table, row_group_size=PASS2_ROWS)  # pass 2 reads a chunk's row groups
+    keys = table.select(KEY_COLUMNS).to_pandas()
+    keys["shard"], keys["row"] = task.index, np.arange(len(keys), dtype=np.int64)
+    task.work.scatter("ids", keys, part_of_strings(keys["id"].to_numpy(), task.work.partitions), f"{task.index:05d}",
+                      KEY_SCHEMA)  # fmt: skip
+    return ShardResult(task.index, table.num_rows, stats, quarantine, time.perf_counter() - t0)
+
+
+def pass1_cache(layout: Layout, cfg: Config, salt: str) -> str:
+    """The pass-1 cache folder for the current settings: ``clean/cache/p1/<digest>``, where the digest covers
+    what pass 1 depends on (jokemine's version, ``[clean]`` but its worker counts, the sources' settings and the
+    author salt); parts parsed under other settings are never reused."""
+    from jokemine import __version__
+
+    blob = json.dumps(
+        {
+            "version": __version__,
+            "clean": cfg.clean.model_dump(mode="json", exclude={"workers", "partitions", "partition_rows"}),
+            "sources": [s.model_dump(mode="json", exclude={"enabled"}) for s in cfg.sources],
+            "salt": hashlib.blake2b(salt.encode(), digest_size=8).hexdigest(),  # never the salt itself
+        },
+        sort_keys=True,
+    )
+    return str(layout.clean / "cache" / "p1" / hashlib.blake2b(blob.encode(), digest_size=12).hexdigest())
+
+
+def _from_cache(task: Pass1Task) -> tuple[pa.Table, Stats, list[dict[str, Any]]] | None:
+    if task.cache is None:
+        return None
+    meta_url = storage.join(task.cache, f"{task.cache_key}.json")
+    if not storage.exists(meta_url):  # written last: the table is complete when it exists
+        return None
+    try:
+        meta = json.loads(storage.read_bytes(meta_url))
+        table = storage.read_table(storage.join(task.cache, f"{task.cache_key}.parquet"))
+    except (OSError, ValueError, pa.ArrowException) as e:  # a damaged entry is parsed again
+        log.warning("pass-1 cache entry of %s unreadable (%s): parsing it again", task.rel_path, e)
+        return None
+    if meta.get("part") != task.rel_path or table.num_rows != meta.get("rows"):
+        return None
+    return table, Stats.from_list(meta["stats"]), meta["quarantine"]
+
+
+def _to_cache(task: Pass1Task, table: pa.Table, stats: Stats, quarantine: list[dict[str, Any]]) -> None:
+    assert task.cache is not None
+    storage.write_table(storage.join(task.cache, f"{task.cache_key}.parquet"), table, row_group_size=PASS2_ROWS)
+    meta = {"part": task.rel_path, "rows": table.num_rows, "stats": stats.to_list(), "quarantine": quarantine}
+    storage.write_bytes(storage.join(task.cache, f"{task.cache_key}.json"), json.dumps(meta, default=str).encode())
+
+
+def _parse_part(task: Pass1Task) -> tuple[pa.Table, Stats, list[dict[str, Any]]]:
+    """Pass 1 proper: the part's records through its source's steps (one bad record is quarantined)."""
     ctx = ParseContext(task.source, task.author_salt)
     stats = Stats()
     quarantine: list[dict[str, Any]] = []
@@ -164,14 +232,7 @@ def run_pass1(task: Pass1Task) -> ShardResult:
         rows.extend(out)
     for k, v in page_stats.items():
         stats.add("parse", name, k, n=v)
-    table = pa.Table.from_pylist(rows, schema=RECORD_SCHEMA)
-    del rows
-    storage.write_table(task.out_path, table, row_group_size=PASS2_ROWS)  # pass 2 reads a chunk's row groups
-    keys = table.select(KEY_COLUMNS).to_pandas()
-    keys["shard"], keys["row"] = task.index, np.arange(len(keys), dtype=np.int64)
-    task.work.scatter("ids", keys, part_of_strings(keys["id"].to_numpy(), task.work.partitions), f"{task.index:05d}",
-                      KEY_SCHEMA)  # fmt: skip
-    return ShardResult(task.index, table.num_rows, stats, quarantine, time.perf_counter() - t0)
+    return pa.Table.from_pylist(rows, schema=RECORD_SCHEMA), stats, quarantine
 
 
 @dataclass(frozen=True)
@@ -420,8 +481,9 @@ def _clean(
     final = layout.clean / run_id
     stats = Stats()
     near = cfg.dedup.params() if cfg.dedup.near_duplicates else None
+    cache = pass1_cache(layout, cfg, salt)
     tasks1 = [
-        Pass1Task(i, str(layout.root / p.path), p.path, sources[p.source], cfg.clean, salt, work, p.records)
+        Pass1Task(i, str(layout.root / p.path), p.path, sources[p.source], cfg.clean, salt, work, p.records, cache)
         for i, p in enumerate(parts)
     ]
     res1 = _stage(ex, "parse", run_pass1, tasks1, work, weight=lambda t: t.records)
@@ -489,6 +551,7 @@ def _clean(
             "sticky": stats.get("splits", "sticky"),
             DropReason.SPLIT_CONFLICT.value: stats.get("splits", DropReason.SPLIT_CONFLICT.value),
         }
+        summary["pass1_cache"] = {"parts": len(parts), "hits": stats.get("cache", "pass1", "hit")}
         summary["executor"] = describe(ex).removeprefix("executor: ")
         summary["partitions"] = P
         summary["stages"] = {k: {"tasks": v.tasks, "resumed": v.resumed, "seconds": round(v.seconds, 3),
@@ -508,7 +571,7 @@ def _clean(
     crash_point("clean.written")
     atomic.point(layout.clean / "latest", run_id)
     storage.remove(work.root)
-    _prune(layout)
+    _prune(layout, cache)
     return CleanReport(run_id, final, summary)
 
 
@@ -653,10 +716,17 @@ def summarize(
     }
 
 
-def _prune(layout: Layout) -> None:
-    """Keep the newest clean runs (the one ``latest`` points to always)."""
+def _prune(layout: Layout, cache: str) -> None:
+    """Keep the newest clean runs (the one ``latest`` points to always) and only the current pass-1 cache."""
+    for old in (layout.clean / "cache" / "p1").glob("*"):
+        if str(old) != cache:
+            shutil.rmtree(old, ignore_errors=True)
     latest = layout.clean_latest()
-    runs = sorted(p for p in layout.clean.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
+    runs = sorted(
+        p
+        for p in layout.clean.iterdir()
+        if p.is_dir() and not p.is_symlink() and not p.name.startswith(".") and p.name != "cache"
+    )
     for p in runs[:-KEEP_CLEAN_RUNS]:
         if latest is None or p.resolve() != latest.resolve():
             shutil.rmtree(p, ignore_errors=True)

@@ -42,6 +42,15 @@ class Stats:
         """The counter ``key`` (0 if never counted)."""
         return self.counts.get(key, 0)
 
+    def to_list(self) -> list[list[Any]]:
+        """The counters as JSON-ready ``[[key..., n], ...]`` (for caches; :meth:`from_list` reads it back)."""
+        return [[*key, n] for key, n in sorted(self.counts.items())]
+
+    @classmethod
+    def from_list(cls, items: list[list[Any]]) -> Stats:
+        """The :class:`Stats` that :meth:`to_list` wrote."""
+        return cls(Counter({tuple(str(k) for k in item[:-1]): int(item[-1]) for item in items}))
+
     def nested(self) -> dict[str, Any]:
         """The counters as nested dicts: ``{"dropped": {source: {reason: n}}, ...}``, keys sorted."""
         out: dict[str, Any] = {}
