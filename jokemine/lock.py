@@ -32,6 +32,7 @@ from jokemine.state import utcnow
 
 LOCK_NAME = ".jokemine.lock"
 DEAD_HOLDER_GRACE_S = 5.0
+HOLDER_INFO_WAIT_S = 1.0  # how long a contender waits for a fresh holder to write its pid, host, command
 _held: dict[str, tuple[int, int, int]] = {}  # path -> (fd, depth, owner pid)
 
 
@@ -120,6 +121,10 @@ def data_dir_lock(root: Path, what: str) -> Iterator[None]:
     fd = _open_lock_file(root)
     if not _try_lock(fd):
         h = _holder(fd)
+        until = time.monotonic() + HOLDER_INFO_WAIT_S
+        while h is None and time.monotonic() < until:  # the holder writes who it is just after locking
+            time.sleep(0.05)
+            h = _holder(fd)
         here = h is not None and h.get("host", socket.gethostname()) == socket.gethostname()
         dead = h is not None and here and isinstance(h.get("pid"), int) and not _alive(h["pid"])
         got = False

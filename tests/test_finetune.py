@@ -28,7 +28,7 @@ from jokemine.finetune.metrics import compare, derangement, pairing_signal
 from jokemine.finetune.train import METRICS, finetune
 from tests.conftest import REPO
 
-SMOKE = {"preset": "tiny", "device": "cpu", "max_steps": 200, "max_train_examples": 20000, "max_eval_examples": 500}
+SMOKE = {"preset": "tiny", "device": "cpu", "max_steps": 200, "max_train_examples": 20000, "max_eval_examples": 1000}
 
 
 # --- mechanics ---------------------------------------------------------------------------------------------------
@@ -178,11 +178,11 @@ def test_smoke_loss_falls_and_metrics_are_finite(smoke: dict) -> None:
     assert t["initial_validation_loss"] == pytest.approx(math.log(m["model"]["vocab_size"]), abs=0.5)
     for split in ("validation", "test"):
         s = m["splits"][split]
-        assert s["examples"] == 500
+        assert s["examples"] == 1000
         assert math.isfinite(s["perplexity"]) and s["perplexity"] == pytest.approx(math.exp(s["loss"]))
         assert 1.0 < s["bpb"] < 4.0 and 1.0 < s["punchline_bpb"] < 4.5
         assert s["bpb"] == pytest.approx(s["loss"] * s["tokens"] / (math.log(2) * s["bytes"]))
-        assert sum(v["examples"] for v in s["per_source"].values()) == 500
+        assert sum(v["examples"] for v in s["per_source"].values()) == 1000
         assert s["per_source"]["rjokes"]["examples"] > 300
     assert m["hardware"]["device"] == "cpu" and t["mfu"] is None and t["tokens_per_s"] > 0
     assert m["comparison"] is None and m["regression"] is None
@@ -192,7 +192,7 @@ def test_smoke_pairing_signal_is_positive_for_true_pairs_and_vanishes_for_shuffl
     true = smoke["report"].metrics["splits"]
     for split in ("validation", "test"):
         p = true[split]["pairing"]
-        assert len(p["per_shuffle"]) == 3 and p["examples"] >= 495
+        assert len(p["per_shuffle"]) == 3 and p["examples"] >= 990
         assert p["signal"] > 0 and p["z"] > 4, p
     bad = _slice(smoke["release"], smoke["root"] / "mispaired", shuffle_punchlines=True)
     m = finetune(bad, FinetuneConfig(**SMOKE)).metrics
@@ -208,7 +208,7 @@ def test_smoke_metrics_land_in_the_release_and_its_card(smoke: dict) -> None:
     card = (a / "README.md").read_text()
     assert card.count(START) == 1 and "No baseline yet" not in card
     test = on_disk["splits"]["test"]
-    assert f"| test | 500 | {test['loss']:.3f} | {test['perplexity']:.1f} | {test['bpb']:.3f} |" in card
+    assert f"| test | 1,000 | {test['loss']:.3f} | {test['perplexity']:.1f} | {test['bpb']:.3f} |" in card
     assert "No previous baseline to compare with." in card
     assert hashlib.sha256((a / "MANIFEST.json").read_bytes()).hexdigest() == smoke["manifest_sha"]
     assert not list(a.glob("**/*.tmp*"))

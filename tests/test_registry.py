@@ -41,7 +41,7 @@ def test_no_isinstance_chain_on_source_kinds_outside_the_config() -> None:
 def test_drop_reasons_are_one_enum_that_filters_return() -> None:
     from jokemine.cleaning import filters
 
-    assert len(DropReason) == 13 and all(r.meaning for r in DropReason)
+    assert len(DropReason) == 14 and all(r.meaning for r in DropReason)
     rec = {"text": "", "drop_reason": None}
     assert filters.empty(rec) is DropReason.EMPTY
     source = (PACKAGE / "cleaning" / "filters.py").read_text()

@@ -56,6 +56,8 @@ def load_split(release: Path, config: str, split: str, *, limit: int | None = No
         log.warning("%s/%s %s: %d rows without a %s or %s left out", release, config, split, (~ok).sum(), *cols[3:])
     frame = frame[ok]
     if limit is not None and len(frame) > limit:
+        # drawn from the rows in id order, so the sample does not depend on how the release lays out its files
+        frame = frame.sort_values("id", kind="mergesort").reset_index(drop=True)
         frame = frame.sample(n=limit, random_state=seed).sort_index()
     return frame.reset_index(drop=True)
 
