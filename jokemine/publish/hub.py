@@ -184,15 +184,13 @@ def unchanged_paths(tree: list[RepoFile], release: Path, replaced: dict[str, byt
     e.g. the merged card). Sorted."""
     out = []
     for e in tree:
-        local = release / e.path
-        if e.path not in replaced and not local.is_file():
+        local, content = release / e.path, replaced.get(e.path)
+        if content is None and not local.is_file():
             continue
-        if e.lfs is not None and e.path not in replaced:
-            same = e.lfs.sha256 == _sha256(local)
+        if e.lfs is not None:
+            same = e.lfs.sha256 == (_sha256(local) if content is None else hashlib.sha256(content).hexdigest())
         else:
-            content = replaced[e.path] if e.path in replaced else local.read_bytes()
-            same = e.lfs.sha256 == hashlib.sha256(content).hexdigest() if e.lfs is not None else (
-                e.blob_id == git_blob_oid(content))  # fmt: skip
+            same = e.blob_id == git_blob_oid(local.read_bytes() if content is None else content)
         if same:
             out.append(e.path)
     return sorted(out)

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from jokemine import atomic
 from jokemine.pipeline import storage
@@ -84,8 +83,7 @@ def record_release(data_dir: Path, version: str, published: pd.DataFrame, *, res
     rows = published[["id", "split"]].drop_duplicates("id")
     old = ledger_files(data_dir)
     if not resplit and old:
-        known = pd.concat([pq.read_table(p, columns=["id"]).to_pandas() for p in old], ignore_index=True)
-        rows = rows.loc[~rows["id"].isin(known["id"])]
+        rows = rows.loc[~rows["id"].isin(read_ledger(data_dir)["id"])]
     if rows.empty and not resplit:
         return 0
     seq = int(_NAME.match(old[-1].name).group(1)) + 1 if old else 0  # type: ignore[union-attr]
