@@ -4,9 +4,10 @@ an exact-Jaccard verification that datatrove does not have).
 
 * :func:`sign` (per shard): every live record becomes a *node*, the 64-bit hash of its shingle form and its
   punchline's (identical inputs are one node, as in :func:`jokemine.cleaning.dedup.near_duplicate_labels`);
-  per distinct node: MinHash signature, one band key per LSH band (scattered by band key to ``bands``) and its
-  forms (scattered by node to ``nodes``). The record with its node goes to ``rows``; ``(node, text_key)`` and
-  ``(node, group_key)`` are scattered by key for :mod:`jokemine.cleaning.clusters`.
+  per distinct node: its shingle sets (text and punchline) and MinHash signature, computed once and scattered by
+  node to ``nodes``, and one band key per LSH band (scattered by band key to ``bands``). The record with its node
+  goes to ``rows``; ``(node, text_key)`` and ``(node, group_key)`` are scattered by key for
+  :mod:`jokemine.cleaning.clusters`.
   The first :data:`~jokemine.cleaning.dedup.PRE_COLUMNS` signature columns of each node go to ``presig``.
 * :func:`buckets` (per band-key partition): nodes equal on a whole band share a bucket. Round 1 pairs each
   bucket's smallest node with every other (a star: single linkage needs one path per cluster). Round 2 takes
@@ -15,10 +16,11 @@ an exact-Jaccard verification that datatrove does not have).
   when those columns pass :func:`jokemine.cleaning.dedup.pre_plausible` (the first test of the verification, so
   nothing it would accept is lost; a bucket of thousands of short texts gives millions of pairs, and they never
   reach a file).
-* :func:`attach_a` / :func:`verify` (per node partition): the forms of both ends are joined to each pair (in
-  chunks of :data:`ATTACH_ROWS` pairs, so memory is bounded whatever the pairs per partition), then the pair is an
-  edge only when the MinHash estimate is plausible, the exact Jaccard of the shingle sets reaches the threshold
-  and the punchline check passes (:func:`jokemine.cleaning.dedup.plausible_pairs`,
+* :func:`attach_a` / :func:`verify` (per node partition): the node data of both ends meet each pair (the first
+  ends' data travels in per-chunk dictionaries of at most :data:`DICT_NODES` nodes beside at most
+  :data:`ATTACH_ROWS` pairs, so memory is bounded whatever the pairs per partition), then the pair is an edge only
+  when the MinHash estimate is plausible, the exact Jaccard of the shingle sets reaches the threshold and the
+  punchline check passes (:func:`jokemine.cleaning.dedup.plausible_pairs`,
   :func:`jokemine.cleaning.dedup.punchline_mismatch`): the same tests as the in-memory search, so the
   connected components (:mod:`jokemine.cleaning.clusters`) are the same.
 
@@ -28,7 +30,6 @@ Nodes are 64-bit hashes: two different inputs share one with probability ~n^2 / 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,9 +46,8 @@ NO_PUNCHLINE = "\x01"  # never in a shingle form (a non-word character)
 ROW_SCHEMA = pa.schema([*LIVE_SCHEMA, pa.field("node", pa.uint64())])
 LINK_SCHEMA = schema(node=pa.uint64(), key=pa.string())
 BAND_SCHEMA = schema(band=pa.int32(), key=pa.uint64(), node=pa.uint64())
-NODE_SCHEMA = schema(node=pa.uint64(), form=pa.string(), pform=pa.string())
+NODE_SCHEMA = schema(node=pa.uint64(), sh=pa.large_binary(), psh=pa.large_binary(), sig=pa.large_binary())
 PAIR_SCHEMA = schema(a=pa.uint64(), b=pa.uint64())
-APAIR_SCHEMA = schema(a=pa.uint64(), b=pa.uint64(), form_a=pa.string(), pform_a=pa.string())
 EDGE_SCHEMA = schema(a=pa.uint64(), b=pa.uint64(), jaccard=pa.float64())
 LABEL_SCHEMA = schema(node=pa.uint64(), cluster=pa.uint64(), group=pa.uint64())
 PRE_NAMES = [f"h{j:02d}" for j in range(PRE_COLUMNS)]
@@ -55,6 +55,45 @@ PRESIG_SCHEMA = pa.schema([pa.field("node", pa.uint64()), *(pa.field(c, pa.uint3
 MSIG_SCHEMA = pa.schema([*BAND_SCHEMA, *(pa.field(c, pa.uint32()) for c in PRE_NAMES)])
 MAX_PAIRS = 1 << 19  # pairs per vectorized chunk (two (k, 32) uint32 gathers: 128 MiB)
 ATTACH_ROWS = 1 << 20  # pairs per file of apairs-<round>
+PLAUSIBLE_ROWS = 1 << 16  # pairs per MinHash estimate (two (k, 224) uint32 gathers: 112 MiB)
+DICT_NODES = 1 << 16  # nodes per file of adict-<round> (~3 KB each with the default settings: ~200 MB)
+
+
+def _u32_column(offsets: np.ndarray, values: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    """Rows of uint32 values in CSR form (``offsets`` int64 ``(n + 1,)``) as a ``large_binary`` Arrow array (the
+    little-endian bytes of each row; null where ``valid`` is False)."""
+    n = len(offsets) - 1
+    data = np.ascontiguousarray(values, dtype="<u4")
+    bitmap = None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    nulls = 0 if valid is None else int(n - valid.sum())
+    buffers = [bitmap, pa.py_buffer((offsets * 4).astype(np.int64)), pa.py_buffer(data)]
+    return pa.Array.from_buffers(pa.large_binary(), n, buffers, null_count=nulls)
+
+
+def _u32_rows(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """``(offsets, values)`` (int64 ``(n + 1,)``, uint32) of a column written by :func:`_u32_column` (a null row
+    is empty). ``values`` is a read-only view of the Arrow buffer."""
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    arr = arr.cast(pa.large_binary())
+    n = len(arr)
+    bufs = arr.buffers()
+    off = np.frombuffer(bufs[1], dtype=np.int64)[arr.offset : arr.offset + n + 1] if n else np.zeros(1, np.int64)
+    raw = np.frombuffer(bufs[2], dtype=np.uint8) if n and bufs[2] is not None else np.zeros(0, np.uint8)
+    values = raw[off[0] : off[-1]].view("<u4")
+    return (off - off[0]) // 4, values
+
+
+def node_shingles(col: pa.ChunkedArray | pa.Array) -> mh.Shingles:
+    """The shingle sets stored in a ``sh``/``psh`` column of ``nodes`` (null: empty)."""
+    off, values = _u32_rows(col)
+    return mh.Shingles(off, values)
+
+
+def node_signatures(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """The ``sig`` column of ``nodes`` as uint32 ``(n, num_perm)``."""
+    off, values = _u32_rows(col)
+    n = len(off) - 1
+    return values.reshape(n, -1) if n else np.zeros((0, 0), np.uint32)
 
 
 def node_ids(forms: list[str], pforms: list[str | None] | None) -> np.ndarray:
@@ -97,17 +136,28 @@ def sign(task: SignTask) -> Stats:
         if params.punchline_threshold > 0:
             pforms = [mh.shingle_form(p) if isinstance(p, str) and p else None for p in punch]
         live["node"] = node_ids(forms, pforms)
-        first = ~live["node"].duplicated().to_numpy()
-        nodes = pd.DataFrame(
-            {
-                "node": live["node"].to_numpy()[first],
-                "form": np.asarray(forms, dtype=object)[first],
-                "pform": np.asarray(pforms if pforms is not None else [None] * len(forms), dtype=object)[first],
-            }
-        )
-        sh = mh.shingle_hashes(nodes["form"].tolist(), params.ngram, params.unit, threads=1)
+        first = np.flatnonzero(~live["node"].duplicated().to_numpy())
+        node = live["node"].to_numpy()[first]
+        nforms = [forms[i] for i in first]
+        sh = mh.shingle_hashes(nforms, params.ngram, params.unit, threads=1)
         bands, rows = params.banding()
         sig = mh.signatures(sh, bands * rows, params.seed, threads=1)
+        two_part = np.zeros(len(node), dtype=bool)
+        psh = mh.Shingles(np.zeros(len(node) + 1, np.int64), np.zeros(0, np.uint32))
+        if pforms is not None:
+            npforms = [pforms[i] for i in first]
+            two_part = np.array([p is not None for p in npforms], dtype=bool)
+            psh = mh.shingle_hashes([p or "" for p in npforms], params.ngram, params.unit, threads=1)
+        sig_off = np.arange(len(node) + 1, dtype=np.int64) * sig.shape[1]
+        nodes = pa.table(
+            {
+                "node": pa.array(node, pa.uint64()),
+                "sh": _u32_column(sh.offsets, sh.hashes),
+                "psh": _u32_column(psh.offsets, psh.hashes, two_part),
+                "sig": _u32_column(sig_off, sig.ravel()),
+            },
+            schema=NODE_SCHEMA,
+        )
         has = np.flatnonzero(sh.sizes() > 0)  # a text without shingles is nobody's near-duplicate
         entries = pd.DataFrame(
             {
@@ -115,16 +165,16 @@ def sign(task: SignTask) -> Stats:
                 "key": np.concatenate([mh.band_keys(sig[has, b * rows : (b + 1) * rows]) for b in range(bands)])
                 if len(has)
                 else np.zeros(0, np.uint64),
-                "node": np.tile(nodes["node"].to_numpy()[has], bands),
+                "node": np.tile(node[has], bands),
             }
         )
         work.scatter("bands", entries, part_of_hashes(entries["key"].to_numpy(), work.partitions), tag, BAND_SCHEMA)
-        work.scatter("nodes", nodes, part_of_hashes(nodes["node"].to_numpy(), work.partitions), tag, NODE_SCHEMA)
+        work.scatter_table("nodes", nodes, part_of_hashes(node, work.partitions), tag)
         pre = np.zeros((len(has), PRE_COLUMNS), np.uint32)
         m = min(PRE_COLUMNS, sig.shape[1])
         pre[:, :m] = sig[has, :m]
         presig = pd.DataFrame(pre, columns=PRE_NAMES)
-        presig.insert(0, "node", nodes["node"].to_numpy()[has])
+        presig.insert(0, "node", node[has])
         work.scatter("presig", presig, part_of_hashes(presig["node"].to_numpy(), work.partitions), tag, PRESIG_SCHEMA)
         stats.add("near", "nodes", n=len(nodes))
     else:
@@ -279,8 +329,15 @@ class VerifyTask:
     params: NearDupParams
 
 
-def _nodes(work: Work, n: int) -> pd.DataFrame:
-    return work.gather("nodes", n, NODE_SCHEMA).drop_duplicates("node")
+def _node_table(work: Work, n: int) -> pa.Table:
+    """Node partition ``n`` (every column of :data:`NODE_SCHEMA`), sorted by node, each node once (one text seen
+    in several shards is one node with one content)."""
+    t = work.gather_table("nodes", n, NODE_SCHEMA)
+    if not t.num_rows:
+        return t
+    t = t.sort_by("node")
+    node = t["node"].to_numpy()
+    return t.filter(pa.array(np.r_[True, node[1:] != node[:-1]]))
 
 
 def attach_pre(task: VerifyTask) -> Stats:
@@ -296,88 +353,93 @@ def attach_pre(task: VerifyTask) -> Stats:
 
 
 def attach_a(task: VerifyTask) -> Stats:
-    """Each distinct pair whose first node is in partition ``n`` with that node's forms, scattered by the second
-    node to ``apairs-<round>`` in files of at most :data:`ATTACH_ROWS` pairs."""
-    work = task.work
+    """Each distinct pair whose first node is in partition ``n``, sent to the partition of its second node: files
+    ``apairs-<round>/<part of b>/<n>-<chunk>`` (``a``, ``b``; at most :data:`ATTACH_ROWS` pairs) beside
+    ``adict-<round>/<part of b>/<n>-<chunk>`` (the node data of that chunk's first nodes, at most
+    :data:`DICT_NODES`): each first node's data travels once per chunk, not once per pair."""
+    work, tag = task.work, f"{task.n:05d}"
     pairs = work.gather(f"pairs-{task.round}", task.n, PAIR_SCHEMA).drop_duplicates()
-    nodes = _nodes(work, task.n).rename(columns={"node": "a", "form": "form_a", "pform": "pform_a"})
-    for c, lo in enumerate(range(0, max(len(pairs), 1), ATTACH_ROWS)):
-        out = pairs.iloc[lo : lo + ATTACH_ROWS].merge(nodes, on="a", how="inner")
-        part = part_of_hashes(out["b"].to_numpy(), work.partitions)
-        work.scatter(f"apairs-{task.round}", out, part, f"{task.n:05d}-{c:04d}", APAIR_SCHEMA)
+    nodes = _node_table(work, task.n)
+    keys = nodes["node"].to_numpy() if nodes.num_rows else np.zeros(0, np.uint64)
+    a, b = pairs["a"].to_numpy(np.uint64), pairs["b"].to_numpy(np.uint64)
+    at = np.clip(np.searchsorted(keys, a), 0, max(len(keys) - 1, 0))
+    known = (keys[at] == a) if len(keys) else np.zeros(len(a), dtype=bool)
+    a, b, at = a[known], b[known], at[known]
+    target = part_of_hashes(b, work.partitions)
+    order = np.lexsort((b, a, target))
+    bounds = np.searchsorted(target[order], np.arange(work.partitions + 1))
+    for j in range(work.partitions):
+        sel = order[bounds[j] : bounds[j + 1]]
+        aj, bj, atj = a[sel], b[sel], at[sel]
+        new = np.r_[True, aj[1:] != aj[:-1]] if len(aj) else np.zeros(0, dtype=bool)
+        distinct = np.cumsum(new)  # distinct first nodes up to each pair
+        lo, c = 0, 0
+        while lo < len(aj):
+            hi = min(lo + ATTACH_ROWS, int(np.searchsorted(distinct, distinct[lo] - 1 + DICT_NODES, side="right")))
+            name = f"{tag}-{c:04d}.parquet"
+            part = pa.table({"a": pa.array(aj[lo:hi], pa.uint64()), "b": pa.array(bj[lo:hi], pa.uint64())})
+            firsts = atj[lo:hi][np.r_[True, aj[lo + 1 : hi] != aj[lo : hi - 1]]]
+            storage.write_table(work.path(f"adict-{task.round}", f"{j:05d}", name), nodes.take(pa.array(firsts)))
+            storage.write_table(work.path(f"apairs-{task.round}", f"{j:05d}", name), part)
+            lo, c = hi, c + 1
     return Stats()
 
 
-def _verified(
-    a: np.ndarray, b: np.ndarray, forms: list[str], pforms: list[str | None], params: NearDupParams, stats: Stats
-) -> pd.DataFrame:
-    """The edges among candidate pairs ``(a[i], b[i])`` given as int64 row numbers into ``forms`` / ``pforms``
-    (each distinct end once; ``pforms`` None for a one-part joke); returns ``a``, ``b`` (the same row numbers) and
-    ``jaccard`` of the accepted pairs."""
-    cand = np.stack([a, b], axis=1).astype(np.int64)
-    bands, rows = params.banding()
-    matrix = mh.shingle_matrix(mh.shingle_hashes(forms, params.ngram, params.unit, threads=1), reuse=True)
-    # An edge passes both the MinHash test (plausible_pairs) and the exact Jaccard, in either order; the exact one
-    # is cheap on shingle sets, so it goes first and the signatures are computed only for the ends of the pairs it
-    # accepts (rather than for every end of every file, and gathered 224 columns wide for every pair).
-    jac = mh.jaccard_pairs(matrix, cand, threads=1)
+def _verified(cand: np.ndarray, ends: pa.Table, params: NearDupParams, stats: Stats) -> np.ndarray:
+    """Which candidate pairs ``cand`` (int64 ``(k, 2)`` row numbers into ``ends``, a table of
+    :data:`NODE_SCHEMA`) are edges, by the tests of :func:`jokemine.cleaning.dedup.near_duplicate_labels`, in its
+    order: the MinHash estimate (:func:`jokemine.cleaning.dedup.plausible_pairs`), the exact Jaccard of the
+    shingle sets, the punchline check (:func:`jokemine.cleaning.dedup.punchline_mismatch`). Returns the Jaccard
+    of each pair, float64 ``(k,)``, NaN where it is not an edge."""
+    out = np.full(len(cand), np.nan)
+    sig = node_signatures(ends["sig"])
+    plausible = np.zeros(len(cand), dtype=bool)
+    for lo in range(0, len(cand), PLAUSIBLE_ROWS):  # two (k, num_perm) gathers per chunk
+        plausible[lo : lo + PLAUSIBLE_ROWS] = plausible_pairs(sig, cand[lo : lo + PLAUSIBLE_ROWS], params.threshold)
+    stats.add("near", "rejected_text", n=int((~plausible).sum()))
+    idx = np.flatnonzero(plausible)
+    if not len(idx):
+        return out
+    stats.add("near", "checked_pairs", n=len(idx))
+    sub = cand[idx]
+    matrix = mh.shingle_matrix(node_shingles(ends["sh"]))
+    jac = mh.jaccard_pairs(matrix, sub, threads=1)
     ok = jac >= params.threshold
-    if ok.any():
-        used = np.unique(cand[ok])
-        sig = mh.signatures(
-            mh.shingle_hashes([forms[i] for i in used], params.ngram, params.unit, threads=1),
-            bands * rows,
-            params.seed,
-            threads=1,
-        )
-        where = np.flatnonzero(ok)
-        ok[where] = plausible_pairs(sig, np.searchsorted(used, cand[where]), params.threshold)
     stats.add("near", "rejected_text", n=int((~ok).sum()))
     if params.punchline_threshold > 0 and ok.any():
-        two_part = np.array([p is not None for p in pforms], dtype=bool)
-        psh = mh.shingle_hashes([p or "" for p in pforms], params.ngram, params.unit, threads=1)
-        pmatrix = mh.shingle_matrix(psh, reuse=True)
-        bad = punchline_mismatch(cand, ok, two_part, pmatrix, matrix, params.punchline_threshold, threads=1)
+        two_part = ends["psh"].is_valid().to_numpy(zero_copy_only=False)
+        pmatrix = mh.shingle_matrix(node_shingles(ends["psh"]))
+        bad = punchline_mismatch(sub, ok, two_part, pmatrix, matrix, params.punchline_threshold, threads=1)
         ok &= ~bad
         stats.add("near", "rejected_punchline", n=int(bad.sum()))
-    return pd.DataFrame({"a": cand[ok, 0], "b": cand[ok, 1], "jaccard": jac[ok]})
-
-
-def _text(values: list[Any]) -> list[str | None]:
-    return [v if isinstance(v, str) else None for v in values]
+    out[idx[ok]] = jac[ok]
+    return out
 
 
 def verify(task: VerifyTask) -> Stats:
     """The verified edges among the pairs whose second node is in partition ``n`` -> ``edges-<round>`` (sorted by
-    ``a``, ``b``), one ``apairs`` file at a time. Texts are taken once per distinct node of a file (Arrow
-    ``take``), never materialized per pair."""
+    ``a``, ``b``), one ``apairs`` file at a time. Shingle sets and signatures come from ``sign`` (never computed
+    again); each file's ends are the rows of its ``adict`` file and the distinct second nodes it names."""
     work, stats = task.work, Stats()
-    nodes = _nodes(work, task.n).sort_values("node", kind="mergesort")
-    b_nodes = nodes["node"].to_numpy(np.uint64)
-    b_form, b_pform = nodes["form"].to_numpy(dtype=object), nodes["pform"].to_numpy(dtype=object)
+    nodes = _node_table(work, task.n)
+    keys = nodes["node"].to_numpy() if nodes.num_rows else np.zeros(0, np.uint64)
     found = [pd.DataFrame({"a": [], "b": [], "jaccard": []}).astype({"a": np.uint64, "b": np.uint64})]
     for url in storage.listdir(work.path(f"apairs-{task.round}", f"{task.n:05d}"), ".parquet"):
-        t = storage.read_table(url, APAIR_SCHEMA.names)
+        t = storage.read_table(url)
+        dic = storage.read_table(url.replace(f"/apairs-{task.round}/", f"/adict-{task.round}/"))
         a, b = t["a"].to_numpy().astype(np.uint64), t["b"].to_numpy().astype(np.uint64)
-        at = np.clip(np.searchsorted(b_nodes, b), 0, max(len(b_nodes) - 1, 0))
-        known = (at < len(b_nodes)) & (b_nodes[at] == b) if len(b_nodes) else np.zeros(len(b), dtype=bool)
-        stats.add("near", "checked_pairs", n=int(known.sum()))
+        dkeys = dic["node"].to_numpy()
+        at = np.clip(np.searchsorted(keys, b), 0, max(len(keys) - 1, 0))
+        known = (keys[at] == b) if len(keys) else np.zeros(len(b), dtype=bool)
         if not known.any():
             continue
         a, b, at = a[known], b[known], at[known]
-        rows = np.flatnonzero(known)
-        ua, first, ai = np.unique(a, return_index=True, return_inverse=True)
         ub, bi = np.unique(at, return_inverse=True)
-        take = pa.array(rows[first])
-        forms = t["form_a"].take(take).to_pylist() + b_form[ub].tolist()
-        pforms = _text(t["pform_a"].take(take).to_pylist()) + _text(b_pform[ub].tolist())
-        edges = _verified(ai, len(ua) + bi, forms, pforms, task.params, stats)
-        ends = np.concatenate([ua, b_nodes[ub]])
-        found.append(
-            pd.DataFrame(
-                {"a": ends[edges["a"].to_numpy()], "b": ends[edges["b"].to_numpy()], "jaccard": edges["jaccard"]}
-            )
-        )
+        ends = pa.concat_tables([dic.select(NODE_SCHEMA.names).cast(NODE_SCHEMA), nodes.take(pa.array(ub))])
+        cand = np.stack([np.searchsorted(dkeys, a), len(dkeys) + bi], axis=1).astype(np.int64)
+        jac = _verified(cand, ends, task.params, stats)
+        ok = ~np.isnan(jac)
+        found.append(pd.DataFrame({"a": a[ok], "b": b[ok], "jaccard": jac[ok]}))
     edges = pd.concat(found, ignore_index=True).sort_values(["a", "b"], kind="mergesort")
     stats.add("near", "accepted_pairs", n=len(edges))
     work.write(f"edges-{task.round}", f"{task.n:05d}", edges, EDGE_SCHEMA)

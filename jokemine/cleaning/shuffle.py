@@ -43,6 +43,21 @@ class Work:
             rows = df.iloc[order[bounds[p] : bounds[p + 1]]]
             storage.write_frame(self.path(dataset, f"{p:05d}", f"{tag}.parquet"), rows, schema)
 
+    def scatter_table(self, dataset: str, table: pa.Table, part: np.ndarray, tag: str) -> None:
+        """:meth:`scatter` for an Arrow table (columns that pandas would turn into Python objects, e.g. binary)."""
+        order = np.argsort(part, kind="stable")
+        bounds = np.searchsorted(part[order], np.arange(self.partitions + 1))
+        for p in range(self.partitions):
+            rows = table.take(pa.array(order[bounds[p] : bounds[p + 1]]))
+            storage.write_table(self.path(dataset, f"{p:05d}", f"{tag}.parquet"), rows)
+
+    def gather_table(self, dataset: str, p: int, schema: pa.Schema) -> pa.Table:
+        """Every file of partition ``p`` of ``dataset`` as one Arrow table with the columns of ``schema``."""
+        tables = [
+            storage.read_table(u, schema.names) for u in storage.listdir(self.path(dataset, f"{p:05d}"), ".parquet")
+        ]
+        return pa.concat_tables(tables).cast(schema) if tables else schema.empty_table()
+
     def gather(self, dataset: str, p: int, schema: pa.Schema) -> pd.DataFrame:
         """Every file of partition ``p`` of ``dataset`` as one DataFrame (in file-name order)."""
         return storage.read_frames(storage.listdir(self.path(dataset, f"{p:05d}"), ".parquet"), schema)
