@@ -382,7 +382,7 @@ class CleanConfig(_Model):
     strip_edits: bool = True
     author_salt: str | None = None
     partitions: int = Field(0, ge=0)
-    partition_rows: int = Field(200_000, ge=1000)
+    partition_rows: int = Field(100_000, ge=1000)
 
     @model_validator(mode="after")
     def _bounds(self) -> CleanConfig:

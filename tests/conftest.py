@@ -3,7 +3,9 @@ need it skip when it is absent, except under CI (CI=true), where its absence fai
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="jokemine-test-hf-")
+atexit.register(shutil.rmtree, os.environ["HF_HOME"], True)  # (path, ignore_errors)
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("JOKEMINE_SHARED", REPO.parent / "shared")).resolve()

@@ -56,7 +56,7 @@ MSIG_SCHEMA = pa.schema([*BAND_SCHEMA, *(pa.field(c, pa.uint32()) for c in PRE_N
 MAX_PAIRS = 1 << 19  # pairs per vectorized chunk (two (k, 32) uint32 gathers: 128 MiB)
 ATTACH_ROWS = 1 << 20  # pairs per file of apairs-<round>
 PLAUSIBLE_ROWS = 1 << 16  # pairs per MinHash estimate (two (k, 224) uint32 gathers: 112 MiB)
-DICT_NODES = 1 << 16  # nodes per file of adict-<round> (~3 KB each with the default settings: ~200 MB)
+DICT_NODES = 1 << 15  # nodes per file of adict-<round> and per verified chunk (~2.5 KB each by default: ~80 MB)
 
 
 def _u32_column(offsets: np.ndarray, values: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
@@ -209,6 +209,18 @@ def lookup(nodes: np.ndarray, labels: pd.DataFrame, column: str) -> np.ndarray:
     return np.where(keys[idx] == nodes, vals[idx], nodes)
 
 
+def distinct_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``(a[i], b[i])`` pairs (uint64), sorted by ``a`` then ``b`` (a sort, not a hash table: ~24
+    bytes per pair of temporary memory)."""
+    a, b = np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64)
+    if not len(a):
+        return a, b
+    order = np.lexsort((b, a))
+    a, b = a[order], b[order]
+    first = np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])]
+    return a[first], b[first]
+
+
 def _bucket_bounds(band: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and size of each run of equal ``(band, key)`` in sorted arrays."""
     if not len(band):
@@ -296,11 +308,13 @@ def buckets(task: BucketTask) -> Stats:
             band, key, node = band[first], key[first], node[first]
         starts, sizes = _bucket_bounds(band, key)
         pairs = _star_pairs(node, starts, sizes)
+        stats.add("near", "candidate_pairs", n=len(pairs))
+        da, db = distinct_pairs(pairs["a"].to_numpy(), pairs["b"].to_numpy())  # one pair from several bands
+        pairs = pd.DataFrame({"a": da, "b": db})
         big = np.repeat(sizes > 2, sizes)  # round 1 settles buckets of two
         kept = pd.DataFrame({"band": band[big], "key": key[big], "node": node[big]})
         work.write("mbuckets", tag, kept, BAND_SCHEMA)
         stats.add("near", "buckets", n=int((sizes > 1).sum()))
-        stats.add("near", "candidate_pairs", n=len(pairs))
     else:
         df = work.gather("msig", task.b, MSIG_SCHEMA)
         order = np.lexsort((df["node"].to_numpy(), df["key"].to_numpy(), df["band"].to_numpy()))
@@ -314,6 +328,8 @@ def buckets(task: BucketTask) -> Stats:
         pairs, crossing = _cross_pairs(node, label, pre, task.params.threshold, starts, sizes)
         stats.add("near", "candidate_pairs", n=crossing)
         stats.add("near", "rejected_text", n=crossing - len(pairs))
+        da, db = distinct_pairs(pairs["a"].to_numpy(), pairs["b"].to_numpy())  # one pair from several bands
+        pairs = pd.DataFrame({"a": da, "b": db})
     name = f"pairs-{task.round}"
     work.scatter(name, pairs, part_of_hashes(pairs["a"].to_numpy(), work.partitions), tag, PAIR_SCHEMA)
     return stats
@@ -358,10 +374,11 @@ def attach_a(task: VerifyTask) -> Stats:
     ``adict-<round>/<part of b>/<n>-<chunk>`` (the node data of that chunk's first nodes, at most
     :data:`DICT_NODES`): each first node's data travels once per chunk, not once per pair."""
     work, tag = task.work, f"{task.n:05d}"
-    pairs = work.gather(f"pairs-{task.round}", task.n, PAIR_SCHEMA).drop_duplicates()
+    pairs = work.gather_table(f"pairs-{task.round}", task.n, PAIR_SCHEMA)
+    a, b = distinct_pairs(pairs["a"].to_numpy(), pairs["b"].to_numpy())
+    del pairs
     nodes = _node_table(work, task.n)
     keys = nodes["node"].to_numpy() if nodes.num_rows else np.zeros(0, np.uint64)
-    a, b = pairs["a"].to_numpy(np.uint64), pairs["b"].to_numpy(np.uint64)
     at = np.clip(np.searchsorted(keys, a), 0, max(len(keys) - 1, 0))
     known = (keys[at] == a) if len(keys) else np.zeros(len(a), dtype=bool)
     a, b, at = a[known], b[known], at[known]
@@ -433,13 +450,20 @@ def verify(task: VerifyTask) -> Stats:
         known = (keys[at] == b) if len(keys) else np.zeros(len(b), dtype=bool)
         if not known.any():
             continue
-        a, b, at = a[known], b[known], at[known]
-        ub, bi = np.unique(at, return_inverse=True)
-        ends = pa.concat_tables([dic.select(NODE_SCHEMA.names).cast(NODE_SCHEMA), nodes.take(pa.array(ub))])
-        cand = np.stack([np.searchsorted(dkeys, a), len(dkeys) + bi], axis=1).astype(np.int64)
-        jac = _verified(cand, ends, task.params, stats)
-        ok = ~np.isnan(jac)
-        found.append(pd.DataFrame({"a": a[ok], "b": b[ok], "jaccard": jac[ok]}))
+        order = np.argsort(at[known], kind="stable")  # by second end, in runs of <= DICT_NODES distinct ones
+        a, b, at = a[known][order], b[known][order], at[known][order]
+        distinct = np.cumsum(np.r_[True, at[1:] != at[:-1]])
+        dic = dic.select(NODE_SCHEMA.names).cast(NODE_SCHEMA)
+        lo = 0
+        while lo < len(at):
+            hi = int(np.searchsorted(distinct, distinct[lo] - 1 + DICT_NODES, side="right"))
+            ub, bi = np.unique(at[lo:hi], return_inverse=True)
+            ends = pa.concat_tables([dic, nodes.take(pa.array(ub))])
+            cand = np.stack([np.searchsorted(dkeys, a[lo:hi]), len(dkeys) + bi], axis=1).astype(np.int64)
+            jac = _verified(cand, ends, task.params, stats)
+            ok = ~np.isnan(jac)
+            found.append(pd.DataFrame({"a": a[lo:hi][ok], "b": b[lo:hi][ok], "jaccard": jac[ok]}))
+            lo = hi
     edges = pd.concat(found, ignore_index=True).sort_values(["a", "b"], kind="mergesort")
     stats.add("near", "accepted_pairs", n=len(edges))
     work.write(f"edges-{task.round}", f"{task.n:05d}", edges, EDGE_SCHEMA)

@@ -17,6 +17,7 @@ process pool) and :class:`DaskExecutor` (a ``dask.distributed`` cluster, or a ``
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import multiprocessing
 import os
@@ -119,7 +120,32 @@ class Call:
         result = self.fn(self.task)
         if self.marker:
             storage.write_bytes(self.marker, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+        release_memory()
         return result
+
+
+def release_memory() -> None:
+    """Give the memory a finished task freed back to the operating system, so that a long-lived worker's footprint
+    is what its current task needs, not the peak of every task it ran: Python's garbage collector, Arrow's
+    memory pool (``release_unused``) and glibc's heap (``malloc_trim(0)``,
+    https://man7.org/linux/man-pages/man3/malloc_trim.3.html; skipped where libc has no such function)."""
+    gc.collect()
+    try:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        pass
+    trim = getattr(_libc(), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
+
+
+def _libc() -> Any:
+    try:
+        return ctypes.CDLL(None)
+    except OSError:  # pragma: no cover - no C library to load
+        return None
 
 
 def run_call(call: Call) -> Any:
