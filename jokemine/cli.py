@@ -124,7 +124,7 @@ def scrape(
 
 
 ExecutorOpt = Annotated[
-    str | None, typer.Option("--executor", help="Where clean's stages run: local or dask (default: [executor] kind).")
+    str | None, typer.Option("--executor", help="Where the stages run: local or dask (default: [executor] kind).")
 ]
 SchedulerOpt = Annotated[
     str | None, typer.Option("--scheduler", help="Address of a running Dask scheduler, e.g. tcp://host:8786.")
@@ -168,13 +168,21 @@ def publish(
     push: Annotated[
         bool, typer.Option("--push/--no-push", help="Push to the Hub when [publish] repo_id is set.")
     ] = True,
+    workers: Annotated[int | None, typer.Option(help="Workers (default: [executor] workers, 0 = all cores).")] = None,
+    executor: ExecutorOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Write a versioned release in Hugging Face layout from the latest clean run, validate it, move `latest`,
     and push it to the Hub when `[publish] repo_id` is set (token from HF_TOKEN or the huggingface_hub login)."""
+    from jokemine.cleaning.stage import build_executor
+    from jokemine.pipeline.executor import describe
     from jokemine.publish.release import publish as run
 
     cfg, data_dir = ctx.obj.load()
-    report = run(cfg, data_dir, version=version, dry_run=dry_run, push=push)
+    ex = build_executor(cfg, kind=executor, address=scheduler, workers=workers, warm=False)
+    if executor or scheduler:
+        typer.echo(describe(ex))
+    report = run(cfg, data_dir, version=version, dry_run=dry_run, push=push, executor=ex)
     for line in report.lines():
         typer.echo(line)
 

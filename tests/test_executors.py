@@ -23,6 +23,7 @@ from jokemine.config import Config, load_config
 from jokemine.lock import data_dir_lock
 from jokemine.pipeline import storage
 from jokemine.pipeline.executor import LocalExecutor, TaskFailed
+from jokemine.publish.release import publish
 from jokemine.scrapers.run import scrape
 from tests.conftest import write_config
 
@@ -87,7 +88,14 @@ def reference(scraped: Path, real: Path, tmp_path_factory: pytest.TempPathFactor
     data = _copy(scraped, base, "data")
     cfg = _config(base, real, data, "partitions = 4\n[executor]\nworkers = 1")
     report = clean(cfg, data, progress=False)
-    return _table(report.path), json.loads((report.path / "stats.json").read_text())
+    stats = json.loads((report.path / "stats.json").read_text())
+    stats["release_files"] = _release_files(publish(cfg, data, push=False).path)
+    return _table(report.path), stats
+
+
+def _release_files(release: Path) -> list[tuple[str, int, str]]:
+    manifest = json.loads((release / "MANIFEST.json").read_text())
+    return sorted((f["path"], f["rows"], f["sha256"]) for f in manifest["files"])
 
 
 def test_reference_run_is_not_trivial(reference: tuple[pa.Table, dict]) -> None:
@@ -119,6 +127,9 @@ def test_same_output_whatever_the_executor_workers_and_partitions(
     stats = json.loads((report.path / "stats.json").read_text())
     assert stats["executor"].startswith(name.split("-")[0])
     assert stats["dedup"] == reference[1]["dedup"]
+    # publish writes its data files on the same executor: byte-identical files
+    files = _release_files(publish(_config(tmp_path, real, data, extra), data, push=False).path)
+    assert files == reference[1]["release_files"] and len(files) >= 10
 
 
 def _spawn(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:

@@ -345,15 +345,43 @@ class VerifyTask:
     params: NearDupParams
 
 
-def _node_table(work: Work, n: int) -> pa.Table:
-    """Node partition ``n`` (every column of :data:`NODE_SCHEMA`), sorted by node, each node once (one text seen
-    in several shards is one node with one content)."""
-    t = work.gather_table("nodes", n, NODE_SCHEMA)
-    if not t.num_rows:
-        return t
-    t = t.sort_by("node")
-    node = t["node"].to_numpy()
-    return t.filter(pa.array(np.r_[True, node[1:] != node[:-1]]))
+@dataclass(frozen=True)
+class NodeTable:
+    """Rows of one node partition: ``table`` (columns of :data:`NODE_SCHEMA`, in file order) and a lookup: the
+    distinct nodes ``keys`` (sorted uint64) and ``rows``, the row of ``table`` holding each (one text seen in
+    several shards is one node with one content; its first row serves)."""
+
+    table: pa.Table
+    keys: np.ndarray
+    rows: np.ndarray
+
+    def find(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(known, row)`` for each of ``nodes``: whether it is here and its row (meaningless where not)."""
+        at = np.clip(np.searchsorted(self.keys, nodes), 0, max(len(self.keys) - 1, 0))
+        known = (self.keys[at] == nodes) if len(self.keys) else np.zeros(len(nodes), dtype=bool)
+        return known, self.rows[at] if len(self.keys) else np.zeros(len(nodes), np.int64)
+
+
+def _node_table(work: Work, n: int, needed: np.ndarray) -> NodeTable:
+    """The rows of node partition ``n`` whose node is in ``needed`` (sorted uint64). Files are read one at a time
+    and only the needed rows kept (peak: about twice those rows); the lookup is an index, not a sorted copy."""
+    kept = []
+    for url in storage.listdir(work.path("nodes", f"{n:05d}"), ".parquet"):
+        t = storage.read_table(url, NODE_SCHEMA.names)
+        node = t["node"].to_numpy()
+        at = np.clip(np.searchsorted(needed, node), 0, max(len(needed) - 1, 0))
+        mask = (needed[at] == node) if len(needed) else np.zeros(len(node), dtype=bool)
+        if mask.any():
+            kept.append(t.filter(pa.array(mask)).cast(NODE_SCHEMA))
+        del t
+    # one chunk: Arrow's take on a many-chunk binary column copies every chunk first, on every call
+    table = pa.concat_tables(kept).combine_chunks() if kept else NODE_SCHEMA.empty_table()
+    del kept
+    pa.default_memory_pool().release_unused()  # the files read and the chunks: only the kept rows stay
+    node = table["node"].to_numpy() if table.num_rows else np.zeros(0, np.uint64)
+    order = np.argsort(node, kind="stable")
+    first = np.r_[True, node[order][1:] != node[order][:-1]] if len(node) else np.zeros(0, dtype=bool)
+    return NodeTable(table, node[order][first], order[first].astype(np.int64))
 
 
 def attach_pre(task: VerifyTask) -> Stats:
@@ -377,10 +405,8 @@ def attach_a(task: VerifyTask) -> Stats:
     pairs = work.gather_table(f"pairs-{task.round}", task.n, PAIR_SCHEMA)
     a, b = distinct_pairs(pairs["a"].to_numpy(), pairs["b"].to_numpy())
     del pairs
-    nodes = _node_table(work, task.n)
-    keys = nodes["node"].to_numpy() if nodes.num_rows else np.zeros(0, np.uint64)
-    at = np.clip(np.searchsorted(keys, a), 0, max(len(keys) - 1, 0))
-    known = (keys[at] == a) if len(keys) else np.zeros(len(a), dtype=bool)
+    nodes = _node_table(work, task.n, np.unique(a))
+    known, at = nodes.find(a)
     a, b, at = a[known], b[known], at[known]
     target = part_of_hashes(b, work.partitions)
     order = np.lexsort((b, a, target))
@@ -396,7 +422,7 @@ def attach_a(task: VerifyTask) -> Stats:
             name = f"{tag}-{c:04d}.parquet"
             part = pa.table({"a": pa.array(aj[lo:hi], pa.uint64()), "b": pa.array(bj[lo:hi], pa.uint64())})
             firsts = atj[lo:hi][np.r_[True, aj[lo + 1 : hi] != aj[lo : hi - 1]]]
-            storage.write_table(work.path(f"adict-{task.round}", f"{j:05d}", name), nodes.take(pa.array(firsts)))
+            storage.write_table(work.path(f"adict-{task.round}", f"{j:05d}", name), nodes.table.take(pa.array(firsts)))
             storage.write_table(work.path(f"apairs-{task.round}", f"{j:05d}", name), part)
             lo, c = hi, c + 1
     return Stats()
@@ -420,7 +446,7 @@ def _verified(cand: np.ndarray, ends: pa.Table, params: NearDupParams, stats: St
     stats.add("near", "checked_pairs", n=len(idx))
     sub = cand[idx]
     matrix = mh.shingle_matrix(node_shingles(ends["sh"]))
-    jac = mh.jaccard_pairs(matrix, sub, threads=1)
+    jac = mh.jaccard_pairs(matrix, sub, batch=1 << 14, threads=1)
     ok = jac >= params.threshold
     stats.add("near", "rejected_text", n=int((~ok).sum()))
     if params.punchline_threshold > 0 and ok.any():
@@ -438,16 +464,17 @@ def verify(task: VerifyTask) -> Stats:
     ``a``, ``b``), one ``apairs`` file at a time. Shingle sets and signatures come from ``sign`` (never computed
     again); each file's ends are the rows of its ``adict`` file and the distinct second nodes it names."""
     work, stats = task.work, Stats()
-    nodes = _node_table(work, task.n)
-    keys = nodes["node"].to_numpy() if nodes.num_rows else np.zeros(0, np.uint64)
+    urls = storage.listdir(work.path(f"apairs-{task.round}", f"{task.n:05d}"), ".parquet")
+    seconds = [np.unique(storage.read_table(u, ["b"])["b"].to_numpy()) for u in urls]
+    nodes = _node_table(work, task.n, np.unique(np.concatenate(seconds)) if seconds else np.zeros(0, np.uint64))
+    del seconds
     found = [pd.DataFrame({"a": [], "b": [], "jaccard": []}).astype({"a": np.uint64, "b": np.uint64})]
-    for url in storage.listdir(work.path(f"apairs-{task.round}", f"{task.n:05d}"), ".parquet"):
+    for url in urls:
         t = storage.read_table(url)
         dic = storage.read_table(url.replace(f"/apairs-{task.round}/", f"/adict-{task.round}/"))
         a, b = t["a"].to_numpy().astype(np.uint64), t["b"].to_numpy().astype(np.uint64)
         dkeys = dic["node"].to_numpy()
-        at = np.clip(np.searchsorted(keys, b), 0, max(len(keys) - 1, 0))
-        known = (keys[at] == b) if len(keys) else np.zeros(len(b), dtype=bool)
+        known, at = nodes.find(b)
         if not known.any():
             continue
         order = np.argsort(at[known], kind="stable")  # by second end, in runs of <= DICT_NODES distinct ones
@@ -458,7 +485,7 @@ def verify(task: VerifyTask) -> Stats:
         while lo < len(at):
             hi = int(np.searchsorted(distinct, distinct[lo] - 1 + DICT_NODES, side="right"))
             ub, bi = np.unique(at[lo:hi], return_inverse=True)
-            ends = pa.concat_tables([dic, nodes.take(pa.array(ub))])
+            ends = pa.concat_tables([dic, nodes.table.take(pa.array(ub))])
             cand = np.stack([np.searchsorted(dkeys, a[lo:hi]), len(dkeys) + bi], axis=1).astype(np.int64)
             jac = _verified(cand, ends, task.params, stats)
             ok = ~np.isnan(jac)

@@ -377,9 +377,12 @@ def build_executor(
     address: str | None = None,
     workers: int | None = None,
     progress: bool | None = None,
+    setup: tuple[Callable[[], None], ...] = (),
+    warm: bool = True,
 ) -> LocalExecutor | DaskExecutor:
     """The executor of ``[executor]`` with command-line overrides (``--executor``, ``--scheduler``, ``--workers``);
-    a ``--scheduler`` address implies ``dask``. Workers run :func:`warm_workers` once each."""
+    a ``--scheduler`` address implies ``dask``. Workers run ``setup`` once each, after :func:`warm_workers` when
+    ``warm`` (clean's language ID and NSFW warm-ups; publish needs none)."""
     e = cfg.executor
     if workers is None:
         workers = e.workers or cfg.clean.workers
@@ -390,7 +393,7 @@ def build_executor(
         address=address or e.address,
         memory_limit=e.memory_limit,
         progress=progress,
-        setup=(warm_workers,),
+        setup=((warm_workers,) if warm else ()) + setup,
         start_method=e.start_method,
     )
 
@@ -456,6 +459,13 @@ def _stage(ex: LocalExecutor | DaskExecutor, name: str, fn: Callable[[Any], R], 
     return out
 
 
+def _drop(work: Work, *datasets: str) -> None:
+    """Delete hand-off datasets no later stage reads (the stages that wrote and read them have their completion
+    markers, so a rerun never needs them): the work folder's peak size is that of the largest stage, not the sum."""
+    for name in datasets:
+        storage.remove(work.path(name))
+
+
 def _clean(
     cfg: Config,
     layout: Layout,
@@ -512,9 +522,14 @@ def _clean(
                 _stage(ex, "presig-2", attach_pre, vt, work)
             for st in _stage(ex, f"buckets-{rnd}", buckets, bt, work):
                 near_stats.merge(st)
+            if rnd == 1:
+                _drop(work, "bands")
+            else:
+                _drop(work, "mbuckets", "mixed", "presig", "msig")
             _stage(ex, f"attach-{rnd}", attach_a, vt, work)
             for st in _stage(ex, f"verify-{rnd}", verify, vt, work):
                 near_stats.merge(st)
+            _drop(work, f"pairs-{rnd}", f"apairs-{rnd}", f"adict-{rnd}", *(("nodes",) if rnd == 2 else ()))
             cluster_edges += (f"edges-{rnd}",)
             if rnd == 1:
                 _stage(ex, "components-1", components, [ComponentTask(work, cluster_edges, (), "labels-1")], work)

@@ -120,7 +120,6 @@ class Call:
         result = self.fn(self.task)
         if self.marker:
             storage.write_bytes(self.marker, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
-        release_memory()
         return result
 
 
@@ -149,8 +148,12 @@ def _libc() -> Any:
 
 
 def run_call(call: Call) -> Any:
-    """Module-level entry point for pools (pickled by reference)."""
-    return call()
+    """Module-level entry point for pools and Dask workers (pickled by reference); the worker then gives back the
+    memory the task freed (:func:`release_memory`)."""
+    try:
+        return call()
+    finally:
+        release_memory()
 
 
 @dataclass

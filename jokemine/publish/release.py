@@ -41,6 +41,7 @@ from jokemine.dataset_cards.stats import CARD_COLUMNS, card_stats, lengths
 from jokemine.errors import BadArgument, JokemineError, NothingToDo
 from jokemine.faults import crash_point
 from jokemine.lock import data_dir_lock
+from jokemine.pipeline.executor import Executor
 from jokemine.publish.changelog import changelog, release_rows
 from jokemine.publish.changelog import markdown as changelog_markdown
 from jokemine.publish.groups import INPUT_COLUMNS, preference_pairs, setup_punches
@@ -148,12 +149,28 @@ def _incomplete_grouped(pending: dict[str, dict[str, list[pa.Table]]]) -> list[s
     return out
 
 
+@dataclass(frozen=True)
+class ShardTask:
+    """One data file of a release: its rows ``table`` (in file order) and the local ``path`` to write."""
+
+    table: pa.Table
+    path: str
+
+
+def write_shard(task: ShardTask) -> str:
+    """Write one data file of a release (:func:`jokemine.publish.layout.write_file`); returns its sha256 (hex). A
+    task of the ``publish`` stage: any executor runs it (the path must be reachable from the worker)."""
+    path = Path(task.path)
+    write_file(task.table, path)
+    return _sha256(path)
+
+
 def _write_split(
     out: Path, config: str, split: str, table: pa.Table, ledger: LedgerView, previous: dict[str, Any] | None,
     max_rows: int,
-) -> list[dict[str, Any]]:  # fmt: skip
-    """The data files of one (config, split) in the stable layout (:mod:`jokemine.publish.layout`); returns their
-    manifest entries (``path``, ``rows``, ``sha256``, ``first``)."""
+) -> tuple[list[dict[str, Any]], list[ShardTask]]:  # fmt: skip
+    """The data files of one (config, split) in the stable layout (:mod:`jokemine.publish.layout`): their manifest
+    entries (``path``, ``rows``, ``first``; ``sha256`` is added once written) and the tasks that write them."""
     seq, tie = layout_keys(config, table, ledger.seq_of, ledger.next_seq)
     order = np.lexsort((tie, seq))
     table = table.take(pa.array(order))
@@ -161,14 +178,13 @@ def _write_split(
     prev = [] if ledger.fresh else previous_layout(previous, config, split)
     folder = out / config
     folder.mkdir(parents=True, exist_ok=True)
-    files = []
+    files, tasks = [], []
     new_from = int((previous or {}).get("layout_seq", -1)) + 1
     for plan in plan_files(keys, prev, max_rows, new_from):
         path = folder / f"{split}-{plan.index:05d}.parquet"
-        write_file(table.slice(plan.lo, plan.hi - plan.lo), path)
-        files.append({"path": str(path.relative_to(out)), "rows": plan.hi - plan.lo, "sha256": _sha256(path),
-                      "first": list(plan.first)})  # fmt: skip
-    return files
+        tasks.append(ShardTask(table.slice(plan.lo, plan.hi - plan.lo), str(path)))
+        files.append({"path": str(path.relative_to(out)), "rows": plan.hi - plan.lo, "first": list(plan.first)})
+    return files, tasks
 
 
 def build_release(
@@ -179,8 +195,10 @@ def build_release(
     previous: Path | None = None,
     stale: dict[str, dict[str, Any]] | None = None,
     ledger: LedgerView | None = None,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Write the data files, figures, changelog, card and manifest of a release into ``out``; returns the manifest.
+    The data files are written by ``executor`` (stage ``publish``, one task per file; default: in this process).
 
     ``previous``: the release this one follows (for the changelog, the card's manual sections and the file layout).
     ``stale``: sources a refresh could not update (name -> ``since``, ``error``), marked in the card and the
@@ -230,6 +248,7 @@ def build_release(
     grouped_info["left_out"] = left_out
     previous_manifest = _manifest(previous) if previous is not None else None
     files: list[dict[str, Any]] = []
+    tasks: list[ShardTask] = []
     counts: dict[str, dict[str, int]] = {}
     nbytes: dict[str, dict[str, int]] = {c: {} for c in RELEASE_CONFIGS}
     for config in RELEASE_CONFIGS:
@@ -240,9 +259,21 @@ def build_release(
             table = pa.concat_tables(tables)
             nbytes[config][split] = table.nbytes
             counts.setdefault(config, {})[split] = table.num_rows
-            files += _write_split(out, config, split, table, ledger, previous_manifest, cfg.publish.max_rows_per_shard)
+            entries, writes = _write_split(
+                out, config, split, table, ledger, previous_manifest, cfg.publish.max_rows_per_shard
+            )
+            files += entries
+            tasks += writes
     if not counts:
         raise NothingToDo(f"nothing to publish: the clean run {clean_dir.name} kept no records")
+    if executor is None:
+        shas = [write_shard(t) for t in tasks]
+    else:
+        with executor:
+            shas = executor.map(write_shard, tasks, stage="publish", weight=lambda t: t.table.num_rows)
+    del tasks
+    files = [{"path": f["path"], "rows": f["rows"], "sha256": sha, "first": f["first"]}
+             for f, sha in zip(files, shas, strict=True)]  # fmt: skip
     data_hash = hashlib.sha256(json.dumps(sorted((f["path"], f["sha256"]) for f in files)).encode()).hexdigest()
     langs = [lang for lang, _ in sorted(languages.items(), key=lambda kv: -kv[1]) if lang != "und"]
     kept = pd.concat(card_rows, ignore_index=True)
@@ -347,9 +378,13 @@ def publish(
     push: bool = True,
     stale: dict[str, dict[str, Any]] | None = None,
     only_if_changed: bool = False,
+    executor: Executor | None = None,
 ) -> PublishReport:
     """Build a release from ``clean/latest``, validate it, make it ``releases/latest``, then (``[publish] repo_id``
     set and ``push``) push ``latest`` to the Hub as one commit + tag (:mod:`jokemine.publish.hub`).
+
+    ``executor`` writes the data files, one task per file (default: the ``[executor]`` of the config, as clean;
+    on a Dask cluster whose workers are other machines the data dir must be on storage they share).
 
     ``dry_run``: build and validate in a temporary folder, report what would be published and pushed, write
     nothing (no release, no state, no network). Raises :class:`NothingToDo` when there is no clean run,
@@ -373,9 +408,13 @@ def publish(
             f"[publish] repo_id = {repo_id!r} but no Hugging Face token: set HF_TOKEN or log in with `hf auth login` "
             "(or publish locally with --no-push)"
         )
+    if executor is None:
+        from jokemine.cleaning.stage import build_executor
+
+        executor = build_executor(cfg, warm=False)
     if dry_run:
-        return _dry_run(cfg, layout, clean_dir, version, repo_id, token is not None)
-    report = _publish_local(cfg, layout, clean_dir, version, stale, only_if_changed)
+        return _dry_run(cfg, layout, clean_dir, version, repo_id, token is not None, executor)
+    report = _publish_local(cfg, layout, clean_dir, version, stale, only_if_changed, executor)
     if repo_id:
         with data_dir_lock(data_dir, "publish"), State(layout.state_path) as state:
             run_id = new_run_id()
@@ -397,8 +436,9 @@ def publish(
 
 
 def _dry_run(
-    cfg: Config, layout: Layout, clean_dir: Path, version: str | None, repo_id: str | None, has_token: bool
-) -> PublishReport:
+    cfg: Config, layout: Layout, clean_dir: Path, version: str | None, repo_id: str | None, has_token: bool,
+    executor: Executor | None = None,
+) -> PublishReport:  # fmt: skip
     """Build and validate in a temporary folder; report the plan; leave nothing behind."""
     import tempfile
 
@@ -411,7 +451,7 @@ def _dry_run(
         out.mkdir()
         latest = layout.release_latest()
         ledger = ledger_view(layout.root, _resplit(clean_dir))
-        manifest = build_release(cfg, clean_dir, out, version, previous=latest, ledger=ledger)
+        manifest = build_release(cfg, clean_dir, out, version, previous=latest, ledger=ledger, executor=executor)
         validate_release(out, manifest, allow_empty_splits=cfg.publish.allow_empty_splits)
         same = (
             layout.release_latest()
@@ -448,6 +488,7 @@ def _publish_local(
     version: str | None,
     stale: dict[str, dict[str, Any]] | None = None,
     only_if_changed: bool = False,
+    executor: Executor | None = None,
 ) -> PublishReport:
     with data_dir_lock(layout.root, "publish"), State(layout.state_path) as state:
         layout.releases.mkdir(parents=True, exist_ok=True)
@@ -467,7 +508,9 @@ def _publish_local(
                 # a data dir whose releases predate the ledger: the latest one's splits are where ids were published
                 record_release(layout.root, prev.name, release_rows(prev, "jokes"))
             ledger = ledger_view(layout.root, resplit)
-            manifest = build_release(cfg, clean_dir, tmp, version, previous=prev, stale=stale, ledger=ledger)
+            manifest = build_release(
+                cfg, clean_dir, tmp, version, previous=prev, stale=stale, ledger=ledger, executor=executor
+            )
             same = _same_data(layout, manifest["data_hash"])
             if same is None and only_if_changed and layout.release_latest() and _no_row_changes(tmp):
                 same = layout.release_latest()
