@@ -387,14 +387,19 @@ class DaskExecutor(_Base):
             if self.address:
                 self.client = Client(self.address, timeout=self.connect_timeout_s)
             else:
-                self.cluster = LocalCluster(
-                    n_workers=self.workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    memory_limit=self.memory_limit or "auto",
-                    host="127.0.0.1",
-                    dashboard_address="127.0.0.1:0",
-                )
+                import dask
+
+                # the workers' statistical profiler samples every task's stack every 10 ms (for the dashboard's
+                # profile page); the tasks are long CPU-bound NumPy and Python loops, where it only costs time
+                with dask.config.set({"distributed.worker.profile.enabled": False}):
+                    self.cluster = LocalCluster(
+                        n_workers=self.workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        memory_limit=self.memory_limit or "auto",
+                        host="127.0.0.1",
+                        dashboard_address="127.0.0.1:0",
+                    )
                 self.client = Client(self.cluster)
         except OSError as e:
             self.__exit__()
