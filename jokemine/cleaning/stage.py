@@ -377,12 +377,11 @@ def build_executor(
     address: str | None = None,
     workers: int | None = None,
     progress: bool | None = None,
-    setup: tuple[Callable[[], None], ...] = (),
     warm: bool = True,
 ) -> LocalExecutor | DaskExecutor:
     """The executor of ``[executor]`` with command-line overrides (``--executor``, ``--scheduler``, ``--workers``);
-    a ``--scheduler`` address implies ``dask``. Workers run ``setup`` once each, after :func:`warm_workers` when
-    ``warm`` (clean's language ID and NSFW warm-ups; publish needs none)."""
+    a ``--scheduler`` address implies ``dask``. Workers run :func:`warm_workers` once each when ``warm`` (clean's
+    language ID and NSFW warm-ups; publish needs none)."""
     e = cfg.executor
     if workers is None:
         workers = e.workers or cfg.clean.workers
@@ -393,7 +392,7 @@ def build_executor(
         address=address or e.address,
         memory_limit=e.memory_limit,
         progress=progress,
-        setup=((warm_workers,) if warm else ()) + setup,
+        setup=(warm_workers,) if warm else (),
         start_method=e.start_method,
     )
 

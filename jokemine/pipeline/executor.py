@@ -17,6 +17,7 @@ process pool) and :class:`DaskExecutor` (a ``dask.distributed`` cluster, or a ``
 from __future__ import annotations
 
 import ctypes
+import functools
 import gc
 import logging
 import multiprocessing
@@ -31,6 +32,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+import pyarrow as pa
 from tqdm import tqdm
 
 from jokemine.errors import JokemineError
@@ -129,17 +131,13 @@ def release_memory() -> None:
     memory pool (``release_unused``) and glibc's heap (``malloc_trim(0)``,
     https://man7.org/linux/man-pages/man3/malloc_trim.3.html; skipped where libc has no such function)."""
     gc.collect()
-    try:
-        import pyarrow as pa
-
-        pa.default_memory_pool().release_unused()
-    except ImportError:  # pragma: no cover - pyarrow is a dependency
-        pass
+    pa.default_memory_pool().release_unused()
     trim = getattr(_libc(), "malloc_trim", None)
     if trim is not None:
         trim(0)
 
 
+@functools.cache
 def _libc() -> Any:
     try:
         return ctypes.CDLL(None)
