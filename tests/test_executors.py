@@ -22,7 +22,7 @@ from jokemine.cleaning.stage import clean
 from jokemine.config import Config, load_config
 from jokemine.lock import data_dir_lock
 from jokemine.pipeline import storage
-from jokemine.pipeline.executor import LocalExecutor, TaskFailed
+from jokemine.pipeline.executor import LocalExecutor, TaskFailed, fix_mmap_threshold
 from jokemine.publish.release import publish
 from jokemine.scrapers.run import scrape
 from tests.conftest import write_config
@@ -261,3 +261,37 @@ def _fail_on_3(x: int) -> int:
     if x == 3:
         raise ValueError("no 3")
     return x
+
+
+def _mmap_probe(_: int) -> tuple[int, bool]:
+    """In a worker: whether the task's wrapper has already fixed the mmap threshold, and that mallopt took it."""
+    was_set = fix_mmap_threshold.cache_info().currsize
+    return was_set, fix_mmap_threshold()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt is Linux-only")
+def test_workers_fix_the_mmap_threshold() -> None:
+    """Every pool worker sets glibc's mmap threshold before its task runs (large temporaries are then unmapped when
+    freed; see fix_mmap_threshold), and glibc accepts the value."""
+    fix_mmap_threshold.cache_clear()  # forked workers must not inherit the driver's "already set"
+    with LocalExecutor(workers=2) as ex:
+        assert ex.map(_mmap_probe, [0, 1, 2], stage="probe") == [(1, True)] * 3
+
+
+def test_no_task_keeps_its_records_alive(scraped: Path, real: Path, tmp_path: Path) -> None:
+    """After a clean in a fresh process (tasks in-process), no parsed record is still reachable: a library that keeps
+    an import-time traceback must never pin the frame of the task that first imported it (requests_cache does;
+    the source kinds are imported when jokemine.cleaning.stage is, not inside the first parse task)."""
+    data = _copy(scraped, tmp_path, "data")
+    _config(tmp_path, real, data, "[executor]\nworkers = 1")
+    code = (
+        "import gc, sys\nfrom pathlib import Path\nfrom jokemine.cleaning.stage import clean\n"
+        "from jokemine.config import load_config\n"
+        "clean(load_config(sys.argv[1]), Path(sys.argv[2]), progress=False)\ngc.collect()\n"
+        "print(sum(isinstance(o, dict) and {'id', 'text', 'punchline'} <= o.keys() for o in gc.get_objects()))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "jm.toml"), str(data)],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    assert out.stdout.strip() == "0"

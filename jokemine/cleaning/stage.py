@@ -10,10 +10,6 @@ sources. Per shard again: language identification for records still kept, the la
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import ctypes.util
-import gc
 import hashlib
 import json
 import logging
@@ -83,11 +79,15 @@ from jokemine.pipeline.executor import DaskExecutor, LocalExecutor, describe, ma
 from jokemine.pipeline.steps import Record, Stats, Step, run_steps
 from jokemine.schema import RECORD_SCHEMA, DropReason
 from jokemine.scrapers.raw_store import read_part
-from jokemine.scrapers.registry import kind_of
+from jokemine.scrapers.registry import kind_of, kinds
 from jokemine.splits.ledger import ledger_files
 from jokemine.state import Layout, State, new_run_id, utcnow
 
 log = logging.getLogger(__name__)
+# Import every built-in source kind now, at module level, not lazily inside the first task that needs one: a library
+# that keeps an import-time exception (requests_cache keeps its optional backends' ImportErrors, traceback and all)
+# would keep the frames of that task alive, and with them its records (~300 MB per worker after the first parse task).
+kinds()
 R = TypeVar("R")
 KEEP_CLEAN_RUNS = 2
 PASS2_ROWS = 5000
@@ -289,15 +289,6 @@ def warm_workers() -> None:
     warm_up()
     for lang in ("en", "ru"):
         wordlist_pattern(lang)
-
-
-def release_memory() -> None:
-    """Hand freed memory back to the OS: a full garbage collection, Arrow's memory pool, and glibc's
-    ``malloc_trim(0)`` (https://man7.org/linux/man-pages/man3/malloc_trim.3.html; skipped where libc lacks it)."""
-    gc.collect()
-    pa.default_memory_pool().release_unused()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
 
 
 @dataclass
