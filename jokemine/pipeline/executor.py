@@ -148,7 +148,7 @@ def fix_mmap_threshold() -> bool:
     whenever a mapped block is freed (mallopt(3), ``M_MMAP_THRESHOLD``,
     https://man7.org/linux/man-pages/man3/mallopt.3.html), after which a task's large temporaries (NumPy arrays,
     pandas columns) come from the heap and fragment it, and a long-lived worker's footprint creeps up from task to
-    task: measured over one clean of 300,000 rows, its floor between tasks grew from ~300 to ~690 MiB, and stayed
+    task: measured over one clean of 300,000 rows, its floor between tasks grew from ~300 to ~610 MiB, and stayed
     at ~350 MiB with the threshold fixed. Setting the threshold turns the dynamic adjustment off. Once per process;
     returns whether it was set (``False`` where the C library has no ``mallopt``)."""
     fn = getattr(_libc(), "mallopt", None)
@@ -323,10 +323,8 @@ class LocalExecutor(_Base):
                     for s in self.setup:
                         s()
                     self._set_up = True
-                fix_mmap_threshold()
                 for i, call in todo:
                     done[i] = _guarded(call, stage, i)
-                    release_memory()
                     bar.update()
             else:
                 pool = self._get_pool()
@@ -351,8 +349,9 @@ class LocalExecutor(_Base):
 
 
 def _guarded(call: Call, stage: str, index: int) -> Any:
+    """One task in this process, as a worker runs it (:func:`run_call`), its failure turned into the driver's error."""
     try:
-        return call()
+        return run_call(call)
     except JokemineError:
         raise
     except Exception as e:
