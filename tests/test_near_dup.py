@@ -11,12 +11,14 @@ import pytest
 
 from jokemine.cleaning import minhash as mh
 from jokemine.cleaning.dedup import (
+    PRE_COLUMNS,
     NearDupParams,
     candidate_probability,
     deduplicate,
     lsh_params,
     near_duplicate_clusters,
     near_duplicate_labels,
+    pre_plausible,
 )
 from jokemine.cleaning.text import fix_text
 from jokemine.splits.assign import split_groups
@@ -185,3 +187,34 @@ def test_split_groups_join_setups_and_clusters() -> None:
     group = pd.Series(["g3", "g1", "g2", "g4", "g3"], index=[10, 11, 12, 13, 14])
     cluster = pd.Series([0, 1, 1, 3, 4], index=group.index)  # 11 and 12 are one joke; 10 and 14 share a setup
     assert split_groups(group, cluster).tolist() == ["g3", "g1", "g1", "g4", "g3"]
+
+
+def _pairs_at(jaccard_shared: int, own: int, n_pairs: int, seed: int) -> np.ndarray:
+    """MinHash signatures (224 columns) of ``n_pairs`` pairs of random shingle sets sharing ``jaccard_shared``
+    hashes, each with ``own`` more of its own: rows ``2i`` and ``2i + 1`` are a pair."""
+    rng = np.random.default_rng(seed)
+    size = jaccard_shared + own
+    hashes = rng.choice(1 << 31, size=n_pairs * (jaccard_shared + 2 * own), replace=False).astype(np.uint32)
+    rows = []
+    for i, lo in enumerate(range(0, len(hashes), jaccard_shared + 2 * own)):
+        block = hashes[lo : lo + jaccard_shared + 2 * own]
+        shared = block[:jaccard_shared]
+        rows += [np.sort(np.r_[shared, block[jaccard_shared : jaccard_shared + own]])]
+        rows += [np.sort(np.r_[shared, block[jaccard_shared + own :]])]
+        assert i < n_pairs
+    offsets = np.arange(len(rows) + 1, dtype=np.int64) * size
+    return mh.signatures(mh.Shingles(offsets, np.concatenate(rows)), 224, seed=1, threads=1)
+
+
+def test_the_wider_pre_tier_rejects_far_pairs_and_keeps_pairs_at_the_threshold() -> None:
+    # pairs exactly at the default threshold 0.55 (110 shared of 200) are lost with probability ~2e-4 per tier
+    sig = _pairs_at(110, 45, 20_000, seed=3)
+    a, b = np.arange(0, len(sig), 2), np.arange(1, len(sig), 2)
+    assert np.mean(~pre_plausible(sig[:, :PRE_COLUMNS], a, b, 0.55)) < 1e-3
+    # pairs at Jaccard 0.25 (50 shared of 200): the 32-column tier keeps about half, the 96-column one ~0.3%
+    sig = _pairs_at(50, 75, 20_000, seed=4)
+    kept = pre_plausible(sig[:, :PRE_COLUMNS], a, b, 0.55)
+    first_tier_only = pre_plausible(sig[:, :32], a, b, 0.55)
+    assert first_tier_only.mean() > 0.3
+    assert kept.mean() < 0.02
+    assert not (kept & ~first_tier_only).any()
