@@ -18,7 +18,11 @@ Reported: per size and contender the wall time, peak driver RSS, peak worker RSS
 staged local clean to the in-memory one at the smallest size (target <= 1.2); the scaling exponent of wall time
 log(t_max / t_min) / log(n_max / n_min) (target <= 1.1); memory targets: worker <= 1.5 GB, driver <= 2 GB.
 Writes the "Clean at scale" section of bench/RESULTS.md. Usage:
-python bench/scale.py [--rows 1000000 4000000] [--workers 2] [--executors local dask] [--keep DIR]
+python bench/scale.py [--rows 1000000 4000000] [--workers 2] [--executors local dask] [--keep DIR [--reuse]]
+
+With ``--keep DIR`` each finished measurement is also saved to ``DIR/results.json`` (with its commit and date), and
+``--reuse`` skips every (size, contender) already measured there at the current commit (and the corpus build and
+scrape of a size whose ``data/raw`` is kept), so a long run can be finished in several sittings.
 """
 
 from __future__ import annotations
@@ -139,15 +143,33 @@ def per_stage(
 
 
 def clean_run(python: str, cwd: Path, config: Path, data: Path, args: list[str]) -> dict[str, Any]:
+    """One measured clean: wall s, peak driver and worker MiB, rows kept, per-stage rows, commit and date."""
     shutil.rmtree(data / "clean", ignore_errors=True)
     r = measured([python, "-m", "jokemine", "--config", str(config), "--data-dir", str(data), "clean", *args], cwd)
     run = (data / "clean" / "latest").resolve()
     stats = json.loads((run / "stats.json").read_text())
-    r["stats"] = stats
-    r["driver_mib"] = max((x[1] for x in r["samples"]), default=0) / 2**20
-    r["worker_mib"] = max((max(x[2], default=0) for x in r["samples"]), default=0) / 2**20
-    r["stages"] = per_stage(r["samples"], stats) if "stages" in stats else []
-    return r
+    return {
+        "wall": r["wall"],
+        "driver_mib": max((x[1] for x in r["samples"]), default=0) / 2**20,
+        "worker_mib": max((max(x[2], default=0) for x in r["samples"]), default=0) / 2**20,
+        "kept": stats["totals"]["kept"],
+        "stages": per_stage(r["samples"], stats) if "stages" in stats else [],
+        "commit": commit_of(cwd),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def commit_of(tree: Path) -> str:
+    """Short commit of the checkout ``tree``."""
+    out = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def load_results(path: Path) -> dict[int, dict[str, dict[str, Any]]]:
+    """Measurements saved by an earlier sitting (``{}`` when none)."""
+    if not path.exists():
+        return {}
+    return {int(k): v for k, v in json.loads(path.read_text()).items()}
 
 
 def baseline_tree(commit: str, where: Path) -> Path:
@@ -166,33 +188,54 @@ def main() -> None:
     ap.add_argument("--baseline", default="682f379")
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--keep", type=Path)
+    ap.add_argument("--reuse", action="store_true", help="skip what DIR/results.json holds for this commit")
     a = ap.parse_args()
     work = a.keep or Path(tempfile.mkdtemp(prefix="jokemine-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     py = sys.executable
+    saved = work / "results.json"
     results: dict[int, dict[str, dict[str, Any]]] = {}
+    earlier = load_results(saved) if a.reuse else {}
+    head = commit_of(REPO)
     try:
         for rows in sorted(a.rows):
             folder = work / str(rows)
             folder.mkdir(exist_ok=True)
-            corpus = build_corpus(rows, folder)
-            config = write_config(folder, corpus)
             data = folder / "data"
-            subprocess.run([py, "-m", "jokemine", "--config", str(config), "scrape"], cwd=REPO, check=True,
-                           capture_output=True)  # fmt: skip
+            wanted = [*a.executors, *([] if a.no_baseline or rows != min(a.rows) else ["in-memory"])]
             results[rows] = {}
-            for ex in a.executors:
-                results[rows][ex] = clean_run(py, REPO, config, data, ["--executor", ex, "--workers", str(a.workers)])
+            for name in wanted:
+                old = earlier.get(rows, {}).get(name)
+                if old is not None and (name == "in-memory" or old["commit"] == head):
+                    results[rows][name] = old
+                    print(rows, name, f"{old['wall']:.1f} s (measured earlier at {old['commit']}, {old['date']})")
+            todo = [n for n in wanted if n not in results[rows]]
+            if not todo:
+                continue
+            corpus = folder / f"jokes-{rows}.ndjson"
+            config = write_config(folder, corpus)
+            if not (a.reuse and (data / "raw").is_dir()):
+                corpus = build_corpus(rows, folder)
+                subprocess.run([py, "-m", "jokemine", "--config", str(config), "scrape"], cwd=REPO, check=True,
+                               capture_output=True)  # fmt: skip
+            for ex in todo:
+                if ex == "in-memory":
+                    tree = baseline_tree(a.baseline, work)
+                    try:
+                        results[rows][ex] = clean_run(py, tree, config, data, ["--workers", str(a.workers)])
+                    except SystemExit as e:  # the peer failing (e.g. out of memory) is a result, not a crash
+                        print(rows, "in-memory failed:", str(e)[-500:], flush=True)
+                        continue
+                else:
+                    results[rows][ex] = clean_run(
+                        py, REPO, config, data, ["--executor", ex, "--workers", str(a.workers)]
+                    )
                 print(rows, ex, f"{results[rows][ex]['wall']:.1f} s", flush=True)
-            if not a.no_baseline and rows == min(a.rows):
-                tree = baseline_tree(a.baseline, work)
-                try:
-                    results[rows]["in-memory"] = clean_run(py, tree, config, data, ["--workers", str(a.workers)])
-                    print(rows, "in-memory", f"{results[rows]['in-memory']['wall']:.1f} s", flush=True)
-                except SystemExit as e:  # the peer failing (e.g. out of memory) is a result, not a crash
-                    print(rows, "in-memory failed:", str(e)[-500:], flush=True)
+                if a.keep:
+                    merged = {**earlier, **{k: {**earlier.get(k, {}), **v} for k, v in results.items()}}
+                    saved.write_text(json.dumps(merged, indent=1))
             (work / "partial.md").write_text(report(results, a))  # survives a crash in a later size
-            corpus.unlink()
+            corpus.unlink(missing_ok=True)
     finally:
         if not a.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -205,11 +248,12 @@ def report(results: dict[int, dict[str, dict[str, Any]]], a: argparse.Namespace)
     buf = io.StringIO()
     w = buf.write
     w(f"{HEADING}\n\n{machine()}; {dt.date.today().isoformat()}; {a.workers} workers.\n\n")
-    w("| rows | contender | wall s | peak driver RSS MiB | peak worker RSS MiB | kept |\n|---|---|---|---|---|---|\n")
+    w("| rows | contender | wall s | peak driver RSS MiB | peak worker RSS MiB | kept | commit | measured |\n")
+    w("|---|---|---|---|---|---|---|---|\n")
     for rows, by in results.items():
         for name, r in by.items():
-            kept = r["stats"]["totals"]["kept"]
-            w(f"| {rows:,} | {name} | {r['wall']:.1f} | {r['driver_mib']:.0f} | {r['worker_mib']:.0f} | {kept:,} |\n")
+            w(f"| {rows:,} | {name} | {r['wall']:.1f} | {r['driver_mib']:.0f} | {r['worker_mib']:.0f} | {r['kept']:,} "
+              f"| {r['commit']} | {r['date']} |\n")  # fmt: skip
     lo, hi = min(results), max(results)
     for ex in a.executors:
         if lo != hi and ex in results[lo] and ex in results[hi]:
