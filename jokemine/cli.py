@@ -145,6 +145,13 @@ def clean(
             help="Assign every split afresh (ignore the splits of earlier releases); publishing it moves ids.",
         ),
     ] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Search every near-duplicate pair again and rebuild the index (default: only around what changed).",
+        ),
+    ] = False,
 ) -> None:
     """Normalize, filter, deduplicate, identify languages and assign splits: raw/ -> clean/."""
     from jokemine.cleaning.stage import build_executor
@@ -152,7 +159,7 @@ def clean(
 
     cfg, data_dir = ctx.obj.load()
     ex = build_executor(cfg, kind=executor, address=scheduler, workers=workers)
-    report = run(cfg, data_dir, executor=ex, echo=typer.echo, resplit=resplit)
+    report = run(cfg, data_dir, executor=ex, echo=typer.echo, resplit=resplit, full=full)
     for line in report.lines():
         typer.echo(line)
 

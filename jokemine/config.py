@@ -464,7 +464,8 @@ class DedupConfig(_Model):
     ``punchline_threshold``: two two-part jokes must also have punchlines this similar (0 = off).
     ``num_perm``: MinHash permutations; ``bands`` x ``rows``: LSH banding (default: the most selective banding
     of ``num_perm`` that makes a pair at ``threshold`` a candidate with probability >= 0.995). ``seed``: MinHash
-    seed.
+    seed. ``index``: keep the near-duplicate index (signatures and band keys of every live text, about 4 KB per
+    distinct text on disk) so that the next clean searches only around what changed.
     See README "Deduplication" for how the defaults were chosen.
     """
 
@@ -477,6 +478,7 @@ class DedupConfig(_Model):
     bands: int | None = Field(None, ge=1)
     rows: int | None = Field(None, ge=1)
     seed: int = Field(1, ge=0)
+    index: bool = True
 
     @model_validator(mode="after")
     def _banding(self) -> DedupConfig:

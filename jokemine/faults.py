@@ -5,10 +5,12 @@ killer) when the environment variable ``JOKEMINE_KILL_AT`` names that point. Poi
 source's first committed raw part), ``clean.written`` (a clean run complete on disk, ``clean/latest`` not moved),
 ``publish.built`` (release built in its temporary folder), ``publish.renamed`` (release in place, ``latest`` not
 moved), ``refresh.scraped`` and ``refresh.cleaned`` (between refresh stages), ``clean.pass1`` (in a clean worker, as
-it starts a shard), ``clean.after.<stage>`` (in clean's driver, after a stage) and ``task.<stage>.<index>`` (in the
-worker, as it starts that task of a stage; index zero-padded to 5 digits). ``JOKEMINE_PAUSE_AT=<point>:<seconds>``
-(the point may be a glob, e.g. ``task.sign.*``) sleeps there instead (to hold the data dir lock in overlap tests, or
-to kill a driver while its workers run). Both unset in normal use.
+it starts a shard), ``clean.after.<stage>`` (in clean's driver, after a stage), ``clean.index.moved`` (a clean's
+files moved into the near-duplicate index, its node list not switched), ``clean.indexed`` (the index switched, the
+work folder kept) and ``task.<stage>.<index>`` (in the worker, as it starts that task of a stage; index zero-padded
+to 5 digits). ``JOKEMINE_PAUSE_AT=<point>:<seconds>`` (the point may be a glob, e.g. ``task.sign.*``) sleeps there
+instead (to hold the data dir lock in overlap tests, or to kill a driver while its workers run). Both unset in
+normal use.
 """
 
 from __future__ import annotations

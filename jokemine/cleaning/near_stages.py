@@ -30,6 +30,7 @@ Nodes are 64-bit hashes: two different inputs share one with probability ~n^2 / 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,12 +116,30 @@ def text_key_nodes(text_keys: pd.Series) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SignTask:
-    """Shard ``s``: its pass-1 file ``p1`` (path or URL); ``params`` (``None``: near-duplicates off)."""
+    """Shard ``s``: its pass-1 file ``p1`` (path or URL); ``params`` (``None``: near-duplicates off); ``known``:
+    the node list of a near-duplicate index (:mod:`jokemine.cleaning.near_index`), whose nodes are neither signed
+    nor scattered again (``None``: every node is new)."""
 
     work: Work
     s: int
     p1: str
     params: NearDupParams | None
+    known: str | None = None
+
+
+def known_nodes(url: str | None) -> np.ndarray:
+    """The sorted uint64 nodes of an index's node list (empty for ``None``)."""
+    if url is None:
+        return np.zeros(0, np.uint64)
+    return np.sort(storage.read_table(url, ["node"])["node"].to_numpy().astype(np.uint64))
+
+
+def isin_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """Bool mask: which of ``values`` are in ``sorted_keys`` (both uint64)."""
+    if not len(sorted_keys):
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_keys, values), len(sorted_keys) - 1)
+    return sorted_keys[at] == values
 
 
 def sign(task: SignTask) -> Stats:
@@ -138,6 +157,7 @@ def sign(task: SignTask) -> Stats:
             pforms = [mh.shingle_form(p) if isinstance(p, str) and p else None for p in punch]
         live["node"] = node_ids(forms, pforms)
         first = np.flatnonzero(~live["node"].duplicated().to_numpy())
+        first = first[~isin_sorted(live["node"].to_numpy()[first], known_nodes(task.known))]  # new nodes only
         node = live["node"].to_numpy()[first]
         nforms = [forms[i] for i in first]
         sh = mh.shingle_hashes(nforms, params.ngram, params.unit, threads=1)
@@ -196,6 +216,7 @@ class BucketTask:
     b: int
     round: int
     params: NearDupParams
+    index: str | None = None  # an incremental search: the index folder (:mod:`jokemine.cleaning.near_index`)
 
 
 def lookup(nodes: np.ndarray, labels: pd.DataFrame, column: str) -> np.ndarray:
@@ -240,18 +261,21 @@ def _star_pairs(node: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> pd.D
     return pd.DataFrame({"a": head, "b": other})
 
 
+PairRule = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (a, b) member indices -> bool: search this pair?
+
+
 def _cross_pairs(
-    node: np.ndarray, label: np.ndarray, pre: np.ndarray, threshold: float, starts: np.ndarray, sizes: np.ndarray
+    node: np.ndarray, rule: PairRule, pre: np.ndarray, threshold: float, starts: np.ndarray, sizes: np.ndarray
 ) -> tuple[pd.DataFrame, int]:
-    """Every pair of one bucket whose nodes lie in different clusters (``label``), for every bucket, that passes
-    :func:`jokemine.cleaning.dedup.pre_plausible` on ``pre`` (uint32 ``(n, m)``, rows as ``node``); and the number
-    of cross-cluster pairs before that test."""
+    """Every pair of one bucket that ``rule`` allows (round 2: nodes in different clusters), for every bucket,
+    that passes :func:`jokemine.cleaning.dedup.pre_plausible` on ``pre`` (uint32 ``(n, m)``, rows as ``node``);
+    and the number of allowed pairs before that test."""
     parts: list[pd.DataFrame] = []
     crossing = 0
 
     def keep(a: np.ndarray, b: np.ndarray) -> None:
         nonlocal crossing
-        cross = label[a] != label[b]
+        cross = rule(a, b)
         a, b = a[cross], b[cross]
         crossing += len(a)
         ok = pre_plausible(pre, a, b, threshold)
@@ -295,47 +319,63 @@ def mixed(task: BucketTask) -> Stats:
     return stats
 
 
+def cross_buckets(task: BucketTask, rule_for: Callable[[np.ndarray], PairRule]) -> Stats:
+    """Round 2, band-key partition ``b``: the pairs of each bucket of ``msig`` that the rule made by ``rule_for``
+    (from the sorted members' nodes) allows and that pass the first tests, scattered by first node to
+    ``pairs-<round>``."""
+    work, stats, tag = task.work, Stats(), f"{task.b:05d}"
+    t = work.gather_table("msig", task.b, MSIG_SCHEMA)
+    band, key, node = t["band"].to_numpy(), t["key"].to_numpy(), t["node"].to_numpy()
+    order = np.lexsort((node, key, band))
+    band, key, node = band[order], key[order], node[order].astype(np.uint64)
+    bands, rows = task.params.banding()
+    m = min(PRE_COLUMNS, bands * rows)
+    pre = np.empty((len(order), m), np.uint32)  # column by column: no second copy of the table
+    for j, c in enumerate(PRE_NAMES[:m]):
+        pre[:, j] = t[c].to_numpy()[order]
+    del t
+    starts, sizes = _bucket_bounds(band, key)
+    pairs, crossing = _cross_pairs(node, rule_for(node), pre, task.params.threshold, starts, sizes)
+    stats.add("near", "candidate_pairs", n=crossing)
+    stats.add("near", "rejected_text", n=crossing - len(pairs))
+    da, db = distinct_pairs(pairs["a"].to_numpy(), pairs["b"].to_numpy())  # one pair from several bands
+    out = pd.DataFrame({"a": da, "b": db})
+    name = f"pairs-{task.round}"
+    work.scatter(name, out, part_of_hashes(out["a"].to_numpy(), work.partitions), tag, PAIR_SCHEMA)
+    return stats
+
+
 def buckets(task: BucketTask) -> Stats:
-    """Candidate pairs of one band-key partition, scattered by their first node to ``pairs-<round>``."""
+    """Candidate pairs of one band-key partition, scattered by their first node to ``pairs-<round>``: round 1
+    pairs each bucket's first node with the others, round 2 (:func:`cross_buckets`) pairs the members of a mixed
+    bucket that round 1 left in different clusters."""
     work, stats = task.work, Stats()
     tag = f"{task.b:05d}"
-    if task.round == 1:
-        t = work.gather("bands", task.b, BAND_SCHEMA)
-        band, key, node = t["band"].to_numpy(), t["key"].to_numpy(np.uint64), t["node"].to_numpy(np.uint64)
-        order = np.lexsort((node, key, band))
-        band, key, node = band[order], key[order], node[order]
-        if len(node):  # one node seen in several shards is one member
-            first = np.r_[True, (band[1:] != band[:-1]) | (key[1:] != key[:-1]) | (node[1:] != node[:-1])]
-            band, key, node = band[first], key[first], node[first]
-        starts, sizes = _bucket_bounds(band, key)
-        pairs = _star_pairs(node, starts, sizes)
-        stats.add("near", "candidate_pairs", n=len(pairs))
-        da, db = distinct_pairs(pairs["a"].to_numpy(), pairs["b"].to_numpy())  # one pair from several bands
-        pairs = pd.DataFrame({"a": da, "b": db})
-        big = np.repeat(sizes > 2, sizes)  # round 1 settles buckets of two
-        kept = pd.DataFrame({"band": band[big], "key": key[big], "node": node[big]})
-        work.write("mbuckets", tag, kept, BAND_SCHEMA)
-        stats.add("near", "buckets", n=int((sizes > 1).sum()))
-    else:
-        t = work.gather_table("msig", task.b, MSIG_SCHEMA)
-        band, key, node = t["band"].to_numpy(), t["key"].to_numpy(), t["node"].to_numpy()
-        order = np.lexsort((node, key, band))
-        band, key, node = band[order], key[order], node[order].astype(np.uint64)
-        label = lookup(node, _labels_1(work), "cluster")
-        bands, rows = task.params.banding()
-        m = min(PRE_COLUMNS, bands * rows)
-        pre = np.empty((len(order), m), np.uint32)  # column by column: no second copy of the table
-        for j, c in enumerate(PRE_NAMES[:m]):
-            pre[:, j] = t[c].to_numpy()[order]
-        del t
-        starts, sizes = _bucket_bounds(band, key)
-        pairs, crossing = _cross_pairs(node, label, pre, task.params.threshold, starts, sizes)
-        stats.add("near", "candidate_pairs", n=crossing)
-        stats.add("near", "rejected_text", n=crossing - len(pairs))
-        da, db = distinct_pairs(pairs["a"].to_numpy(), pairs["b"].to_numpy())  # one pair from several bands
-        pairs = pd.DataFrame({"a": da, "b": db})
-    name = f"pairs-{task.round}"
-    work.scatter(name, pairs, part_of_hashes(pairs["a"].to_numpy(), work.partitions), tag, PAIR_SCHEMA)
+    if task.round != 1:
+        labels = _labels_1(work)
+
+        def different_clusters(node: np.ndarray) -> PairRule:
+            label = lookup(node, labels, "cluster")
+            return lambda a, b: label[a] != label[b]
+
+        return cross_buckets(task, different_clusters)
+    t = work.gather("bands", task.b, BAND_SCHEMA)
+    band, key, node = t["band"].to_numpy(), t["key"].to_numpy(np.uint64), t["node"].to_numpy(np.uint64)
+    order = np.lexsort((node, key, band))
+    band, key, node = band[order], key[order], node[order]
+    if len(node):  # one node seen in several shards is one member
+        first = np.r_[True, (band[1:] != band[:-1]) | (key[1:] != key[:-1]) | (node[1:] != node[:-1])]
+        band, key, node = band[first], key[first], node[first]
+    starts, sizes = _bucket_bounds(band, key)
+    pairs = _star_pairs(node, starts, sizes)
+    stats.add("near", "candidate_pairs", n=len(pairs))
+    da, db = distinct_pairs(pairs["a"].to_numpy(), pairs["b"].to_numpy())  # one pair from several bands
+    pairs = pd.DataFrame({"a": da, "b": db})
+    big = np.repeat(sizes > 2, sizes)  # round 1 settles buckets of two
+    kept = pd.DataFrame({"band": band[big], "key": key[big], "node": node[big]})
+    work.write("mbuckets", tag, kept, BAND_SCHEMA)
+    stats.add("near", "buckets", n=int((sizes > 1).sum()))
+    work.scatter("pairs-1", pairs, part_of_hashes(pairs["a"].to_numpy(), work.partitions), tag, PAIR_SCHEMA)
     return stats
 
 
@@ -347,6 +387,7 @@ class VerifyTask:
     n: int
     round: int
     params: NearDupParams
+    index: str | None = None  # an incremental search: the index folder, whose nodes are read too
 
 
 @dataclass(frozen=True)
@@ -366,11 +407,18 @@ class NodeTable:
         return known, self.rows[at] if len(self.keys) else np.zeros(len(nodes), np.int64)
 
 
-def _node_table(work: Work, n: int, needed: np.ndarray) -> NodeTable:
+def _files(task: VerifyTask, dataset: str) -> list[str]:
+    """The files of node partition ``task.n`` of ``dataset`` in the work folder, and in the index when the search
+    is incremental (index files first)."""
+    folders = [*([task.index] if task.index else []), task.work.root]
+    return [u for f in folders for u in storage.listdir(storage.join(f, dataset, f"{task.n:05d}"), ".parquet")]
+
+
+def _node_table(task: VerifyTask, needed: np.ndarray) -> NodeTable:
     """The rows of node partition ``n`` whose node is in ``needed`` (sorted uint64). Files are read one at a time
     and only the needed rows kept (peak: about twice those rows); the lookup is an index, not a sorted copy."""
     kept = []
-    for url in storage.listdir(work.path("nodes", f"{n:05d}"), ".parquet"):
+    for url in _files(task, "nodes"):
         t = storage.read_table(url, NODE_SCHEMA.names)
         node = t["node"].to_numpy()
         at = np.clip(np.searchsorted(needed, node), 0, max(len(needed) - 1, 0))
@@ -393,7 +441,7 @@ def attach_pre(task: VerifyTask) -> Stats:
     columns, scattered by band key to ``msig``."""
     work = task.work
     members = work.gather("mixed", task.n, BAND_SCHEMA)
-    pre = work.gather("presig", task.n, PRESIG_SCHEMA).drop_duplicates("node")
+    pre = storage.read_frames(_files(task, "presig"), PRESIG_SCHEMA).drop_duplicates("node")
     out = members.merge(pre, on="node", how="inner")
     part = part_of_hashes(out["key"].to_numpy(), work.partitions)
     work.scatter("msig", out, part, f"{task.n:05d}", MSIG_SCHEMA)
@@ -409,7 +457,7 @@ def attach_a(task: VerifyTask) -> Stats:
     pairs = work.gather_table(f"pairs-{task.round}", task.n, PAIR_SCHEMA)
     a, b = distinct_pairs(pairs["a"].to_numpy(), pairs["b"].to_numpy())
     del pairs
-    nodes = _node_table(work, task.n, np.unique(a))
+    nodes = _node_table(task, np.unique(a))
     known, at = nodes.find(a)
     a, b, at = a[known], b[known], at[known]
     target = part_of_hashes(b, work.partitions)
@@ -470,7 +518,7 @@ def verify(task: VerifyTask) -> Stats:
     work, stats = task.work, Stats()
     urls = storage.listdir(work.path(f"apairs-{task.round}", f"{task.n:05d}"), ".parquet")
     seconds = [np.unique(storage.read_table(u, ["b"])["b"].to_numpy()) for u in urls]
-    nodes = _node_table(work, task.n, np.unique(np.concatenate(seconds)) if seconds else np.zeros(0, np.uint64))
+    nodes = _node_table(task, np.unique(np.concatenate(seconds)) if seconds else np.zeros(0, np.uint64))
     del seconds
     found = [pd.DataFrame({"a": [], "b": [], "jaccard": []}).astype({"a": np.uint64, "b": np.uint64})]
     for url in urls:

@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from jokemine import atomic
+from jokemine.cleaning import near_index
 from jokemine.cleaning.clusters import (
     AssignTask,
     ClusterSummary,
@@ -36,6 +37,7 @@ from jokemine.cleaning.clusters import (
     links,
     resolve,
 )
+from jokemine.cleaning.dedup import NearDupParams
 from jokemine.cleaning.dedup_report import SAMPLE_LARGEST, SAMPLE_RANDOM, SIZE_BINS, dedup_markdown, short
 from jokemine.cleaning.id_merge import (
     DEC_SCHEMA,
@@ -334,7 +336,7 @@ def clean_settings_digest(cfg: Config) -> str:
         {
             "version": __version__,
             "clean": cfg.clean.model_dump(mode="json", exclude={"workers", "partitions", "partition_rows"}),
-            "dedup": cfg.dedup.model_dump(mode="json"),
+            "dedup": cfg.dedup.model_dump(mode="json", exclude={"index"}),
             "splits": cfg.splits.model_dump(mode="json"),
             "sources": [s.model_dump(mode="json", exclude={"enabled"}) for s in cfg.sources],
         },
@@ -352,11 +354,21 @@ def partitions_for(cfg: Config, records: int, workers: int) -> int:
     return max(1, workers, -(-records // cfg.clean.partition_rows))
 
 
-def work_digest(cfg: Config, parts: list[Any], salt: str, partitions: int, ledger: list[Path]) -> str:
-    """Names the work folder of a clean run: the same settings, raw parts, salt, partitions and split-ledger files
-    give the same folder, so a rerun after a crash finds its finished tasks there (and only then)."""
+def work_digest(
+    cfg: Config, parts: list[Any], salt: str, partitions: int, ledger: list[Path], index_generation: str = ""
+) -> str:
+    """Names the work folder of a clean run: the same settings, raw parts, salt, partitions, split-ledger files
+    and near-duplicate index generation give the same folder, so a rerun after a crash finds its finished tasks
+    there (and only then)."""
     blob = json.dumps(
-        [clean_settings_digest(cfg), [[p.path, p.records] for p in parts], salt, partitions, [p.name for p in ledger]]
+        [
+            clean_settings_digest(cfg),
+            [[p.path, p.records] for p in parts],
+            salt,
+            partitions,
+            [p.name for p in ledger],
+            index_generation,
+        ]
     )
     return hashlib.blake2b(blob.encode(), digest_size=10).hexdigest()
 
@@ -397,8 +409,13 @@ def clean(
     executor: LocalExecutor | DaskExecutor | None = None,
     echo: Callable[[str], None] | None = None,
     resplit: bool = False,
+    full: bool = False,
 ) -> CleanReport:
     """Run the clean stage over every committed raw part of the configured sources.
+
+    With near-duplicates on, a clean keeps a near-duplicate index (``[dedup] index``,
+    :mod:`jokemine.cleaning.near_index`) and the next clean searches only around the nodes that are new, deleted or
+    changed since (same clusters as a full search); ``full`` ignores the index, searches every pair and rebuilds it.
 
     Splits are sticky (:mod:`jokemine.splits.ledger`): ids keep the split they were first published in;
     ``resplit`` ignores the ledger and assigns every split afresh from the salted hash (publishing that run
@@ -433,7 +450,9 @@ def clean(
                 if echo:
                     echo(describe(ex))
                 ledger = [] if resplit else ledger_files(data_dir)
-                report = _clean(cfg, layout, parts, sources, salt, run_id, ex, started_at, t_start, ledger, resplit)
+                report = _clean(
+                    cfg, layout, parts, sources, salt, run_id, ex, started_at, t_start, ledger, resplit, full
+                )
         except BaseException as e:
             state.finish_run(run_id, "clean", "failed", {"error": f"{type(e).__name__}: {e}"})
             raise
@@ -468,11 +487,18 @@ def _clean(
     t_start: float,
     ledger: list[Path],
     resplit: bool = False,
+    full: bool = False,
 ) -> CleanReport:
     layout.clean.mkdir(parents=True, exist_ok=True)
     atomic.remove_stale_tmp(layout.clean)
     P = partitions_for(cfg, sum(p.records for p in parts), ex.workers)
-    root = layout.clean / f".work-{work_digest(cfg, parts, salt, P, ledger)}"
+    near = cfg.dedup.params() if cfg.dedup.near_duplicates else None
+    cache = pass1_cache(layout, cfg, salt)
+    index_root = near_index.index_root(str(layout.clean), cache, near) if near and cfg.dedup.index else None
+    index = near_index.open_index(index_root, P) if index_root and not full else None
+    if index is not None:
+        P = index.partitions  # its datasets are partitioned so
+    root = layout.clean / f".work-{work_digest(cfg, parts, salt, P, ledger, index.generation if index else '')}"
     for old in layout.clean.glob(".work-*"):  # a crashed run over other inputs: nothing in it can be reused
         if old != root:
             shutil.rmtree(old, ignore_errors=True)
@@ -480,8 +506,6 @@ def _clean(
     S = len(parts)
     final = layout.clean / run_id
     stats = Stats()
-    near = cfg.dedup.params() if cfg.dedup.near_duplicates else None
-    cache = pass1_cache(layout, cfg, salt)
     tasks1 = [
         Pass1Task(i, str(layout.root / p.path), p.path, sources[p.source], cfg.clean, salt, work, p.records, cache)
         for i, p in enumerate(parts)
@@ -497,32 +521,12 @@ def _clean(
         stats.merge(st)
     _stage(ex, "cohorts", cohort_scores, [CohortTask(work, q, S) for q in range(P)], work)
     near_stats = Stats()
-    for st in _stage(ex, "sign", sign, [SignTask(work, s, p1_path(work, s), near) for s in range(S)], work):
+    known = index.gen("known.parquet") if index else None
+    for st in _stage(ex, "sign", sign, [SignTask(work, s, p1_path(work, s), near, known) for s in range(S)], work):
         near_stats.merge(st)
     for st in _stage(ex, "links", links, [LinkTask(work, t) for t in range(P)], work):
         near_stats.merge(st)
-    cluster_edges: tuple[str, ...] = ("edges-text",)
-    if near is not None:
-        for rnd in (1, 2):
-            bt = [BucketTask(work, b, rnd, near) for b in range(P)]
-            vt = [VerifyTask(work, n, rnd, near) for n in range(P)]
-            if rnd == 2:
-                for st in _stage(ex, "mixed-2", mixed, bt, work):
-                    near_stats.merge(st)
-                _stage(ex, "presig-2", attach_pre, vt, work)
-            for st in _stage(ex, f"buckets-{rnd}", buckets, bt, work):
-                near_stats.merge(st)
-            if rnd == 1:
-                _drop(work, "bands")
-            else:
-                _drop(work, "mbuckets", "mixed", "presig", "msig")
-            _stage(ex, f"attach-{rnd}", attach_a, vt, work)
-            for st in _stage(ex, f"verify-{rnd}", verify, vt, work):
-                near_stats.merge(st)
-            _drop(work, f"pairs-{rnd}", f"apairs-{rnd}", f"adict-{rnd}", *(("nodes",) if rnd == 2 else ()))
-            cluster_edges += (f"edges-{rnd}",)
-            if rnd == 1:
-                _stage(ex, "components-1", components, [ComponentTask(work, cluster_edges, (), "labels-1")], work)
+    cluster_edges = ("edges-text", *_near_search(ex, work, near, index, index_root is not None, near_stats, S))
     _stage(ex, "components", components, [ComponentTask(work, cluster_edges, ("edges-group",), "labels")], work)
     _stage(ex, "assign", assign, [AssignTask(work, s, "labels") for s in range(S)], work)
     summary_cl = ClusterSummary()
@@ -538,7 +542,7 @@ def _clean(
     res2 = _stage(ex, "pass2", run_pass2, tasks2, work, weight=lambda t: t.hi - t.lo)
     for r in res2:
         stats.merge(r.stats)
-    dedup_doc = build_dedup_doc(summary_cl, near_stats, cfg.dedup, near, work)
+    dedup_doc = build_dedup_doc(summary_cl, near_stats, cfg.dedup, near, work, index is not None)
     timing = {name: log.seconds for name, log in ex.stages.items()}
     with atomic.staged_dir(final) as out:
         for t in tasks2:
@@ -575,14 +579,73 @@ def _clean(
         atomic.write_text(out / "dedup.md", dedup_markdown(dedup_doc))
     crash_point("clean.written")
     atomic.point(layout.clean / "latest", run_id)
+    if index_root is not None:
+        near_index.commit_index(index_root, work, run_id, S, index)
+        crash_point("clean.indexed")
     storage.remove(work.root)
-    _prune(layout, cache)
+    _prune(layout, cache, index_root)
     return CleanReport(run_id, final, summary)
 
 
-def build_dedup_doc(cl: ClusterSummary, near_stats: Stats, cfg: DedupConfig, params: Any, work: Work) -> dict[str, Any]:
+def _near_search(
+    ex: LocalExecutor | DaskExecutor,
+    work: Work,
+    near: NearDupParams | None,
+    index: near_index.NearIndex | None,
+    keep: bool,
+    near_stats: Stats,
+    shards: int,
+) -> tuple[str, ...]:
+    """The near-duplicate search's stages (full, or incremental on ``index``); returns the edge datasets it made
+    for the components. ``keep``: the signatures and band keys stay for :func:`near_index.commit_index`."""
+    if near is None:
+        return ()
+    if index is not None:
+        for st in _stage(ex, "delta", near_index.delta, [near_index.DeltaTask(work, index, shards)], work):
+            near_stats.merge(st)
+        bt = [BucketTask(work, b, 2, near, index.root) for b in range(work.partitions)]
+        vt = [VerifyTask(work, n, 2, near, index.root) for n in range(work.partitions)]
+        for st in _stage(ex, "touch", near_index.touch, bt, work):
+            near_stats.merge(st)
+        _stage(ex, "presig-2", attach_pre, vt, work)
+        for st in _stage(ex, "buckets-2", near_index.delta_buckets, bt, work):
+            near_stats.merge(st)
+        _drop(work, "mixed", "msig")
+        _stage(ex, "attach-2", attach_a, vt, work)
+        for st in _stage(ex, "verify-2", verify, vt, work):
+            near_stats.merge(st)
+        _drop(work, "pairs-2", "apairs-2", "adict-2")
+        return ("edges-old", "edges-2")
+    edges: tuple[str, ...] = ()
+    for rnd in (1, 2):
+        bt = [BucketTask(work, b, rnd, near) for b in range(work.partitions)]
+        vt = [VerifyTask(work, n, rnd, near) for n in range(work.partitions)]
+        if rnd == 2:
+            for st in _stage(ex, "mixed-2", mixed, bt, work):
+                near_stats.merge(st)
+            _stage(ex, "presig-2", attach_pre, vt, work)
+        for st in _stage(ex, f"buckets-{rnd}", buckets, bt, work):
+            near_stats.merge(st)
+        if rnd == 1:
+            _drop(work, *(() if keep else ("bands",)))
+        else:
+            _drop(work, "mbuckets", "mixed", "msig", *(() if keep else ("presig",)))
+        _stage(ex, f"attach-{rnd}", attach_a, vt, work)
+        for st in _stage(ex, f"verify-{rnd}", verify, vt, work):
+            near_stats.merge(st)
+        _drop(work, f"pairs-{rnd}", f"apairs-{rnd}", f"adict-{rnd}", *(("nodes",) if rnd == 2 and not keep else ()))
+        edges += (f"edges-{rnd}",)
+        if rnd == 1:
+            _stage(ex, "components-1", components, [ComponentTask(work, ("edges-text", *edges), (), "labels-1")], work)
+    return edges
+
+
+def build_dedup_doc(
+    cl: ClusterSummary, near_stats: Stats, cfg: DedupConfig, params: Any, work: Work, incremental: bool = False
+) -> dict[str, Any]:
     """The dedup report (:mod:`jokemine.cleaning.dedup_report`) from the stages' counts and sample clusters; the
-    texts of the sampled members are read from the pass-1 files."""
+    texts of the sampled members are read from the pass-1 files. ``incremental``: the search used the index
+    (``texts`` then counts the new texts only)."""
     removed = {
         r.value: sum(n for (_, why), n in cl.removed.items() if why == r)
         for r in (DropReason.EXACT_DUPLICATE, DropReason.NEAR_DUPLICATE)
@@ -615,7 +678,13 @@ def build_dedup_doc(cl: ClusterSummary, near_stats: Stats, cfg: DedupConfig, par
             "accepted_pairs": near_stats.get("near", "accepted_pairs"),
             "rejected_text_jaccard": near_stats.get("near", "rejected_text"),
             "rejected_punchline": near_stats.get("near", "rejected_punchline"),
+            "search": "incremental" if incremental else "full",
         }
+        if incremental:
+            near["index"] = {
+                k: near_stats.get("near", "index", k)
+                for k in ("new_nodes", "gone_nodes", "affected_clusters", "affected_nodes")
+            }
     cross = sorted(cl.cross.items(), key=lambda kv: (-kv[1], kv[0]))[:20]
     return {
         "summary": summary,
@@ -721,11 +790,13 @@ def summarize(
     }
 
 
-def _prune(layout: Layout, cache: str) -> None:
-    """Keep the newest clean runs (the one ``latest`` points to always) and only the current pass-1 cache."""
-    for old in (layout.clean / "cache" / "p1").glob("*"):
-        if str(old) != cache:
-            shutil.rmtree(old, ignore_errors=True)
+def _prune(layout: Layout, cache: str, index_root: str | None) -> None:
+    """Keep the newest clean runs (the one ``latest`` points to always), only the current pass-1 cache and only the
+    current near-duplicate index."""
+    for folder, keep in (("p1", cache), ("near", index_root)):
+        for old in (layout.clean / "cache" / folder).glob("*"):
+            if str(old) != keep:
+                shutil.rmtree(old, ignore_errors=True)
     latest = layout.clean_latest()
     runs = sorted(
         p

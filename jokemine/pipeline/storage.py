@@ -63,6 +63,14 @@ def remove(url: str) -> None:
         fs.rm(path, recursive=True)
 
 
+def move(src: str, dst: str) -> None:
+    """Move file ``src`` to ``dst`` (same file system; parents created)."""
+    fs, path = _fs(src)
+    _, target = _fs(dst)
+    fs.makedirs(target.rpartition("/")[0], exist_ok=True)
+    fs.mv(path, target)
+
+
 def listdir(url: str, suffix: str = "") -> list[str]:
     """Full paths (with the protocol of ``url``) of the files in folder ``url`` ending in ``suffix``, sorted; hidden
     (temporary) files are left out; ``[]`` for a missing folder."""
