@@ -30,6 +30,7 @@ Nodes are 64-bit hashes: two different inputs share one with probability ~n^2 / 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -125,6 +126,7 @@ class SignTask:
     p1: str
     params: NearDupParams | None
     known: str | None = None
+    node_cache: str | None = None  # the part's row -> node cache file (kept beside its pass-1 cache entry)
 
 
 def known_nodes(url: str | None) -> np.ndarray:
@@ -142,6 +144,58 @@ def isin_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
     return sorted_keys[at] == values
 
 
+NODE_CACHE_SCHEMA = schema(row=pa.int64(), node=pa.uint64())
+
+
+def _forms(p1: str, rows: np.ndarray, two_parts: bool) -> tuple[list[str], list[str | None] | None]:
+    """Shingle forms of the texts (and, with ``two_parts``, of the punchlines; ``None`` for a one-part joke) of
+    pass-1 rows ``rows`` of file ``p1``."""
+    t = storage.read_table(p1, ["text", "punchline"]).take(pa.array(rows, pa.int64()))
+    forms = [mh.shingle_form(x) for x in t.column("text").to_pylist()]
+    if not two_parts:
+        return forms, None
+    return forms, [mh.shingle_form(p) if isinstance(p, str) and p else None for p in t.column("punchline").to_pylist()]
+
+
+Forms = dict[int, tuple[str, str | None]]  # pass-1 row -> (shingle form of the text, of the punchline or None)
+
+
+def _row_nodes(task: SignTask, rows: np.ndarray, two_parts: bool) -> tuple[np.ndarray, Forms]:
+    """The node of each pass-1 row in ``rows``: from the part's node cache (``task.node_cache``: rows computed by
+    earlier cleans of the same raw part and settings), the others computed (their forms are returned) and added
+    to it."""
+    cached = pd.DataFrame({"row": np.zeros(0, np.int64), "node": np.zeros(0, np.uint64)})
+    if task.node_cache and storage.exists(task.node_cache):
+        with contextlib.suppress(OSError, pa.ArrowException):  # a damaged entry: computed again
+            cached = storage.read_frames([task.node_cache], NODE_CACHE_SCHEMA)
+    known = pd.Series(cached["node"].to_numpy(np.uint64), index=cached["row"].to_numpy(np.int64))
+    missing = rows[~np.isin(rows, known.index.to_numpy())]
+    computed: Forms = {}
+    if len(missing):
+        forms, pforms = _forms(task.p1, missing, two_parts)
+        computed = dict(zip(missing.tolist(), zip(forms, pforms or [None] * len(forms), strict=True), strict=True))
+        known = pd.concat([known, pd.Series(node_ids(forms, pforms), index=missing)])
+        if task.node_cache:
+            df = pd.DataFrame({"row": known.index.to_numpy(np.int64), "node": known.to_numpy(np.uint64)})
+            storage.write_frame(task.node_cache, df.sort_values("row"), NODE_CACHE_SCHEMA)
+    return known.reindex(rows).to_numpy(np.uint64), computed
+
+
+def _new_forms(
+    task: SignTask, rows: np.ndarray, computed: Forms, two_parts: bool
+) -> tuple[list[str], list[str | None] | None]:
+    """Forms of pass-1 rows ``rows``: those in ``computed`` reused, the others computed."""
+    rest = np.array([r for r in rows.tolist() if r not in computed], dtype=np.int64)
+    if len(rest):
+        forms, pforms = _forms(task.p1, rest, two_parts)
+        computed = {
+            **computed,
+            **dict(zip(rest.tolist(), zip(forms, pforms or [None] * len(forms), strict=True), strict=True)),
+        }
+    pairs = [computed[r] for r in rows.tolist()]
+    return [f for f, _ in pairs], ([p for _, p in pairs] if two_parts else None)
+
+
 def sign(task: SignTask) -> Stats:
     """Nodes, signatures and band keys of the live records of one shard (see the module docstring)."""
     work, stats = task.work, Stats()
@@ -149,24 +203,21 @@ def sign(task: SignTask) -> Stats:
     tag = f"{task.s:05d}"
     params = task.params
     if params is not None and len(live):
-        t = storage.read_table(task.p1, ["text", "punchline"]).take(pa.array(live["row"].to_numpy(), pa.int64()))
-        texts, punch = t.column("text").to_pylist(), t.column("punchline").to_pylist()
-        forms = [mh.shingle_form(x) for x in texts]
-        pforms = None
-        if params.punchline_threshold > 0:
-            pforms = [mh.shingle_form(p) if isinstance(p, str) and p else None for p in punch]
-        live["node"] = node_ids(forms, pforms)
+        two_parts = params.punchline_threshold > 0
+        live["node"], computed = _row_nodes(task, live["row"].to_numpy(np.int64), two_parts)
+        stats.add("near", "rows_hashed", n=len(computed))
         first = np.flatnonzero(~live["node"].duplicated().to_numpy())
         first = first[~isin_sorted(live["node"].to_numpy()[first], known_nodes(task.known))]  # new nodes only
         node = live["node"].to_numpy()[first]
-        nforms = [forms[i] for i in first]
+        nforms, npforms_or_none = _new_forms(task, live["row"].to_numpy(np.int64)[first], computed, two_parts)
+        del computed
         sh = mh.shingle_hashes(nforms, params.ngram, params.unit, threads=1)
         bands, rows = params.banding()
         sig = mh.signatures(sh, bands * rows, params.seed, threads=1)
         two_part = np.zeros(len(node), dtype=bool)
         psh = mh.Shingles(np.zeros(len(node) + 1, np.int64), np.zeros(0, np.uint32))
-        if pforms is not None:
-            npforms = [pforms[i] for i in first]
+        if npforms_or_none is not None:
+            npforms = npforms_or_none
             two_part = np.array([p is not None for p in npforms], dtype=bool)
             psh = mh.shingle_hashes([p or "" for p in npforms], params.ngram, params.unit, threads=1)
         sig_off = np.arange(len(node) + 1, dtype=np.int64) * sig.shape[1]

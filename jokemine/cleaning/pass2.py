@@ -8,14 +8,21 @@ the ones they drop are only counted (:func:`count_dropped`).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from importlib.metadata import version
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from jokemine.cleaning.langid import detect_batch
 from jokemine.cleaning.nsfw import is_nsfw
+from jokemine.cleaning.shuffle import hash_strings, schema
 from jokemine.config import CleanConfig, SplitsConfig
+from jokemine.pipeline import storage
 from jokemine.pipeline.steps import Record, Stats, Step, map_step
 from jokemine.schema import DropReason
 from jokemine.splits.assign import split_of
@@ -48,16 +55,63 @@ def count_dropped(table: pa.Table, stats: Stats) -> None:
         stats.add("dropped", source, reason, n=n)
 
 
-def langid_step(chars: int) -> Step:
+LANG_CACHE_SCHEMA = schema(h=pa.uint64(), lang=pa.string())
+
+
+@dataclass
+class LangCache:
+    """Languages identified before for the texts of one raw part, keyed by a 64-bit hash of the characters
+    langdetect reads (the first ``[clean] langdetect_chars``): detection depends on nothing else, so a refresh
+    identifies only texts it has not seen. Files ``<folder>/<uuid>.parquet`` (:data:`LANG_CACHE_SCHEMA`), one per
+    pass-2 task that identified something; ``folder`` ``None``: no cache."""
+
+    folder: str | None
+    known: dict[int, str] = field(default_factory=dict)
+    found: dict[int, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, folder: str | None) -> LangCache:
+        """Every entry under ``folder`` (an unreadable file is skipped: its texts are identified again)."""
+        cache = cls(folder)
+        for url in storage.listdir(folder, ".parquet") if folder else []:
+            try:
+                t = storage.read_table(url)
+            except (OSError, pa.ArrowException):
+                continue
+            cache.known.update(zip(t["h"].to_numpy().tolist(), t["lang"].to_pylist(), strict=True))
+        return cache
+
+    def save(self) -> None:
+        """Write what this task identified (nothing when it found nothing new)."""
+        if self.folder and self.found:
+            df = pd.DataFrame(
+                {"h": np.fromiter(self.found, np.uint64, len(self.found)), "lang": list(self.found.values())}
+            )
+            storage.write_frame(storage.join(self.folder, f"{uuid.uuid4().hex}.parquet"), df, LANG_CACHE_SCHEMA)
+
+
+def lang_cache_folder(p1_cache: str, part_key: str, chars: int) -> str:
+    """The :class:`LangCache` folder of one raw part: ``lang/`` in its pass-1 cache folder (whose digest covers
+    jokemine's version and ``[clean]``), named after the part, langdetect's version and ``chars``."""
+    return storage.join(p1_cache, "lang", f"{part_key}-{version('langdetect')}-{chars}")
+
+
+def langid_step(chars: int, cache: LangCache | None = None) -> Step:
     """Language identification (:func:`jokemine.cleaning.langid.detect_batch`, batched over every record of the
-    chunk) for records still kept that declare no language."""
+    chunk) for records still kept that declare no language; texts in ``cache`` are not identified again."""
+    cache = cache or LangCache(None)
 
     def run(records: Iterable[Record], stats: Stats) -> Iterator[Record]:
         recs = list(records)
         need = [r for r in recs if r["drop_reason"] is None and r["lang"] is None]
         stats.add("step", "langdetect", "in", n=len(need))
-        for r, lang in zip(need, detect_batch([r["text"] for r in need], chars), strict=True):
-            r["lang"] = lang
+        keys = hash_strings([r["text"][:chars] for r in need]).tolist()
+        todo = [i for i, h in enumerate(keys) if h not in cache.known]
+        stats.add("step", "langdetect", "cached", n=len(need) - len(todo))
+        for i, lang in zip(todo, detect_batch([need[i]["text"] for i in todo], chars), strict=True):
+            cache.known[keys[i]] = cache.found[keys[i]] = lang
+        for r, h in zip(need, keys, strict=True):
+            r["lang"] = cache.known[h]
         yield from recs
 
     return run
@@ -121,10 +175,11 @@ def count_outcomes(records: Iterable[Record], stats: Stats) -> Iterator[Record]:
         yield r
 
 
-def pass2_steps(clean: CleanConfig, splits: SplitsConfig) -> list[Step]:
-    """The steps of pass 2, in order, for the records that the global decisions (:func:`apply_decisions`) keep."""
+def pass2_steps(clean: CleanConfig, splits: SplitsConfig, lang_cache: LangCache | None = None) -> list[Step]:
+    """The steps of pass 2, in order, for the records that the global decisions (:func:`apply_decisions`) keep;
+    ``lang_cache``: languages identified before (:class:`LangCache`)."""
     return [
-        langid_step(clean.langdetect_chars),
+        langid_step(clean.langdetect_chars, lang_cache),
         language_step(clean),
         split_step(splits),
         map_step("nsfw", _nsfw, kept_only=True),

@@ -64,7 +64,7 @@ from jokemine.cleaning.near_stages import (
 )
 from jokemine.cleaning.nsfw import wordlist_pattern
 from jokemine.cleaning.parse import ParseContext, parse_envelope
-from jokemine.cleaning.pass2 import apply_decisions, count_dropped, pass2_steps
+from jokemine.cleaning.pass2 import LangCache, apply_decisions, count_dropped, lang_cache_folder, pass2_steps
 from jokemine.cleaning.shuffle import Work, part_of_strings
 from jokemine.config import (
     AnySource,
@@ -249,6 +249,7 @@ class Pass2Task:
     hi: int
     clean: CleanConfig
     splits: SplitsConfig
+    lang_cache: str | None = None  # the part's language-ID cache folder (:class:`LangCache`)
 
     @property
     def out_path(self) -> str:
@@ -277,9 +278,11 @@ def run_pass2(task: Pass2Task) -> ShardResult:
     dropped = table["drop_reason"].is_valid().to_numpy(zero_copy_only=False)
     count_dropped(table.filter(dropped), stats)
     records = table.filter(~dropped).to_pylist()
+    cache = LangCache.load(task.lang_cache)
     out = pa.Table.from_pylist(
-        list(run_steps(records, pass2_steps(task.clean, task.splits), stats)), schema=RECORD_SCHEMA
+        list(run_steps(records, pass2_steps(task.clean, task.splits, cache), stats)), schema=RECORD_SCHEMA
     )
+    cache.save()
     merged = pa.concat_tables([out, table.filter(dropped).cast(RECORD_SCHEMA)])
     order = np.argsort(np.concatenate([np.flatnonzero(~dropped), np.flatnonzero(dropped)]), kind="stable")
     storage.write_table(task.out_path, merged.take(pa.array(order)))
@@ -522,7 +525,14 @@ def _clean(
     _stage(ex, "cohorts", cohort_scores, [CohortTask(work, q, S) for q in range(P)], work)
     near_stats = Stats()
     known = index.gen("known.parquet") if index else None
-    for st in _stage(ex, "sign", sign, [SignTask(work, s, p1_path(work, s), near, known) for s in range(S)], work):
+    two = int(near is not None and near.punchline_threshold > 0)
+    signs = [
+        SignTask(
+            work, s, p1_path(work, s), near, known, storage.join(cache, "nodes", f"{tasks1[s].cache_key}-{two}.parquet")
+        )
+        for s in range(S)
+    ]
+    for st in _stage(ex, "sign", sign, signs, work):
         near_stats.merge(st)
     for st in _stage(ex, "links", links, [LinkTask(work, t) for t in range(P)], work):
         near_stats.merge(st)
@@ -538,7 +548,8 @@ def _clean(
         rows = sum(storage.num_rows(u) for u in storage.listdir(work.path("dec", f"{s:05d}"), ".parquet"))
         # chunks of PASS2_ROWS rows: language ID dominates, small tasks keep every worker busy to the end
         for c, lo in enumerate(range(0, max(rows, 1), PASS2_ROWS)):
-            tasks2.append(Pass2Task(s, c, work, lo, min(lo + PASS2_ROWS, rows), cfg.clean, cfg.splits))
+            lang = lang_cache_folder(cache, tasks1[s].cache_key, cfg.clean.langdetect_chars)
+            tasks2.append(Pass2Task(s, c, work, lo, min(lo + PASS2_ROWS, rows), cfg.clean, cfg.splits, lang))
     res2 = _stage(ex, "pass2", run_pass2, tasks2, work, weight=lambda t: t.hi - t.lo)
     for r in res2:
         stats.merge(r.stats)
@@ -673,6 +684,7 @@ def build_dedup_doc(
             "bands": bands,
             "rows": rows,
             "texts": near_stats.get("near", "nodes"),
+            "rows_hashed": near_stats.get("near", "rows_hashed"),
             "candidate_pairs": near_stats.get("near", "candidate_pairs"),
             "verified_pairs": near_stats.get("near", "checked_pairs"),
             "accepted_pairs": near_stats.get("near", "accepted_pairs"),
