@@ -141,7 +141,7 @@ def test_day1_builds_the_index_of_its_live_texts(days: dict[str, Any]) -> None:
     meta = days["meta1"]
     out = _table(days["day1"]).to_pandas()
     # node rows written: a text seen in several raw parts is written once per part
-    assert meta["partitions"] == 3 and meta["live"] <= meta["indexed"] <= 1.02 * meta["live"]
+    assert meta["partitions"] == 3 and meta["live"] <= meta["indexed"] <= 1.02 * meta["live"] and meta["stale"] == 0
     # one node per distinct text of the records that reached the global stages (identical texts share one; a
     # text split differently into setup and punchline is another node)
     live = out[~out["drop_reason"].isin(["link_post", "mod_post"])]
@@ -176,6 +176,7 @@ def test_incremental_search_equals_the_full_search(days: dict[str, Any], full_da
     meta = _meta(data)
     assert meta["generation"] != days["meta1"]["generation"]
     assert meta["indexed"] == days["meta1"]["indexed"] + index["new_nodes"]
+    assert index["gone_nodes"] <= meta["stale"] <= 1.02 * index["gone_nodes"]  # the deleted texts' rows stay, stale
     assert meta["live"] == days["meta1"]["live"] + index["new_nodes"] - index["gone_nodes"]
     # the next clean over the same data finds nothing new and still gives the same output
     again = clean(days["cfg"], data, progress=False)
@@ -222,3 +223,20 @@ def test_other_settings_search_in_full_and_drop_the_old_index(days: dict[str, An
     assert _dedup(report.path)["search"] == "full"
     new = {p.name for p in (data / "clean" / "cache" / "near").iterdir()}
     assert len(new) == 1 and new.isdisjoint(old)
+
+
+def test_an_index_too_stale_or_outgrown_or_damaged_is_not_used(tmp_path: Path) -> None:
+    from jokemine.cleaning.near_index import open_index
+
+    def meta(**kw: Any) -> Path:
+        body = {"partitions": 8, "generation": "gen-x", "indexed": 900, "stale": 300, "live": 600} | kw
+        (tmp_path / "meta.json").write_text(json.dumps(body))
+        return tmp_path
+
+    ix = open_index(str(meta()), 8)
+    assert ix is not None and (ix.partitions, ix.indexed, ix.stale, ix.live) == (8, 900, 300, 600)
+    assert open_index(str(meta(stale=301)), 8) is None  # more than a third of the rows stale: rebuild
+    assert open_index(str(meta()), 16) is not None and open_index(str(meta()), 17) is None  # outgrown partitions
+    (tmp_path / "meta.json").write_text("{not json")
+    assert open_index(str(tmp_path), 8) is None
+    assert open_index(str(tmp_path / "missing"), 8) is None

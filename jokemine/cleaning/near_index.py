@@ -55,7 +55,7 @@ from jokemine.pipeline.steps import Stats
 
 META = "meta.json"
 INDEXED = ("nodes", "bands", "presig")  # datasets of the index, partitioned like the clean's
-DEAD_SHARE = 1 / 3  # an index with more indexed nodes no longer live than this is rebuilt by a full search
+DEAD_SHARE = 1 / 3  # an index whose node rows are more than this share stale is rebuilt by a full search
 NODE_LIST_SCHEMA = schema(node=pa.uint64())
 TK_SCHEMA = schema(node=pa.uint64(), key=pa.uint64())
 STATUS_SCHEMA = schema(node=pa.uint64(), new=pa.bool_(), cluster=pa.uint64())
@@ -65,13 +65,14 @@ OLD_EDGE_SCHEMA = schema(a=pa.uint64(), b=pa.uint64())
 @dataclass(frozen=True)
 class NearIndex:
     """An index as :func:`open_index` found it: its folder ``root``, its ``partitions``, the current
-    ``generation`` folder, the node rows ever written to ``nodes`` (``indexed``; a text seen in several raw parts of
-    one clean is written once per part) and the live nodes (``live``)."""
+    ``generation`` folder, the node rows in ``nodes`` (``indexed``; a text seen in several raw parts of one clean is
+    written once per part), those of nodes no longer live (``stale``) and the live nodes (``live``)."""
 
     root: str
     partitions: int
     generation: str
     indexed: int
+    stale: int
     live: int
 
     @property
@@ -93,14 +94,16 @@ def index_root(clean_dir: str, p1_cache: str, params: NearDupParams) -> str:
 
 def open_index(root: str, min_partitions: int) -> NearIndex | None:
     """The index at ``root``, or ``None`` (then the clean searches in full and builds a new one) when there is none,
-    its ``meta.json`` is unreadable, more than :data:`DEAD_SHARE` of its indexed nodes are no longer live, or it
+    its ``meta.json`` is unreadable, more than :data:`DEAD_SHARE` of its node rows are stale, or it
     has fewer than half of ``min_partitions`` (the partitions the corpus would get now: it has outgrown them)."""
     try:
         meta = json.loads(storage.read_bytes(storage.join(root, META)))
-        ix = NearIndex(root, int(meta["partitions"]), str(meta["generation"]), int(meta["indexed"]), int(meta["live"]))
+        counts = (int(meta[k]) for k in ("partitions", "indexed", "stale", "live"))
+        partitions, indexed, stale, live = counts
+        ix = NearIndex(root, partitions, str(meta["generation"]), indexed, stale, live)
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if ix.indexed and (ix.indexed - ix.live) > DEAD_SHARE * ix.indexed:
+    if stale > DEAD_SHARE * indexed:
         return None
     if 2 * ix.partitions < min_partitions:
         return None
@@ -268,12 +271,12 @@ def commit_index(root: str, work: Work, run_id: str, shards: int, index: NearInd
     labels = work.read_all("labels", LABEL_SCHEMA)
     storage.write_frame(storage.join(root, gen, "labels.parquet"), labels, LABEL_SCHEMA)
     storage.write_frame(storage.join(root, gen, "tk.parquet"), _links(work), TK_SCHEMA)
-    indexed = sum(  # file footers only
-        storage.num_rows(u)
-        for p in range(work.partitions)
-        for u in storage.listdir(storage.join(root, "nodes", f"{p:05d}"))
-    )
-    meta = {"partitions": work.partitions, "generation": gen, "indexed": indexed, "live": len(live)}
+    indexed = stale = 0
+    for p in range(work.partitions):
+        for url in storage.listdir(storage.join(root, "nodes", f"{p:05d}"), ".parquet"):
+            node = storage.read_table(url, ["node"])["node"].to_numpy().astype(np.uint64)
+            indexed, stale = indexed + len(node), stale + int((~isin_sorted(node, live)).sum())
+    meta = {"partitions": work.partitions, "generation": gen, "indexed": indexed, "stale": stale, "live": len(live)}
     storage.write_bytes(storage.join(root, META), json.dumps(meta).encode())
     for folder in storage.listdir(root):
         name = folder.rstrip("/").rsplit("/", 1)[-1]
