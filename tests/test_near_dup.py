@@ -218,3 +218,42 @@ def test_the_wider_pre_tier_rejects_far_pairs_and_keeps_pairs_at_the_threshold()
     assert first_tier_only.mean() > 0.3
     assert kept.mean() < 0.02
     assert not (kept & ~first_tier_only).any()
+
+
+def test_staged_components_equal_scipys_on_the_whole_graph(tmp_path: Path) -> None:
+    """Clusters (cluster edges) and split groups (those plus group edges), the edge files read one at a time and
+    groups built from the clusters, equal scipy's components of the whole graphs."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from jokemine.cleaning.clusters import LINK_EDGE_SCHEMA, ComponentTask, components
+    from jokemine.cleaning.near_stages import LABEL_SCHEMA
+    from jokemine.cleaning.shuffle import Work
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 2**63, 5000, dtype=np.uint64)
+    work = Work(str(tmp_path), 3)
+
+    def edges(k: int) -> pd.DataFrame:
+        i = rng.integers(0, len(ids), (k, 2))
+        return pd.DataFrame({"a": ids[i[:, 0]], "b": ids[i[:, 1]]})
+
+    e1, e2, g = edges(1500), edges(800), edges(700)
+    for name, df in (("e1", e1), ("e2", e2), ("g", g)):
+        work.write(name, "x", df, LINK_EDGE_SCHEMA)
+    components(ComponentTask(work, ("e1", "e2"), ("g",), "labels"))
+    got = work.read_all("labels", LABEL_SCHEMA)
+
+    def smallest(df: pd.DataFrame) -> dict[int, int]:
+        nodes = np.unique(np.r_[df["a"], df["b"]])
+        ia, ib = np.searchsorted(nodes, df["a"]), np.searchsorted(nodes, df["b"])
+        graph = coo_matrix((np.ones(len(ia)), (ia, ib)), shape=(len(nodes), len(nodes)))
+        comp = connected_components(graph, directed=False)[1]
+        low = np.full(comp.max() + 1, np.iinfo(np.uint64).max, np.uint64)
+        np.minimum.at(low, comp, nodes)
+        return dict(zip(nodes.tolist(), low[comp].tolist(), strict=True))
+
+    clusters, groups = smallest(pd.concat([e1, e2])), smallest(pd.concat([e1, e2, g]))
+    assert len(got) == len(groups) > 3000 and len(set(got["group"])) < len(set(got["cluster"]))
+    for node, cluster, group in zip(got["node"].tolist(), got["cluster"].tolist(), got["group"].tolist(), strict=True):
+        assert clusters.get(node, node) == cluster and groups[node] == group
