@@ -160,6 +160,12 @@ def _forms(p1: str, rows: np.ndarray, two_parts: bool) -> tuple[list[str], list[
 Forms = dict[int, tuple[str, str | None]]  # pass-1 row -> (shingle form of the text, of the punchline or None)
 
 
+def _forms_by_row(p1: str, rows: np.ndarray, two_parts: bool) -> Forms:
+    """:func:`_forms` of ``rows``, by row."""
+    forms, pforms = _forms(p1, rows, two_parts)
+    return dict(zip(rows.tolist(), zip(forms, pforms or [None] * len(forms), strict=True), strict=True))
+
+
 def _row_nodes(task: SignTask, rows: np.ndarray, two_parts: bool) -> tuple[np.ndarray, Forms]:
     """The node of each pass-1 row in ``rows``: from the part's node cache (``task.node_cache``: rows computed by
     earlier cleans of the same raw part and settings), the others computed (their forms are returned) and added
@@ -172,8 +178,9 @@ def _row_nodes(task: SignTask, rows: np.ndarray, two_parts: bool) -> tuple[np.nd
     missing = rows[~np.isin(rows, known.index.to_numpy())]
     computed: Forms = {}
     if len(missing):
-        forms, pforms = _forms(task.p1, missing, two_parts)
-        computed = dict(zip(missing.tolist(), zip(forms, pforms or [None] * len(forms), strict=True), strict=True))
+        computed = _forms_by_row(task.p1, missing, two_parts)
+        forms = [computed[r][0] for r in missing.tolist()]
+        pforms = [computed[r][1] for r in missing.tolist()] if two_parts else None
         known = pd.concat([known, pd.Series(node_ids(forms, pforms), index=missing)])
         if task.node_cache:
             df = pd.DataFrame({"row": known.index.to_numpy(np.int64), "node": known.to_numpy(np.uint64)})
@@ -187,11 +194,7 @@ def _new_forms(
     """Forms of pass-1 rows ``rows``: those in ``computed`` reused, the others computed."""
     rest = np.array([r for r in rows.tolist() if r not in computed], dtype=np.int64)
     if len(rest):
-        forms, pforms = _forms(task.p1, rest, two_parts)
-        computed = {
-            **computed,
-            **dict(zip(rest.tolist(), zip(forms, pforms or [None] * len(forms), strict=True), strict=True)),
-        }
+        computed = {**computed, **_forms_by_row(task.p1, rest, two_parts)}
     pairs = [computed[r] for r in rows.tolist()]
     return [f for f, _ in pairs], ([p for _, p in pairs] if two_parts else None)
 
