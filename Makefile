@@ -35,7 +35,7 @@ status:
 	$(JOKEMINE) status
 
 test:  ## the whole test suite
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 bench:  ## speed and memory benchmarks on the real data -> bench/RESULTS.md
 	$(PY) bench/pipeline.py $(if $(CONFIG),--config $(CONFIG))

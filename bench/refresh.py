@@ -83,6 +83,27 @@ def clean_stages(data: Path) -> tuple[str, list[tuple[str, float]]]:
     return search, top
 
 
+def phases(data: Path) -> dict[str, float]:
+    """Seconds of the latest refresh's phases from its run log (``logs/refresh-<run>.jsonl``): ``scrape`` (start to
+    the ``clean`` event), ``clean`` (to ``cleaned``), ``publish`` (``publish`` to ``published``)."""
+    import datetime as _dt
+
+    path = max((data / "logs").glob("refresh-*.jsonl"), key=lambda p: p.stat().st_mtime)
+    at: dict[str, float] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        rec = json.loads(line)
+        at.setdefault(rec.get("event", ""), _dt.datetime.fromisoformat(rec["ts"]).timestamp())
+    out = {}
+    for name, a, b in (
+        ("scrape", "start", "clean"),
+        ("clean", "clean", "cleaned"),
+        ("publish", "publish", "published"),
+    ):
+        if a in at and b in at:
+            out[name] = at[b] - at[a]
+    return out
+
+
 def real_config(tmp_path: Path, delta: Path) -> Path:
     text = (REPO / "configs" / "real-offline.toml").read_text(encoding="utf-8")
     text = text.replace("../../shared/", f"{SHARED}/")
@@ -142,6 +163,7 @@ def main() -> None:
         full, code_full, _ = refresh(config, data)
         full_release = release_dir(data)
         _, full_top = clean_stages(data)
+        full_phases = phases(data)
         kept = json.loads(((data / "clean" / "latest").resolve() / "stats.json").read_text())["totals"]["kept"]
         none1, code_none1, out_none = refresh(config, data)
         none2, _, _ = refresh(config, data)
@@ -154,6 +176,7 @@ def main() -> None:
             what = f"{n_new:,} new jokes (1% of kept)"
         nightly, code_delta, out_delta = refresh(config, data)
         search, delta_top = clean_stages(data)
+        delta_phases = phases(data)
         entry = json.loads((release_dir(data) / "CHANGELOG.json").read_text())
         added = entry["configs"]["jokes"]["added"]
         up, up_files, total, files = changed_bytes(full_release, release_dir(data))
@@ -182,6 +205,11 @@ def main() -> None:
         f"release's) <= 5% of the release: {up:,} of {total:,} bytes = {up / total:.1%} ({up_files} of {files} "
         "files).",
         "",
+        "Phases (from the refresh run log): full rebuild "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in full_phases.items())
+        + "; nightly delta "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in delta_phases.items())
+        + ".",
         "Slowest clean stages, full rebuild: " + ", ".join(f"{k} {v:.1f} s" for k, v in full_top) + ".",
         "Slowest clean stages, nightly delta: " + ", ".join(f"{k} {v:.1f} s" for k, v in delta_top) + ".",
         "",

@@ -120,11 +120,15 @@ def _live_nodes(work: Work, shards: int) -> np.ndarray:
 
 
 def _links(work: Work) -> pd.DataFrame:
-    """This run's ``(node, text_key)`` links, the key hashed (columns of :data:`TK_SCHEMA`), distinct."""
-    frames = [work.gather("tk", p, LINK_SCHEMA) for p in range(work.partitions)]
-    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"node": [], "key": []})
-    out = pd.DataFrame({"node": df["node"].to_numpy(np.uint64), "key": hash_strings(df["key"].astype(str))})
-    return out.drop_duplicates()
+    """This run's ``(node, text_key)`` links, the key hashed (columns of :data:`TK_SCHEMA`), distinct. The links
+    are partitioned by key, so each partition is hashed and made distinct alone: memory ~16 bytes per link plus one
+    partition's strings."""
+    frames = []
+    for p in range(work.partitions):
+        df = work.gather("tk", p, LINK_SCHEMA)
+        out = pd.DataFrame({"node": df["node"].to_numpy(np.uint64), "key": hash_strings(df["key"].astype(str))})
+        frames.append(out.drop_duplicates())
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"node": [], "key": []}, dtype=np.uint64)
 
 
 @dataclass(frozen=True)
