@@ -225,6 +225,12 @@ def delta_buckets(task: BucketTask) -> Stats:
     return cross_buckets(task, lambda node: delta_pairs(status, node))
 
 
+def bucket_ids(band: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """One uint64 per LSH bucket ``(band, key)`` (a hash mix; distinct buckets may rarely share one)."""
+    with np.errstate(over="ignore"):
+        return key.astype(np.uint64) ^ (band.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+
+
 def touch(task: BucketTask) -> Stats:
     """Band-key partition ``b`` of an incremental search: the live members of every bucket (the index's band keys
     and the new nodes') that holds a new node or two affected nodes, scattered by node to ``mixed`` (then joined
@@ -235,14 +241,20 @@ def touch(task: BucketTask) -> Stats:
     df = pd.concat([ix.gather("bands", task.b, BAND_SCHEMA), work.gather("bands", task.b, BAND_SCHEMA)])
     gone = np.sort(work.read_all("gone", NODE_LIST_SCHEMA)["node"].to_numpy(np.uint64))
     band, key, node = df["band"].to_numpy(), df["key"].to_numpy(np.uint64), df["node"].to_numpy(np.uint64)
-    keep = ~isin_sorted(node, gone)
+    del df
+    is_new, is_aff, _ = Status.read(work).roles(node)
+    # a wanted bucket holds a new or an affected node: keep the rows of those buckets only (by a hash of
+    # (band, key); a collision only keeps a few rows more), so the sort below is over the delta's buckets, not the
+    # whole index
+    bucket = bucket_ids(band, key)
+    keep = isin_sorted(bucket, np.unique(bucket[is_new | is_aff])) & ~isin_sorted(node, gone)
     band, key, node = band[keep], key[keep], node[keep]
     order = np.lexsort((node, key, band))
     band, key, node = band[order], key[order], node[order]
     if len(node):  # one node indexed twice (a commit that died before its switch) is one member
         first = np.r_[True, (band[1:] != band[:-1]) | (key[1:] != key[:-1]) | (node[1:] != node[:-1])]
         band, key, node = band[first], key[first], node[first]
-    is_new, is_aff, _ = Status.read(work).roles(node)
+    is_new, is_aff, _ = Status.read(work).roles(node)  # of the kept, distinct rows
     starts = np.flatnonzero(np.r_[True, (band[1:] != band[:-1]) | (key[1:] != key[:-1])]) if len(node) else node
     sizes = np.diff(np.r_[starts, len(node)]).astype(np.int64)
     wanted = np.zeros(len(starts), dtype=bool)
