@@ -86,13 +86,11 @@ def clean_stages(data: Path) -> tuple[str, list[tuple[str, float]]]:
 def phases(data: Path) -> dict[str, float]:
     """Seconds of the latest refresh's phases from its run log (``logs/refresh-<run>.jsonl``): ``scrape`` (start to
     the ``clean`` event), ``clean`` (to ``cleaned``), ``publish`` (``publish`` to ``published``)."""
-    import datetime as _dt
-
     path = max((data / "logs").glob("refresh-*.jsonl"), key=lambda p: p.stat().st_mtime)
     at: dict[str, float] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         rec = json.loads(line)
-        at.setdefault(rec.get("event", ""), _dt.datetime.fromisoformat(rec["ts"]).timestamp())
+        at.setdefault(rec.get("event", ""), dt.datetime.fromisoformat(rec["ts"]).timestamp())
     out = {}
     for name, a, b in (
         ("scrape", "start", "clean"),

@@ -242,7 +242,8 @@ def touch(task: BucketTask) -> Stats:
     gone = np.sort(work.read_all("gone", NODE_LIST_SCHEMA)["node"].to_numpy(np.uint64))
     band, key, node = df["band"].to_numpy(), df["key"].to_numpy(np.uint64), df["node"].to_numpy(np.uint64)
     del df
-    is_new, is_aff, _ = Status.read(work).roles(node)
+    status = Status.read(work)
+    is_new, is_aff, _ = status.roles(node)
     # a wanted bucket holds a new or an affected node: keep the rows of those buckets only (by a hash of
     # (band, key); a collision only keeps a few rows more), so the sort below is over the delta's buckets, not the
     # whole index
@@ -254,7 +255,7 @@ def touch(task: BucketTask) -> Stats:
     if len(node):  # one node indexed twice (a commit that died before its switch) is one member
         first = np.r_[True, (band[1:] != band[:-1]) | (key[1:] != key[:-1]) | (node[1:] != node[:-1])]
         band, key, node = band[first], key[first], node[first]
-    is_new, is_aff, _ = Status.read(work).roles(node)  # of the kept, distinct rows
+    is_new, is_aff, _ = status.roles(node)  # of the kept, distinct rows
     starts = np.flatnonzero(np.r_[True, (band[1:] != band[:-1]) | (key[1:] != key[:-1])]) if len(node) else node
     sizes = np.diff(np.r_[starts, len(node)]).astype(np.int64)
     wanted = np.zeros(len(starts), dtype=bool)
