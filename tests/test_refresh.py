@@ -10,6 +10,7 @@ import io
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -282,19 +283,39 @@ def _tree_digest(release: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def reference(real: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """An uninterrupted run: refresh with 500 rated jokes, then with all 1,000."""
-    tmp = tmp_path_factory.mktemp("ref")
+def first_refresh(real: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One refresh of the first 500 rated jokes in folder ``work``, kept as a ``pristine`` copy that the crash tests
+    restore into the same folder (:func:`_restore`; a file source's cursor is keyed by the file's path)."""
+    base = tmp_path_factory.mktemp("first")
+    work = base / "work"
+    work.mkdir()
     header, rows = _csv_rows(real)
-    csv_path = tmp / "rated.csv"
+    csv_path = work / "rated.csv"
     _write_csv(csv_path, header, rows[:500])
-    config = _file_config(tmp, csv_path)
+    config = _file_config(work, csv_path)
     assert _cli_refresh(config).returncode == 10
-    _write_csv(csv_path, header, rows)
-    r = _cli_refresh(config)
+    shutil.copytree(work, base / "pristine", symlinks=True)
+    return {"work": work, "pristine": base / "pristine", "config": config, "csv": csv_path, "header": header,
+            "rows": rows}  # fmt: skip
+
+
+def _restore(first: dict[str, Any]) -> Path:
+    """The data dir of ``first_refresh`` as its one refresh left it."""
+    shutil.rmtree(first["work"])
+    shutil.copytree(first["pristine"], first["work"], symlinks=True)
+    return first["work"] / "data"
+
+
+@pytest.fixture(scope="module")
+def reference(first_refresh: dict[str, Any]) -> dict[str, Any]:
+    """An uninterrupted run: refresh with 500 rated jokes, then with all 1,000."""
+    data = _restore(first_refresh)
+    _write_csv(first_refresh["csv"], first_refresh["header"], first_refresh["rows"])
+    r = _cli_refresh(first_refresh["config"])
     assert r.returncode == 10, r.stdout + r.stderr
-    latest = (tmp / "data" / "releases" / "latest").resolve()
-    return {"rows_out": _rows(latest), "raw": _raw_count(tmp / "data"), "header": header, "rows": rows}
+    latest = (data / "releases" / "latest").resolve()
+    return {"rows_out": _rows(latest), "raw": _raw_count(data), "header": first_refresh["header"],
+            "rows": first_refresh["rows"]}  # fmt: skip
 
 
 def _raw_count(data: Path) -> int:
@@ -304,26 +325,30 @@ def _raw_count(data: Path) -> int:
         return sum(p.records for p in st.raw_parts())
 
 
-@pytest.mark.parametrize(
-    "point",
-    ["scrape.committed", "refresh.scraped", "clean.written", "refresh.cleaned", "publish.built", "publish.renamed"],
-)
-def test_refresh_killed_then_rerun_equals_uninterrupted(reference: dict, tmp_path: Path, point: str) -> None:
-    csv_path = tmp_path / "rated.csv"
-    _write_csv(csv_path, reference["header"], reference["rows"][:500])
-    config = _file_config(tmp_path, csv_path)
-    assert _cli_refresh(config).returncode == 10
-    data = tmp_path / "data"
+CRASH_POINTS = ("scrape.committed", "refresh.scraped", "clean.written", "refresh.cleaned", "publish.built",
+                "publish.renamed")  # fmt: skip
+
+
+def test_refresh_killed_at_every_point_then_rerun_equals_uninterrupted(
+    reference: dict, first_refresh: dict[str, Any]
+) -> None:
+    """One refresh killed (SIGKILL) at each crash point in turn, each rerun picking up what the last one left:
+    after every kill the last release is untouched and still served; the run that finally completes equals the
+    uninterrupted one. (A chain of crashes rather than one test per point: the same points, a sixth of the
+    runs, and each recovery starts from a crashed state.)"""
+    data = _restore(first_refresh)  # after a refresh of the first 500 rated jokes
+    config = first_refresh["config"]
     v1 = (data / "releases" / "latest").resolve()
     before = _tree_digest(v1)
-    _write_csv(csv_path, reference["header"], reference["rows"])
-    killed = _cli_refresh(config, {"JOKEMINE_KILL_AT": point})
-    assert killed.returncode == -9, (point, killed.returncode, killed.stderr[-1500:])
-    latest = (data / "releases" / "latest").resolve()
-    assert latest == v1 and _tree_digest(v1) == before  # the last release is untouched and still served
-    read_manifest(v1)  # every file matches its sha256
+    _write_csv(first_refresh["csv"], reference["header"], reference["rows"])
+    for point in CRASH_POINTS:
+        killed = _cli_refresh(config, {"JOKEMINE_KILL_AT": point})
+        assert killed.returncode == -9, (point, killed.returncode, killed.stdout[-1500:], killed.stderr[-1500:])
+        latest = (data / "releases" / "latest").resolve()
+        assert latest == v1 and _tree_digest(v1) == before, point  # the last release untouched and still served
+        read_manifest(v1)  # every file matches its sha256
     again = _cli_refresh(config)
-    assert again.returncode == 10, (point, again.stdout, again.stderr[-2000:])
+    assert again.returncode == 10, (again.stdout, again.stderr[-2000:])
     final = _rows((data / "releases" / "latest").resolve())
     assert final["counts"] == reference["rows_out"]["counts"]
     assert final == reference["rows_out"]

@@ -60,16 +60,23 @@ class GroupStats:
 
 def distinct_punchlines(rows: pd.DataFrame) -> pd.DataFrame:
     """``rows`` (:data:`INPUT_COLUMNS`) less repeated punchlines of one setup, ordered by setup, then best
-    ``score_norm`` first (unscored last), then id. Raises :class:`JokemineError` when a setup spans two splits."""
+    ``score_norm`` first (unscored last), then id; a ``_pkey`` column of ``rows`` (:func:`punchline_keys`, when a
+    caller groups the same rows twice) is used rather than recomputed, and dropped. Raises :class:`JokemineError`
+    when a setup spans two splits."""
     if rows.empty:
-        return rows.copy()
-    df = rows.assign(_pkey=[key_hash(p) for p in rows["punchline"]])
+        return rows.drop(columns="_pkey", errors="ignore")
+    df = rows if "_pkey" in rows else rows.assign(_pkey=punchline_keys(rows["punchline"]))
     df = df.sort_values(["group_key", "score_norm", "id"], ascending=[True, False, True], na_position="last")
     df = df.drop_duplicates(["group_key", "_pkey"], keep="first")
     spread = df.groupby("group_key")["split"].nunique()
     if (spread > 1).any():
         raise JokemineError(f"setup {spread[spread > 1].index[0]} is in more than one split; re-run `jokemine clean`")
     return df.drop(columns="_pkey").reset_index(drop=True)
+
+
+def punchline_keys(punchlines: pd.Series) -> list[str]:
+    """The normalized key (:func:`jokemine.cleaning.text.key_hash`) of each punchline, hex strings."""
+    return [key_hash(p) for p in punchlines]
 
 
 def _setup_text(setups: list[str]) -> str:

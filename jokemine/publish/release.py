@@ -44,7 +44,7 @@ from jokemine.lock import data_dir_lock
 from jokemine.pipeline.executor import Executor
 from jokemine.publish.changelog import changelog, release_rows
 from jokemine.publish.changelog import markdown as changelog_markdown
-from jokemine.publish.groups import INPUT_COLUMNS, preference_pairs, setup_punches
+from jokemine.publish.groups import INPUT_COLUMNS, preference_pairs, punchline_keys, setup_punches
 from jokemine.publish.layout import layout_keys, plan_files, previous_layout, write_file
 from jokemine.publish.validate import validate_release
 from jokemine.schema import GROUPED_FIELDS, RELEASE_COLUMNS, RELEASE_CONFIGS, SPLITS, DropReason, release_schema
@@ -114,6 +114,7 @@ def _sha256(path: Path) -> str:
 def _grouped(cfg: Config, two_part: list[pa.Table]) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """The ``setup_punches`` and ``preference`` rows (with a ``split`` column) and their build counts."""
     rows = pa.concat_tables(two_part).to_pandas() if two_part else pd.DataFrame(columns=INPUT_COLUMNS)
+    rows["_pkey"] = punchline_keys(rows["punchline"])  # both configs group by it: compute once
     sp, sp_stats = setup_punches(rows, cfg.publish.setup_punches_min)
     pref, pref_stats = preference_pairs(
         rows,
