@@ -60,7 +60,7 @@ def _config_changes(old: pd.DataFrame, new: pd.DataFrame, clean: pd.DataFrame, c
     moved = common[common["split_old"] != common["split_new"]]
     reasons = removed["id"].map(clean["drop_reason"]) if len(clean) else pd.Series(dtype=object)
     # get_indexer rather than isin: isin of an Arrow string Series against 10^5+ values converts them one by one
-    in_clean = pd.Series(clean.index.get_indexer(removed["id"]) >= 0, index=removed.index)
+    in_clean = pd.Series(clean.index.get_indexer(pd.Index(removed["id"])) >= 0, index=removed.index)
     reason = reasons.where(reasons.notna(), "left_config").where(in_clean, "not_in_sources")
     out: dict[str, Any] = {"splits": {}}
     present = set(both["split_old"].dropna()) | set(both["split_new"].dropna())
