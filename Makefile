@@ -41,6 +41,7 @@ bench:  ## speed and memory benchmarks on the real data -> bench/RESULTS.md
 	$(PY) bench/pipeline.py $(if $(CONFIG),--config $(CONFIG))
 	$(PY) bench/reddit_api.py
 	$(PY) bench/anekdot.py
+	$(PY) -m pip install --quiet 'fastcdc==1.7.0'  # bench/refresh.py counts Xet-size chunks
 	$(PY) bench/refresh.py
 	$(PY) bench/scrape_checks.py
 
@@ -49,7 +50,7 @@ bench-structure:  ## joke structure vs pysbd, score_norm throughput, NSFW lists 
 	$(PY) bench/structure.py
 	$(PY) bench/nsfw.py
 
-bench-scale:  ## clean at 1M and 4M rows: local and dask executors vs the in-memory clean -> bench/RESULTS.md (~1 h)
+bench-scale:  ## clean at 1M and 4M rows: local and dask executors vs the in-memory clean -> bench/RESULTS.md (~2.5 h)
 	$(PY) bench/scale.py
 
 bench-finetune:  ## baseline fine-tune: CPU smoke recipe x 3 seeds + no-packing peer, or one GPU epoch -> bench/RESULTS.md
