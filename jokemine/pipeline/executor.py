@@ -132,7 +132,7 @@ def release_memory(full: bool = True) -> None:
     https://man7.org/linux/man-pages/man3/malloc_trim.3.html; skipped where libc has no such function).
     ``full=False`` (a task run in the driver's own process) collects only the young generations: a full collection
     walks every object of the caller too (0.12 s per task inside a test process, 19 of 24 s of a small refresh)."""
-    gc.collect() if full else gc.collect(1)
+    gc.collect(2 if full else 1)
     pa.default_memory_pool().release_unused()
     trim = getattr(_libc(), "malloc_trim", None)
     if trim is not None:

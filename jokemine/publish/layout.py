@@ -18,11 +18,11 @@ Parquet is written as the Hub's storage and viewer want it (``datasets``' own wr
 https://huggingface.co/docs/hub/datasets-viewer and pyarrow's ``write_table``): zstd, a page index, content-defined
 chunking (``use_content_defined_chunking``: pages cut where the content says, so an edit early in a file does not
 shift every later page and Xet storage deduplicates the rest), row groups of at most :data:`ROW_GROUP_BYTES` of
-Arrow data. Two settings make that deduplication work on this data (measured on the real data's nightly delta,
-bench/refresh.py: 50% -> 30% of the changed files' bytes in new ~64 KiB chunks): dictionary encoding only for the
-low-cardinality columns of :data:`DICTIONARY_COLUMNS` (a text column's dictionary renumbers every later row when
-one row leaves, so every page changes), and pages of :data:`CDC_PAGE` (32-128 KiB rather than 256 KiB-1 MiB, so
-one changed row rewrites less).
+Arrow data. Two settings make that deduplication work on this data (four files changed by the real data's nightly
+delta of bench/refresh.py, re-written both ways: 50% -> 30% of their bytes in new ~64 KiB chunks): dictionary
+encoding only for the low-cardinality columns of :data:`DICTIONARY_COLUMNS` (a text column's dictionary renumbers
+every later row when one row leaves, so every page changes), and pages of :data:`CDC_PAGE` (32-128 KiB rather than
+256 KiB-1 MiB, so one changed row rewrites less).
 """
 
 from __future__ import annotations
@@ -44,9 +44,7 @@ MAX_SMALL = 8
 ROW_GROUP_BYTES = 100 * 2**20
 CDC_PAGE = {"min_chunk_size": 32 * 1024, "max_chunk_size": 128 * 1024}
 """Content-defined page sizes (bytes of uncompressed data) for ``use_content_defined_chunking``."""
-DICTIONARY_COLUMNS = frozenset(
-    {"kind", "structure", "lang", "source", "category", "score_kind", "nsfw_source", "split"}
-)
+DICTIONARY_COLUMNS = frozenset({"kind", "structure", "lang", "source", "category", "score_kind", "nsfw_source"})
 """Top-level columns written with dictionary encoding (few distinct values); every other column is plain."""
 Key = tuple[int, str]
 
