@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -15,7 +17,7 @@ from jokemine.cleaning.stage import clean
 from jokemine.config import Config, load_config
 from jokemine.dataset_cards.card import merge_card
 from jokemine.publish.release import publish
-from jokemine.publish.validate import ReleaseInvalid
+from jokemine.publish.validate import ReleaseInvalid, validate_release
 from jokemine.scrapers.run import scrape
 from jokemine.splits.ledger import ledger_files
 from jokemine.state import Layout
@@ -148,6 +150,16 @@ def test_validation_gate_refuses_an_empty_split_and_keeps_latest(real: Path, tmp
     scrape(cfg, data, progress=False)
     clean(cfg, data, progress=False)
     assert publish(cfg, data, version="1.0").status == "published"
+    bad = tmp_path / "bad"  # a copy of 1.0 whose last test joke is replaced by a train joke
+    shutil.copytree(data / "releases" / "1.0", bad)
+    train, test = pq.read_table(bad / "jokes" / "train-00000.parquet"), bad / "jokes" / "test-00000.parquet"
+    pq.write_table(
+        pa.concat_tables([pq.read_table(test).slice(0, pq.read_metadata(test).num_rows - 1), train.slice(3, 1)]), test
+    )
+    manifest = json.loads((bad / "MANIFEST.json").read_text())
+    with pytest.raises(ReleaseInvalid, match=rf"jokes: id {train['id'][3]} is in train and test") as err:
+        validate_release(bad, manifest)
+    assert str(err.value).count(" is in ") == 1
     _write_rows(cc, _rows(real / "cleancomedy" / "clean_comedy_gold_en.csv")[:60])
     body = (tmp_path / "jm.toml").read_text() + "[splits]\ntrain = 0.998\nvalidation = 0.001\ntest = 0.001\n"
     cfg2 = load_config(write_config(tmp_path / "jm.toml", body))

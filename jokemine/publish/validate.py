@@ -13,6 +13,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from jokemine.errors import JokemineError
 from jokemine.schema import SPLITS, release_schema
 
@@ -56,17 +59,23 @@ def validate_release(
                         )
                     elif ds[split].features != want:
                         problems.append(f"{config}/{split}: features {ds[split].features} != declared {want}")
-                col = ID_COLUMN.get(config, "id")
-                seen: dict[str, str] = {}
-                for split in ds:
-                    for key in set(ds[split][col]):
-                        if key in seen and seen[key] != split:
-                            problems.append(f"{config}: {col} {key} is in {seen[key]} and {split}")
-                            break
-                        seen[key] = split
+                problems += _crossing_ids(config, {s: ds[s].data.column(ID_COLUMN.get(config, "id")) for s in ds})
     finally:
         if progress:
             datasets.enable_progress_bars()
     if problems:
         raise ReleaseInvalid(f"release {release.name} failed validation: " + "; ".join(problems[:20]))
     return loaded
+
+
+def _crossing_ids(config: str, ids: dict[str, pa.ChunkedArray]) -> list[str]:
+    """One problem per pair of splits of ``config`` that share an id (``ids``: split -> its id column, read as
+    Arrow from the loaded dataset, not row by row), naming the first shared id."""
+    problems = []
+    names = list(ids)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            shared = pc.filter(ids[b], pc.is_in(ids[b], value_set=pc.unique(ids[a])))
+            if len(shared):
+                problems.append(f"{config}: {ID_COLUMN.get(config, 'id')} {shared[0].as_py()} is in {a} and {b}")
+    return problems
