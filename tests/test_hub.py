@@ -556,6 +556,7 @@ max_rows_per_shard = 100
     same_rows = [p for p in mb if p in ma and pq.read_table(a / p).equals(pq.read_table(b / p))]
     assert len(same_rows) >= len(ma) // 2, (len(same_rows), len(ma))  # most files hold no changed row...
     assert all(ma[p]["sha256"] == mb[p]["sha256"] for p in same_rows)  # ...and those are byte-identical
+    assert all((a / p).stat().st_ino == (b / p).stat().st_ino for p in same_rows)  # (hard-linked, not rewritten)
     changed = {p for p in mb if p not in ma or ma[p]["sha256"] != mb[p]["sha256"]}
     assert changed and not changed & set(same_rows)
 

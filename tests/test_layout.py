@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from jokemine.publish.layout import MAX_SMALL, FilePlan, plan_files, write_file
+from jokemine.publish.layout import MAX_SMALL, FilePlan, plan_files, same_rows, write_file
 
 
 def _keys(n: int, seq: int, start: int = 0) -> list[tuple[int, str]]:
@@ -67,3 +67,17 @@ def test_a_file_written_twice_from_the_same_rows_is_byte_identical(tmp_path: Pat
 
     meta = pq.ParquetFile(a).metadata
     assert meta.num_rows == 5000 and meta.row_group(0).column(0).has_offset_index  # page index written
+
+
+def test_same_rows_follows_the_rows_not_their_chunks(tmp_path: Path) -> None:
+    table = pa.table(
+        {"id": [f"x{i}" for i in range(3000)], "score": [float(i) if i % 7 else None for i in range(3000)]}
+    )
+    path = tmp_path / "a.parquet"
+    write_file(table, path)
+    assert same_rows(path, pa.concat_tables([table.slice(0, 1000), table.slice(1000)]))
+    assert same_rows(path, pa.concat_tables([table, table]).slice(3000, 3000))  # a slice with an offset
+    last = pa.array([float(i) if i % 7 else None for i in range(2999)] + [0.5])
+    assert not same_rows(path, table.set_column(1, "score", last))
+    assert not same_rows(path, table.slice(0, 2999))
+    assert not same_rows(tmp_path / "missing.parquet", table)

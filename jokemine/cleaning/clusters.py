@@ -227,7 +227,7 @@ def resolve(task: ResolveTask) -> ClusterSummary:
     drop[held_out] = DropReason.SPLIT_CONFLICT.value
     split[~pd.isna(drop)] = None
     size = df["cluster"].map(df["cluster"].value_counts()).to_numpy(np.int64)
-    sources = df.groupby("cluster")["source"].agg(lambda s: sorted(set(s)))
+    sources = cluster_sources(df.loc[size > 1])
     also: list[list[str] | None] = [None] * len(df)
     src, clu = df["source"].to_numpy(), df["cluster"].to_numpy()
     for i in np.flatnonzero(is_surv).tolist():
@@ -258,6 +258,15 @@ def resolve(task: ResolveTask) -> ClusterSummary:
     return out
 
 
+def cluster_sources(df: pd.DataFrame) -> dict[Any, list[str]]:
+    """Cluster -> the sorted distinct ``source`` values of its rows in ``df`` (columns ``cluster``, ``source``)."""
+    pairs = df[["cluster", "source"]].drop_duplicates().sort_values(["cluster", "source"], kind="mergesort")
+    clusters, names = pairs["cluster"].to_numpy(), pairs["source"].tolist()
+    starts = np.flatnonzero(np.r_[True, clusters[1:] != clusters[:-1]]) if len(pairs) else np.zeros(0, np.int64)
+    ends = np.r_[starts[1:], len(pairs)].astype(np.int64)
+    return {clusters[a]: names[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)}
+
+
 def _summarize(out: ClusterSummary, d: pd.DataFrame) -> None:
     """Counts for stats.json and the dedup report, and sample candidates (largest, lowest draw rank)."""
     exact = int((d["drop"] == DropReason.EXACT_DUPLICATE).sum())
@@ -279,8 +288,7 @@ def _summarize(out: ClusterSummary, d: pd.DataFrame) -> None:
     out.removed.update(Counter(zip(gone["source"], gone["drop"], strict=True)))
     out.near_clusters = int(d.loc[d["drop"] == DropReason.NEAR_DUPLICATE, "cluster"].nunique())
     m = d.loc[d["cluster"].isin(multi.index)]
-    span = m.groupby("cluster")["source"].agg(lambda s: " + ".join(sorted(set(s))))
-    out.cross.update(Counter(v for v in span if " + " in v))
+    out.cross.update(Counter(" + ".join(v) for v in cluster_sources(m).values() if len(v) > 1))
     if not len(multi):
         return
     heads = m.loc[m["drop"].isna(), ["cluster", "survivor", "size"]].drop_duplicates("cluster")

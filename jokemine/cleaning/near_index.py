@@ -44,6 +44,7 @@ from jokemine.cleaning.near_stages import (
     BucketTask,
     PairRule,
     cross_buckets,
+    find_sorted,
     isin_sorted,
     known_nodes,
     lookup,
@@ -202,8 +203,8 @@ class Status:
         is_new = isin_sorted(nodes, self.new)
         if not len(self.affected):
             return is_new, np.zeros(len(nodes), dtype=bool), np.zeros(len(nodes), np.uint64)
-        at = np.minimum(np.searchsorted(self.affected, nodes), len(self.affected) - 1)
-        is_aff = self.affected[at] == nodes
+        at = find_sorted(nodes, self.affected)
+        is_aff = at >= 0
         return is_new, is_aff, np.where(is_aff, self.cluster[at], np.uint64(0))
 
 

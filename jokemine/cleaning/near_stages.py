@@ -137,11 +137,23 @@ def known_nodes(url: str | None) -> np.ndarray:
 
 
 def isin_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
-    """Bool mask: which of ``values`` are in ``sorted_keys`` (both uint64)."""
+    """Bool mask: which of ``values`` are in ``sorted_keys`` (both uint64). A hash table of the keys (pandas'),
+    ~10x faster than a binary search of every value on millions of values."""
     if not len(sorted_keys):
         return np.zeros(len(values), dtype=bool)
+    return pd.Series(values, copy=False).isin(sorted_keys).to_numpy()
+
+
+def find_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """Position (int64) of each of ``values`` in ``sorted_keys`` (both uint64, keys sorted), -1 where absent; the
+    first position of a repeated key. By hash table when the keys are distinct (see :func:`isin_sorted`)."""
+    if not len(sorted_keys):
+        return np.full(len(values), -1, dtype=np.int64)
+    index = pd.Index(sorted_keys, copy=False)
+    if index.is_unique:
+        return index.get_indexer(values).astype(np.int64, copy=False)
     at = np.minimum(np.searchsorted(sorted_keys, values), len(sorted_keys) - 1)
-    return sorted_keys[at] == values
+    return np.where(sorted_keys[at] == values, at, -1).astype(np.int64)
 
 
 NODE_CACHE_SCHEMA = schema(row=pa.int64(), node=pa.uint64())
@@ -281,8 +293,8 @@ def lookup(nodes: np.ndarray, labels: pd.DataFrame, column: str) -> np.ndarray:
     nodes = np.asarray(nodes, dtype=np.uint64)
     if not len(keys):
         return nodes.copy()
-    idx = np.minimum(np.searchsorted(keys, nodes), len(keys) - 1)
-    return np.where(keys[idx] == nodes, vals[idx], nodes)
+    idx = find_sorted(nodes, keys)
+    return np.where(idx >= 0, vals[idx], nodes)
 
 
 def distinct_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

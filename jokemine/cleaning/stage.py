@@ -151,14 +151,20 @@ def run_pass1(task: Pass1Task) -> ShardResult:
     crash_point("clean.pass1")
     t0 = time.perf_counter()
     cached = _from_cache(task)
-    if cached is not None:
-        table, stats, quarantine = cached
+    if cached is not None:  # the cache's file is the pass-1 file (same rows, same row groups): no re-encoding
+        url, stats, quarantine = cached
         stats.add("cache", "pass1", "hit")
-    else:
+        try:
+            storage.copy(url, task.out_path)
+            table = storage.read_table(task.out_path, list(KEY_COLUMNS))
+        except (OSError, pa.ArrowException) as e:
+            log.warning("pass-1 cache entry of %s unreadable (%s): parsing it again", task.rel_path, e)
+            cached = None
+    if cached is None:
         table, stats, quarantine = _parse_part(task)
         if task.cache is not None:
             _to_cache(task, table, stats, quarantine)
-    storage.write_table(task.out_path, table, row_group_size=PASS2_ROWS)  # pass 2 reads a chunk's row groups
+        storage.write_table(task.out_path, table, row_group_size=PASS2_ROWS)  # pass 2 reads a chunk's row groups
     keys = table.select(KEY_COLUMNS).to_pandas()
     keys["shard"], keys["row"] = task.index, np.arange(len(keys), dtype=np.int64)
     task.work.scatter("ids", keys, part_of_strings(keys["id"].to_numpy(), task.work.partitions), f"{task.index:05d}",
@@ -184,21 +190,24 @@ def pass1_cache(layout: Layout, cfg: Config, salt: str) -> str:
     return str(layout.clean / "cache" / "p1" / hashlib.blake2b(blob.encode(), digest_size=12).hexdigest())
 
 
-def _from_cache(task: Pass1Task) -> tuple[pa.Table, Stats, list[dict[str, Any]]] | None:
+def _from_cache(task: Pass1Task) -> tuple[str, Stats, list[dict[str, Any]]] | None:
+    """The cached pass-1 file of ``task``'s part (its url), stats and quarantine; None when there is no complete,
+    readable entry."""
     if task.cache is None:
         return None
     meta_url = storage.join(task.cache, f"{task.cache_key}.json")
     if not storage.exists(meta_url):  # written last: the table is complete when it exists
         return None
+    url = storage.join(task.cache, f"{task.cache_key}.parquet")
     try:
         meta = json.loads(storage.read_bytes(meta_url))
-        table = storage.read_table(storage.join(task.cache, f"{task.cache_key}.parquet"))
+        rows = storage.num_rows(url)
     except (OSError, ValueError, pa.ArrowException) as e:  # a damaged entry is parsed again
         log.warning("pass-1 cache entry of %s unreadable (%s): parsing it again", task.rel_path, e)
         return None
-    if meta.get("part") != task.rel_path or table.num_rows != meta.get("rows"):
+    if meta.get("part") != task.rel_path or rows != meta.get("rows"):
         return None
-    return table, Stats.from_list(meta["stats"]), meta["quarantine"]
+    return url, Stats.from_list(meta["stats"]), meta["quarantine"]
 
 
 def _to_cache(task: Pass1Task, table: pa.Table, stats: Stats, quarantine: list[dict[str, Any]]) -> None:

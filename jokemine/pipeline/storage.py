@@ -71,6 +71,24 @@ def move(src: str, dst: str) -> None:
     fs.mv(path, target)
 
 
+def copy(src: str, dst: str) -> None:
+    """Copy file ``src`` to ``dst`` atomically (parents created): a hard link on a local file system (files here
+    are written once and replaced, never changed in place, so sharing the bytes is safe), else a copy."""
+    fs, path = _fs(src)
+    _, target = _fs(dst)
+    parent, _, name = target.rpartition("/")
+    fs.makedirs(parent, exist_ok=True)
+    tmp = f"{parent}/.{name}.tmp-{uuid.uuid4().hex[:8]}"
+    if isinstance(fs, LocalFileSystem):
+        try:
+            os.link(path, tmp)
+        except OSError:
+            shutil.copyfile(path, tmp)
+    else:
+        fs.copy(path, tmp)
+    fs.mv(tmp, target)
+
+
 def listdir(url: str, suffix: str = "") -> list[str]:
     """Full paths (with the protocol of ``url``) of the files in folder ``url`` ending in ``suffix``, sorted; hidden
     (temporary) files are left out; ``[]`` for a missing folder."""

@@ -10,8 +10,9 @@ Files are ranges of that order, named ``{split}-NNNNN.parquet`` with a stable in
 holds the keys from its first key up to the next file's. New rows (past the last boundary) go to a new file rather
 than into an existing one; when more than :data:`MAX_SMALL` trailing files hold fewer than ``max_rows / 8`` rows
 each, they are merged into one (so a nightly refresh adds one small file and the count of files stays bounded, an
-LSM-style compaction). A file none of whose rows changed is written again with identical bytes (pyarrow writes
-deterministically), so its sha256 is unchanged and the Hub push skips it. A ``--resplit`` release starts the
+LSM-style compaction). A file none of whose rows changed is not written again: a file whose rows equal those of
+the previous release's file of the same name (:func:`same_rows`) is hard-linked from it (copied where links are
+not possible), so its bytes and sha256 are unchanged and the Hub push skips it. A ``--resplit`` release starts the
 layout afresh.
 
 Parquet is written as the Hub's storage and viewer want it (``datasets``' own writer does the same, see
@@ -28,6 +29,8 @@ every later row when one row leaves, so every page changes), and pages of :data:
 from __future__ import annotations
 
 import bisect
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,6 +147,29 @@ def write_file(table: pa.Table, path: Path) -> None:
         use_dictionary=[c for c in table.column_names if c in DICTIONARY_COLUMNS],
     )
     tmp.replace(path)
+
+
+def same_rows(previous: Path, table: pa.Table) -> bool:
+    """Whether the Parquet file ``previous`` holds exactly ``table`` (same schema, same values in the same order;
+    Arrow's logical equality, so how the table is chunked or what null slots hide does not matter). Reading a file
+    costs a fraction of writing one (no chunking, no compression)."""
+    try:
+        if pq.read_metadata(previous).num_rows != table.num_rows:
+            return False
+        return bool(pq.read_table(previous).equals(table))
+    except (OSError, pa.ArrowException):
+        return False
+
+
+def reuse_file(previous: Path, path: Path) -> None:
+    """Put the previous release's unchanged file ``previous`` at ``path``: a hard link (releases are immutable,
+    so sharing the bytes is safe), or a copy where the two folders cannot share an inode (other file systems)."""
+    try:
+        os.link(previous, path)
+    except OSError:
+        tmp = atomic.tmp_name(path)
+        shutil.copyfile(previous, tmp)
+        tmp.replace(path)
 
 
 def previous_layout(manifest: dict[str, Any] | None, config: str, split: str) -> list[tuple[int, Key]]:

@@ -22,7 +22,7 @@ import logging
 import os
 import re
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ from jokemine.pipeline.executor import Executor
 from jokemine.publish.changelog import changelog, release_rows
 from jokemine.publish.changelog import markdown as changelog_markdown
 from jokemine.publish.groups import INPUT_COLUMNS, preference_pairs, punchline_keys, setup_punches
-from jokemine.publish.layout import layout_keys, plan_files, previous_layout, write_file
+from jokemine.publish.layout import layout_keys, plan_files, previous_layout, reuse_file, same_rows, write_file
 from jokemine.publish.validate import validate_release
 from jokemine.schema import GROUPED_FIELDS, RELEASE_COLUMNS, RELEASE_CONFIGS, SPLITS, DropReason, release_schema
 from jokemine.splits.ledger import LedgerView, ledger_files, ledger_view, record_release
@@ -152,39 +152,54 @@ def _incomplete_grouped(pending: dict[str, dict[str, list[pa.Table]]]) -> list[s
 
 @dataclass(frozen=True)
 class ShardTask:
-    """One data file of a release: its rows ``table`` (in file order) and the local ``path`` to write."""
+    """One data file of a release: its rows ``table`` (in file order), the local ``path`` to write, its position
+    ``entry`` in the manifest's files, and the previous release's file of the same name (``previous``, with its
+    ``previous_sha256``), reused when it holds the same rows."""
 
     table: pa.Table
     path: str
+    entry: int = 0
+    previous: str | None = None
+    previous_sha256: str | None = None
 
 
-def write_shard(task: ShardTask) -> str:
-    """Write one data file of a release (:func:`jokemine.publish.layout.write_file`); returns its sha256 (hex). A
-    task of the ``publish`` stage: any executor runs it (the path must be reachable from the worker)."""
+def write_shard(task: ShardTask) -> tuple[str, bool]:
+    """Write one data file of a release (:func:`jokemine.publish.layout.write_file`), or hard-link the previous
+    release's file when its rows are the same (:func:`jokemine.publish.layout.same_rows`); returns the file's
+    sha256 (hex) and whether it was reused. A task of the ``publish`` stage: any executor runs it (the paths must
+    be reachable from the worker)."""
     path = Path(task.path)
+    if task.previous is not None and task.previous_sha256 and same_rows(Path(task.previous), task.table):
+        reuse_file(Path(task.previous), path)
+        return task.previous_sha256, True
     write_file(task.table, path)
-    return _sha256(path)
+    return _sha256(path), False
 
 
 def _write_split(
-    out: Path, config: str, split: str, table: pa.Table, ledger: LedgerView, previous: dict[str, Any] | None,
-    max_rows: int,
+    out: Path, config: str, split: str, table: pa.Table, ledger: LedgerView, previous: Path | None,
+    previous_manifest: dict[str, Any] | None, max_rows: int,
 ) -> tuple[list[dict[str, Any]], list[ShardTask]]:  # fmt: skip
     """The data files of one (config, split) in the stable layout (:mod:`jokemine.publish.layout`): their manifest
-    entries (``path``, ``rows``, ``first``; ``sha256`` is added once written) and the tasks that write them."""
+    entries (``path``, ``rows``, ``first``; ``sha256`` is added once written) and the tasks that write them (or
+    reuse the file of the same name in the ``previous`` release)."""
     seq, tie = layout_keys(config, table, ledger.seq_of, ledger.next_seq)
     order = np.lexsort((tie, seq))
     table = table.take(pa.array(order))
     keys = list(zip(seq[order].tolist(), tie[order].tolist(), strict=True))
-    prev = [] if ledger.fresh else previous_layout(previous, config, split)
+    prev = [] if ledger.fresh else previous_layout(previous_manifest, config, split)
+    before = {f["path"]: f.get("sha256") for f in (previous_manifest or {}).get("files", [])}
     folder = out / config
     folder.mkdir(parents=True, exist_ok=True)
-    files, tasks = [], []
-    new_from = int((previous or {}).get("layout_seq", -1)) + 1
+    files: list[dict[str, Any]] = []
+    tasks: list[ShardTask] = []
+    new_from = int((previous_manifest or {}).get("layout_seq", -1)) + 1
     for plan in plan_files(keys, prev, max_rows, new_from):
         path = folder / f"{split}-{plan.index:05d}.parquet"
-        tasks.append(ShardTask(table.slice(plan.lo, plan.hi - plan.lo), str(path)))
-        files.append({"path": str(path.relative_to(out)), "rows": plan.hi - plan.lo, "first": list(plan.first)})
+        rel = str(path.relative_to(out))
+        old = str(previous / rel) if previous is not None and before.get(rel) else None
+        tasks.append(ShardTask(table.slice(plan.lo, plan.hi - plan.lo), str(path), len(files), old, before.get(rel)))
+        files.append({"path": rel, "rows": plan.hi - plan.lo, "first": list(plan.first)})
     return files, tasks
 
 
@@ -261,10 +276,10 @@ def build_release(
             nbytes[config][split] = table.nbytes
             counts.setdefault(config, {})[split] = table.num_rows
             entries, writes = _write_split(
-                out, config, split, table, ledger, previous_manifest, cfg.publish.max_rows_per_shard
+                out, config, split, table, ledger, previous, previous_manifest, cfg.publish.max_rows_per_shard
             )
+            tasks += [replace(t, entry=len(files) + t.entry) for t in writes]
             files += entries
-            tasks += writes
     if not counts:
         raise NothingToDo(f"nothing to publish: the clean run {clean_dir.name} kept no records")
     if executor is None:
@@ -272,9 +287,12 @@ def build_release(
     else:
         with executor:
             shas = executor.map(write_shard, tasks, stage="publish", weight=lambda t: t.table.num_rows)
+    for task, (sha, _) in zip(tasks, shas, strict=True):
+        files[task.entry]["sha256"] = sha
     del tasks
-    files = [{"path": f["path"], "rows": f["rows"], "sha256": sha, "first": f["first"]}
-             for f, sha in zip(files, shas, strict=True)]  # fmt: skip
+    reused = sum(r for _, r in shas)
+    log.info("release %s: %d data files written, %d reused unchanged from %s", version, len(shas) - reused, reused,
+             previous.name if previous else "-")  # fmt: skip
     data_hash = hashlib.sha256(json.dumps(sorted((f["path"], f["sha256"]) for f in files)).encode()).hexdigest()
     langs = [lang for lang, _ in sorted(languages.items(), key=lambda kv: -kv[1]) if lang != "und"]
     kept = pd.concat(card_rows, ignore_index=True)
