@@ -388,3 +388,14 @@ def test_pass1_cache_is_reused_invalidated_by_settings_and_survives_a_damaged_en
     assert fourth.stats["pass1_cache"]["hits"] == 0  # other settings: every part parsed again
     names = [p.name for p in (data / "clean" / "cache" / "p1").iterdir()]
     assert len(names) == 1 and names[0] != cache.name  # the cache of the old settings is pruned
+
+
+def test_cluster_sources_lists_each_clusters_distinct_sources_sorted() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from jokemine.cleaning.clusters import cluster_sources
+
+    df = pd.DataFrame({"cluster": np.array([5, 5, 3, 3, 3, 9], np.uint64), "source": ["b", "a", "x", "x", "y", "z"]})
+    assert cluster_sources(df) == {3: ["x", "y"], 5: ["a", "b"], 9: ["z"]}
+    assert cluster_sources(df.iloc[:0]) == {}

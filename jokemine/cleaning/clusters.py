@@ -261,9 +261,11 @@ def resolve(task: ResolveTask) -> ClusterSummary:
 def cluster_sources(df: pd.DataFrame) -> dict[Any, list[str]]:
     """Cluster -> the sorted distinct ``source`` values of its rows in ``df`` (columns ``cluster``, ``source``)."""
     pairs = df[["cluster", "source"]].drop_duplicates().sort_values(["cluster", "source"], kind="mergesort")
+    if pairs.empty:
+        return {}
     clusters, names = pairs["cluster"].to_numpy(), pairs["source"].tolist()
-    starts = np.flatnonzero(np.r_[True, clusters[1:] != clusters[:-1]]) if len(pairs) else np.zeros(0, np.int64)
-    ends = np.r_[starts[1:], len(pairs)].astype(np.int64)
+    starts = np.flatnonzero(np.r_[True, clusters[1:] != clusters[:-1]])
+    ends = np.r_[starts[1:], len(pairs)]
     return {clusters[a]: names[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)}
 
 
