@@ -152,11 +152,16 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "nsfw",
         pa.bool_(),
-        "Not safe for work: the origin's over-18 mark (Reddit `over_18`) where it has one, else whether the text "
-        "holds a word of the English/Russian NSFW word lists (`jokemine.cleaning.nsfw`); null when neither "
-        "applies. Never a reason to drop.",
+        "Not safe for work: `nsfw_over_18` OR `nsfw_wordlist` (true when either is true, false when neither is true "
+        "and one is known, null when both are null). Never a reason to drop.",
     ),
-    Field("nsfw_source", pa.string(), "Where `nsfw` comes from: `over_18` or `wordlist`; null when `nsfw` is."),
+    Field("nsfw_over_18", pa.bool_(), "The origin's over-18 mark (Reddit `over_18`); null where the origin has none."),
+    Field(
+        "nsfw_wordlist",
+        pa.bool_(),
+        "Whether the text holds a word of the English/Russian NSFW word lists (`jokemine.cleaning.nsfw`); null for "
+        "a language without a list.",
+    ),
     Field(
         "truncated",
         pa.bool_(),
@@ -221,7 +226,8 @@ _COMMON = [
     "upvote_ratio",
     "num_comments",
     "nsfw",
-    "nsfw_source",
+    "nsfw_over_18",
+    "nsfw_wordlist",
     "created_at",
     "url",
 ]

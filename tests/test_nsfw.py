@@ -75,3 +75,11 @@ def test_fun_dataset_russian_jokes(real: Path) -> None:
     assert terms("В летний сезон остерегайтесь") == ["мудаков", "мудаки"]
     assert terms("Курение электронных сигарет") == ["сексу"]
     assert not any(t.startswith("Мальчик верит в то, что больше всех его") for t in flagged)  # "какая разница"
+
+
+def test_nsfw_is_a_three_valued_or_of_its_signals() -> None:
+    from jokemine.cleaning.pass2 import either
+
+    assert [either(a, b) for a, b in [(True, None), (None, True), (False, True), (True, False)]] == [True] * 4
+    assert [either(a, b) for a, b in [(False, None), (None, False), (False, False)]] == [False] * 3
+    assert either(None, None) is None

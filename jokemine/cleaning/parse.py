@@ -146,8 +146,7 @@ def parse_reddit(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
     rec["_missing"] = env.get("note") == "missing"
     rec["upvote_ratio"] = to_float(d.get("upvote_ratio"))
     rec["num_comments"] = to_int(d.get("num_comments"))
-    rec["nsfw"] = bool(d["over_18"]) if d.get("over_18") is not None else None
-    rec["nsfw_source"] = "over_18" if rec["nsfw"] is not None else None
+    rec["nsfw_over_18"] = bool(d["over_18"]) if d.get("over_18") is not None else None
     rec["created_at"] = to_datetime(d.get("created_utc"))
     sub = d.get("subreddit")
     rec["category"] = f"r/{sub}" if sub else None

@@ -151,15 +151,25 @@ def split_step(cfg: SplitsConfig) -> Step:
     return map_step("split", assign, kept_only=True)
 
 
+def either(a: bool | None, b: bool | None) -> bool | None:
+    """Three-valued OR of two signals: True when either is True, None when both are None, else False."""
+    if a or b:
+        return True
+    return None if a is None and b is None else False
+
+
 def _nsfw(r: Record) -> Record:
-    if r["nsfw"] is None:
-        r["nsfw"] = is_nsfw(r["text"], r["lang"])
-        r["nsfw_source"] = None if r["nsfw"] is None else "wordlist"
+    r["nsfw_wordlist"] = is_nsfw(r["text"], r["lang"])
+    r["nsfw"] = either(r.get("nsfw_over_18"), r["nsfw_wordlist"])
     return r
 
 
+FLAG = {True: "nsfw", False: "sfw", None: "unknown"}
+
+
 def count_outcomes(records: Iterable[Record], stats: Stats) -> Iterator[Record]:
-    """Counts per source: drops by reason; kept records by language, kind, structure, NSFW flag and split."""
+    """Counts per source: drops by reason; kept records by language, kind, structure, split, and each NSFW signal
+    (``nsfw``, ``over_18``, ``wordlist``: nsfw / sfw / unknown)."""
     for r in records:
         source = r["source"]
         if r["drop_reason"] is not None:
@@ -169,8 +179,8 @@ def count_outcomes(records: Iterable[Record], stats: Stats) -> Iterator[Record]:
             stats.add("kept_lang", source, r["lang"])
             stats.add("kept_kind", source, r["kind"])
             stats.add("kept_structure", source, r["structure"])
-            flag = {True: "nsfw", False: "sfw", None: "unknown"}[r["nsfw"]]
-            stats.add("kept_nsfw", source, r["nsfw_source"] or "none", flag)
+            for signal in ("nsfw", "nsfw_over_18", "nsfw_wordlist"):
+                stats.add("kept_nsfw", source, signal.removeprefix("nsfw_"), FLAG[r[signal]])
             stats.add("kept_split", source, r["split"])
         yield r
 

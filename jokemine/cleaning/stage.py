@@ -174,13 +174,14 @@ def run_pass1(task: Pass1Task) -> ShardResult:
 
 def pass1_cache(layout: Layout, cfg: Config, salt: str) -> str:
     """The pass-1 cache folder for the current settings: ``clean/cache/p1/<digest>``, where the digest covers
-    what pass 1 depends on (jokemine's version, ``[clean]`` but its worker counts, the sources' settings and the
-    author salt); parts parsed under other settings are never reused."""
+    what pass 1 depends on (jokemine's version and record schema, ``[clean]`` but its worker counts, the sources'
+    settings and the author salt); parts parsed under other settings are never reused."""
     from jokemine import __version__
 
     blob = json.dumps(
         {
             "version": __version__,
+            "schema": RECORD_SCHEMA.to_string(),
             "clean": cfg.clean.model_dump(mode="json", exclude={"workers", "partitions", "partition_rows"}),
             "sources": [s.model_dump(mode="json", exclude={"enabled"}) for s in cfg.sources],
             "salt": hashlib.blake2b(salt.encode(), digest_size=8).hexdigest(),  # never the salt itself
@@ -338,8 +339,9 @@ class CleanReport:
 
 def clean_settings_digest(cfg: Config) -> str:
     """Digest of everything that shapes a clean run's output besides the raw parts: the ``[clean]``, ``[dedup]``
-    and ``[splits]`` sections, the sources' settings, and jokemine's version. A refresh re-cleans when it or the set
-    of committed raw parts differs from the latest clean run's (``stats.json``: ``settings``, ``raw_parts``)."""
+    and ``[splits]`` sections, the sources' settings, jokemine's version and record schema. A refresh re-cleans when
+    it or the set of committed raw parts differs from the latest clean run's (``stats.json``: ``settings``,
+    ``raw_parts``)."""
     import hashlib
 
     from jokemine import __version__
@@ -347,6 +349,7 @@ def clean_settings_digest(cfg: Config) -> str:
     blob = json.dumps(
         {
             "version": __version__,
+            "schema": RECORD_SCHEMA.to_string(),
             "clean": cfg.clean.model_dump(mode="json", exclude={"workers", "partitions", "partition_rows"}),
             "dedup": cfg.dedup.model_dump(mode="json", exclude={"index"}),
             "splits": cfg.splits.model_dump(mode="json"),

@@ -220,7 +220,8 @@ def _processing_section(inp: CardInputs) -> list[str]:
         "links, user mentions, phone numbers) replaced by placeholders; exact and near-duplicates removed across "
         "sources (MinHash LSH on character 5-grams, verified Jaccard >= 0.55; the best-scored copy kept); language "
         "identified with langdetect (seeded); `score_norm` = percentile of the score within source x month; "
-        "`nsfw` from Reddit's over_18, else English/Russian word lists (never dropped).",
+        "`nsfw` = Reddit's over_18 (`nsfw_over_18`) OR an English/Russian word-list hit (`nsfw_wordlist`), both "
+        "published (never dropped).",
         "",
         "| step | removed | remaining |",
         "|---|---|---|",
@@ -321,8 +322,9 @@ LIMITATIONS = [
     "- Humor is subjective and scores measure one audience: Reddit votes reflect r/Jokes' users (mostly young, "
     "English-speaking, US-centric) and the time a post was seen; CleanComedy ratings are a few annotators' means. "
     "`score_norm` makes scores comparable within a source and month, not across audiences.",
-    "- Many jokes are offensive (sexist, racist, about violence). `nsfw` marks Reddit's over-18 posts and, elsewhere, "
-    "English/Russian word-list hits; word lists miss innuendo and offensive jokes without swear words.",
+    "- Many jokes are offensive (sexist, racist, about violence). `nsfw` marks Reddit's over-18 posts and "
+    "English/Russian word-list hits (each signal is its own column); word lists miss innuendo and offensive jokes "
+    "without swear words, and Reddit posters often leave over_18 off.",
     "- Near-duplicate removal is approximate (measured on labeled real pairs: precision 0.99, recall 0.82); "
     "reworded reposts remain.",
     "- Setup/punchline boundaries come from rules (exact-boundary accuracy ~0.94 Russian, ~0.99 English on "

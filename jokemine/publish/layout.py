@@ -47,7 +47,7 @@ MAX_SMALL = 8
 ROW_GROUP_BYTES = 100 * 2**20
 CDC_PAGE = {"min_chunk_size": 32 * 1024, "max_chunk_size": 128 * 1024}
 """Content-defined page sizes (bytes of uncompressed data) for ``use_content_defined_chunking``."""
-DICTIONARY_COLUMNS = frozenset({"kind", "structure", "lang", "source", "category", "score_kind", "nsfw_source"})
+DICTIONARY_COLUMNS = frozenset({"kind", "structure", "lang", "source", "category", "score_kind"})
 """Top-level columns written with dictionary encoding (few distinct values); every other column is plain."""
 Key = tuple[int, str]
 
