@@ -160,7 +160,7 @@ def either(a: bool | None, b: bool | None) -> bool | None:
 
 def _nsfw(r: Record) -> Record:
     r["nsfw_wordlist"] = is_nsfw(r["text"], r["lang"])
-    r["nsfw"] = either(r.get("nsfw_over_18"), r["nsfw_wordlist"])
+    r["nsfw"] = either(r["nsfw_over_18"], r["nsfw_wordlist"])
     return r
 
 

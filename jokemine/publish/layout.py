@@ -11,9 +11,9 @@ holds the keys from its first key up to the next file's. New rows (past the last
 than into an existing one; when more than :data:`MAX_SMALL` trailing files hold fewer than ``max_rows / 8`` rows
 each, they are merged into one (so a nightly refresh adds one small file and the count of files stays bounded, an
 LSM-style compaction). A file none of whose rows changed is not written again: a file whose rows equal those of
-the previous release's file of the same name (:func:`same_rows`) is hard-linked from it (copied where links are
-not possible), so its bytes and sha256 are unchanged and the Hub push skips it. A ``--resplit`` release starts the
-layout afresh.
+the previous release's file of the same name (:func:`same_rows`) is hard-linked from it
+(:func:`jokemine.pipeline.storage.copy`; copied where links are not possible), so its bytes and sha256 are
+unchanged and the Hub push skips it. A ``--resplit`` release starts the layout afresh.
 
 Parquet is written as the Hub's storage and viewer want it (``datasets``' own writer does the same, see
 https://huggingface.co/docs/hub/datasets-viewer and pyarrow's ``write_table``): zstd, a page index, content-defined
@@ -29,8 +29,6 @@ every later row when one row leaves, so every page changes), and pages of :data:
 from __future__ import annotations
 
 import bisect
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,17 +162,6 @@ def same_rows(previous: Path, table: pa.Table) -> bool:
         return True
     except (OSError, pa.ArrowException):
         return False
-
-
-def reuse_file(previous: Path, path: Path) -> None:
-    """Put the previous release's unchanged file ``previous`` at ``path``: a hard link (releases are immutable,
-    so sharing the bytes is safe), or a copy where the two folders cannot share an inode (other file systems)."""
-    try:
-        os.link(previous, path)
-    except OSError:
-        tmp = atomic.tmp_name(path)
-        shutil.copyfile(previous, tmp)
-        tmp.replace(path)
 
 
 def previous_layout(manifest: dict[str, Any] | None, config: str, split: str) -> list[tuple[int, Key]]:

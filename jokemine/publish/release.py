@@ -41,11 +41,12 @@ from jokemine.dataset_cards.stats import CARD_COLUMNS, card_stats, lengths
 from jokemine.errors import BadArgument, JokemineError, NothingToDo
 from jokemine.faults import crash_point
 from jokemine.lock import data_dir_lock
+from jokemine.pipeline import storage
 from jokemine.pipeline.executor import Executor
 from jokemine.publish.changelog import changelog, release_rows
 from jokemine.publish.changelog import markdown as changelog_markdown
 from jokemine.publish.groups import INPUT_COLUMNS, preference_pairs, punchline_keys, setup_punches
-from jokemine.publish.layout import layout_keys, plan_files, previous_layout, reuse_file, same_rows, write_file
+from jokemine.publish.layout import layout_keys, plan_files, previous_layout, same_rows, write_file
 from jokemine.publish.validate import validate_release
 from jokemine.schema import GROUPED_FIELDS, RELEASE_COLUMNS, RELEASE_CONFIGS, SPLITS, DropReason, release_schema
 from jokemine.splits.ledger import LedgerView, ledger_files, ledger_view, record_release
@@ -170,7 +171,7 @@ def write_shard(task: ShardTask) -> tuple[str, bool]:
     be reachable from the worker)."""
     path = Path(task.path)
     if task.previous is not None and task.previous_sha256 and same_rows(Path(task.previous), task.table):
-        reuse_file(Path(task.previous), path)
+        storage.copy(task.previous, task.path)  # a hard link: releases are immutable
         return task.previous_sha256, True
     write_file(task.table, path)
     return _sha256(path), False
