@@ -428,8 +428,11 @@ class PublishConfig(_Model):
     """``[publish]``: release metadata and sharding. ``version`` defaults to the UTC date ``YYYY.MM.DD``
     (``.N`` appended for a second release the same day). Grouped configs (:mod:`jokemine.publish.groups`):
     ``setup_punches_min``: fewest distinct punchlines for a setup to get a ``setup_punches`` row;
-    ``preference_margin``: least ``score_norm`` difference of a ``preference`` pair; ``preference_max_pairs``:
-    most pairs per setup (Stanford SHP used 50). Card: ``license_name``/``license_link`` (for ``license = "other"``),
+    ``preference_rule``: ``margin`` (``score_norm`` at least ``preference_margin`` apart) or ``shp`` (Stanford SHP's
+    rule: vote counts >= ``preference_min_score``, the chosen at least twice the rejected and posted no earlier);
+    ``preference_max_pairs``: most pairs per setup (Stanford SHP used 50); ``preference_top_prompts`` and
+    ``preference_top_share``: per split, setups are cut to the most pairs each that keeps the top prompts at or
+    under this share of the split. Card: ``license_name``/``license_link`` (for ``license = "other"``),
     ``citation`` (BibTeX; default: one made from the name and version). Hub target: ``repo_id`` (``owner/name``;
     unset = local folder only), ``private``, ``hub_endpoint`` (default: huggingface_hub's, i.e. ``HF_ENDPOINT`` or
     https://huggingface.co); the token comes from ``HF_TOKEN`` or the huggingface_hub login, never from the config.
@@ -454,6 +457,10 @@ class PublishConfig(_Model):
     setup_punches_min: int = Field(2, ge=1)
     preference_margin: float = Field(0.2, gt=0, le=1)
     preference_max_pairs: int = Field(50, ge=1)
+    preference_rule: Literal["margin", "shp"] = "margin"
+    preference_min_score: float = Field(2.0, gt=0)
+    preference_top_prompts: int = Field(10, ge=1)
+    preference_top_share: float = Field(0.25, gt=0, le=1)
 
 
 class DedupConfig(_Model):

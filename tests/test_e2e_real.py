@@ -303,12 +303,29 @@ def test_grouped_configs_setup_punches_and_preference(run: dict) -> None:
         assert (kept.loc[ids, "group_key"] == row.group_key).all()
         assert len({normalize_key(p["punchline"]) for p in row.punchlines}) == row.num_punchlines
     pairs = pd.concat([pref[s].to_pandas().assign(split=s) for s in pref], ignore_index=True)
-    assert len(pairs) == manifest["grouped"]["preference"]["pairs"] == 3490
-    assert manifest["grouped"]["preference"]["setups"] == 1078
-    assert (pairs.score_chosen - pairs.score_rejected >= 0.2 - 1e-9).all()
+    info = manifest["grouped"]["preference"]
+    assert len(pairs) == info["pairs"] == 2913 and info["setups"] == 1078
+    assert (pairs.score_norm_chosen - pairs.score_norm_rejected >= 0.2 - 1e-9).all()
     assert (kept.loc[pairs.id_chosen, "split"].to_numpy() == pairs.split.to_numpy()).all()
     assert (kept.loc[pairs.id_rejected, "group_key"].to_numpy() == pairs.group_key.to_numpy()).all()
-    assert pairs.groupby("group_key").size().max() == 50
+    for side in ("chosen", "rejected"):  # raw scores and dates of the jokes themselves
+        joke = kept.loc[pairs[f"id_{side}"]]
+        assert (joke.score.to_numpy() == pairs[f"score_{side}"].to_numpy()).all()
+        when, got = joke.created_at.reset_index(drop=True), pairs[f"created_at_{side}"]
+        assert ((when == got) | (when.isna() & got.isna())).all() and got.notna().sum() > 2800
+    votes = pairs[pairs.score_kind == "upvotes"]
+    pos = votes.score_rejected > 0
+    assert len(votes) > 2000 and (votes.score_ratio[pos] == votes.score_chosen[pos] / votes.score_rejected[pos]).all()
+    assert votes.score_ratio[~pos].isna().all() and (~pos).sum() > 0  # 0 votes: no ratio
+    # the split-scaled cap: validation and test lose most pairs of the few huge setups (measured 2026-12-04:
+    # 67/66 prompts, caps 3/2, 122/91 pairs); no 10 prompts make more than a quarter of any split
+    got = {s: (x["prompts"], x["cap_per_prompt"], x["pairs"]) for s, x in info["splits"].items()}
+    assert got == {"train": (945, 50, 2700), "validation": (67, 3, 122), "test": (66, 2, 91)}
+    for split, sub in pairs.groupby("split"):
+        per_prompt = sub.groupby("group_key").size().sort_values(ascending=False)
+        assert per_prompt.iloc[:10].sum() <= 0.25 * len(sub), split
+        assert len(per_prompt) == info["splits"][split]["prompts"]
+        assert per_prompt.max() == info["splits"][split]["cap_per_prompt"]
 
     def grams(s: str) -> set[str]:
         f = mh.shingle_form(s)
@@ -317,6 +334,28 @@ def test_grouped_configs_setup_punches_and_preference(run: dict) -> None:
     sides = zip(pairs.chosen, pairs.rejected, strict=True)
     sims = [len(grams(a) & grams(b)) / len(grams(a) | grams(b)) for a, b in sides]
     assert max(sims) < 0.55
+
+
+def test_shp_preference_rule_on_real_reposts(run: dict) -> None:
+    """Stanford SHP's rule on the kept two-part jokes, checked pair by pair against the records: same setup and
+    split, vote counts only, both scores >= 2, the chosen one at least twice the votes and posted no earlier."""
+    from jokemine.publish.groups import INPUT_COLUMNS, preference_pairs
+
+    clean = run["clean"]
+    rows = clean[clean.drop_reason.isna() & clean.setup.notna() & clean.punchline.notna()][INPUT_COLUMNS]
+    pairs, stats = preference_pairs(rows, rule="shp")
+    kept = rows.set_index("id")
+    chosen, rejected = kept.loc[pairs.id_chosen], kept.loc[pairs.id_rejected]
+    assert (chosen.group_key.to_numpy() == rejected.group_key.to_numpy()).all()
+    assert (chosen.split.to_numpy() == rejected.split.to_numpy()).all()
+    assert set(pairs.score_kind) <= {"upvotes", "net_votes", "likes"}
+    assert (rejected.score.to_numpy() >= 2).all() and (chosen.score.to_numpy() >= 2 * rejected.score.to_numpy()).all()
+    assert (chosen.created_at.to_numpy() >= rejected.created_at.to_numpy()).all()
+    assert (pairs.score_ratio >= 2).all()
+    # measured 2026-12-04 on the real-offline corpus (the margin rule makes 2,913)
+    assert (len(pairs), stats.setups) == (637, 357)
+    # validation and test have fewer than 40 prompts: 1 pair each, the closest to the 25% rule
+    assert [stats.splits[s]["cap_per_prompt"] for s in ("train", "validation", "test")] == [17, 1, 1]
 
 
 def test_nsfw_is_over_18_or_word_lists_and_both_signals_are_kept(run: dict) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from jokemine.cleaning.text import key_hash
 from jokemine.errors import JokemineError
-from jokemine.publish.groups import jaccard, preference_pairs, setup_punches, shingle_set
+from jokemine.publish.groups import jaccard, preference_pairs, setup_punches, shingle_set, split_cap
 
 
 def _rows(items: list[tuple[str, str, str, float | None]], split: str = "train", kind: str = "upvotes") -> pd.DataFrame:
@@ -24,6 +25,7 @@ def _rows(items: list[tuple[str, str, str, float | None]], split: str = "train",
             "score": [None if n is None else 100 * n for *_, n in items],
             "score_kind": kind,
             "score_norm": [n for *_, n in items],
+            "created_at": pd.NaT,
         }
     )
 
@@ -56,15 +58,18 @@ def test_a_setup_in_two_splits_is_an_error() -> None:
 
 
 def test_preference_pairs_margin_order_and_cap() -> None:
-    pairs, stats = preference_pairs(_rows(CHICKEN), margin=0.2)
+    pairs, stats = preference_pairs(_rows(CHICKEN), margin=0.2, top_share=1)
     got = list(zip(pairs.id_chosen, pairs.id_rejected, strict=True))
     # a(0.9) b(0.5) d(0.3): gaps a-d 0.6, a-b 0.4, b-d 0.2; widest first; e is unscored, c merged into a
     assert got == [("a", "d"), ("a", "b"), ("b", "d")]
     assert (pairs.prompt == "Why did the chicken cross the road?").all()
-    assert pairs.score_chosen.tolist() == [0.9, 0.9, 0.5] and pairs.score_rejected.tolist() == [0.3, 0.5, 0.3]
-    capped, stats = preference_pairs(_rows(CHICKEN), margin=0.2, max_pairs=2)
+    assert pairs.score_norm_chosen.tolist() == [0.9, 0.9, 0.5]
+    assert pairs.score_norm_rejected.tolist() == [0.3, 0.5, 0.3]
+    assert pairs.score_chosen.tolist() == [90, 90, 50] and pairs.score_rejected.tolist() == [30, 50, 30]  # raw
+    assert pairs.score_ratio.tolist() == pytest.approx([3, 1.8, 50 / 30])
+    capped, stats = preference_pairs(_rows(CHICKEN), margin=0.2, max_pairs=2, top_share=1)
     assert len(capped) == 2 and stats.pairs_over_cap == 1
-    wide, _ = preference_pairs(_rows(CHICKEN), margin=0.5)
+    wide, _ = preference_pairs(_rows(CHICKEN), margin=0.5, top_share=1)
     assert list(wide.id_rejected) == ["d"]
 
 
@@ -76,7 +81,7 @@ def test_preference_never_pairs_near_duplicates_or_mixed_score_kinds() -> None:
         ("d", "What's brown and sticky?", "Poop.", 0.0),
     ]
     assert jaccard(shingle_set(near[0][2]), shingle_set(near[2][2])) >= 0.55
-    pairs, stats = preference_pairs(_rows(near))
+    pairs, stats = preference_pairs(_rows(near), top_share=1)
     assert list(zip(pairs.id_chosen, pairs.id_rejected, strict=True)) == [("a", "d")]
     assert stats.pairs_near_duplicate == 1  # a-c; b was merged into a
     mixed = pd.concat([_rows(near[:1]), _rows([near[3]], kind="mean_rating")])
@@ -86,3 +91,58 @@ def test_preference_never_pairs_near_duplicates_or_mixed_score_kinds() -> None:
 def test_margin_must_be_positive() -> None:
     with pytest.raises(ValueError, match="margin"):
         preference_pairs(_rows(CHICKEN), margin=0)
+
+
+def _posts(items: list[tuple[str, str, float, str | None]], kind: str = "upvotes") -> pd.DataFrame:
+    """(id, punchline, raw score, created_at) of one setup -> input rows; score_norm ranks the raw scores."""
+    df = _rows([(i, "Knock knock", p, 0.0) for i, p, _, _ in items], kind=kind)
+    df["score"] = [s for *_, s, _ in items]
+    df["score_norm"] = df["score"].rank(pct=True)
+    df["created_at"] = pd.to_datetime([t for *_, t in items], utc=True)
+    return df
+
+
+def test_shp_rule_needs_twice_the_votes_a_later_post_and_vote_counts() -> None:
+    items = [
+        ("early", "Who's there? Cash. Cash who? No thanks, I prefer peanuts.", 400.0, "2020-01-01"),
+        ("late", "Who's there? Lettuce. Lettuce in, it's cold out here!", 300.0, "2021-06-01"),
+        ("mid", "Who's there? Boo. Boo who? Don't cry, it's only a joke.", 100.0, "2020-06-01"),
+        ("tiny", "Who's there? Nobody. Nobody who? Exactly, nobody at all.", 1.0, "2019-01-01"),
+        ("undated", "Who's there? Olive. Olive who? Olive you and I miss you.", 20.0, None),
+    ]
+    pairs, _ = preference_pairs(_posts(items), rule="shp", top_share=1)
+    got = list(zip(pairs.id_chosen, pairs.id_rejected, strict=True))
+    # late (300) over mid (100): 3x and posted later. early (400) over mid: 4x but posted earlier (seen first).
+    # tiny has 1 vote (< min_score 2); undated has no date; early/late is 1.33x.
+    assert got == [("late", "mid")]
+    assert pairs.score_ratio.tolist() == [3.0] and pairs.score_chosen.tolist() == [300.0]
+    assert pairs.created_at_chosen.iloc[0] > pairs.created_at_rejected.iloc[0]
+    low = preference_pairs(_posts(items), rule="shp", min_score=0.5, top_share=1)[0]
+    assert list(zip(low.id_chosen, low.id_rejected, strict=True)) == [
+        ("early", "tiny"), ("late", "tiny"), ("mid", "tiny"), ("late", "mid")
+    ]  # fmt: skip
+    # ratings are not vote counts: no SHP pairs, and no ratio under the margin rule either
+    assert preference_pairs(_posts(items, kind="mean_rating"), rule="shp")[0].empty
+    rated = preference_pairs(_posts(items, kind="mean_rating"), rule="margin", top_share=1)[0]
+    assert len(rated) > 0 and rated.score_ratio.isna().all()
+    with pytest.raises(ValueError, match="preference rule"):
+        preference_pairs(_posts(items), rule="votes")
+
+
+def test_split_cap_keeps_ten_prompts_under_a_quarter_of_the_split() -> None:
+    # one prompt reposted a lot, the rest with few pairs: the cap scales with the split
+    assert split_cap(np.array([50] * 10 + [2] * 100)) == 6  # 10*6=60 <= 0.25*(60+200)=65; 7: 70 > 67.5
+    assert split_cap(np.array([50] * 10 + [50] * 30)) == 50  # 40 prompts, all equal: exactly 25%
+    assert split_cap(np.array([3] * 20)) == 1  # 20 prompts cannot get under 25%: 1 pair each is the best
+    # 2 setups reposted 41 times (50 pairs each after max_pairs) and 48 with 3 punchlines (3 pairs each)
+    setups = [(f"p{k}-{n}", f"Setup number {k}?", f"Answer {n} to setup {k} " + "x" * n, n / 41) for k in range(50)
+              for n in range(41 if k < 2 else 3)]  # fmt: skip
+    pairs, stats = preference_pairs(_rows(setups), margin=0.01)
+    per_prompt = pairs.groupby("group_key").size().sort_values(ascending=False)
+    # cap c: 2c + 8*3 <= 0.25 * (2c + 48*3) -> c <= 12 (12: 48 <= 0.25 * 168 = 42? no) -> c = 8: 40 <= 40
+    assert per_prompt.iloc[0] == stats.splits["train"]["cap_per_prompt"] == 8
+    assert per_prompt.iloc[:10].sum() <= 0.25 * per_prompt.sum() and len(per_prompt) == 50
+    assert stats.pairs_over_split_cap == 2 * (50 - 8) and stats.splits["train"]["top10_share"] == 0.25
+    # each setup keeps its strongest pairs: the widest score gaps
+    big = pairs[pairs.group_key == per_prompt.index[0]]
+    assert (big.score_norm_chosen - big.score_norm_rejected).min() >= 37 / 41 - 1e-9  # gaps 40,39,39,38,38,38,37,37

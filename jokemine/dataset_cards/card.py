@@ -33,7 +33,8 @@ CONFIG_DOCS = {
     "qa": "question -> answer jokes (`question`, `answer`)",
     "jokes": "one row per joke with the whole `text` and every field",
     "setup_punches": "one row per setup with its distinct punchlines and their scores (rating models)",
-    "preference": "`prompt`, `chosen`, `rejected`: two punchlines of one setup, scores a margin apart (reward models)",
+    "preference": "`prompt`, `chosen`, `rejected`: two punchlines of one setup, the chosen one preferred by its "
+    "scores (reward models)",
 }
 
 FIGURE_CAPTIONS = {
@@ -306,16 +307,43 @@ def _grouped_section(inp: CardInputs) -> list[str]:
         return []
     sp, pref = g.get("setup_punches", {}), g.get("preference", {})
     sizes = ", ".join(f"{k}: {v:,}" for k, v in sp.get("setups_by_distinct_punchlines", {}).items())
-    return [
+    rule = pref.get("rule", "margin")
+    how = (
+        f"`score_norm` margin >= {pref.get('margin')}"
+        if rule == "margin"
+        else f"Stanford SHP's rule: vote counts >= {pref.get('min_score')}, the chosen one at least twice the "
+        "rejected one's and posted no earlier"
+    )
+    lines = [
         "### Grouped configs",
         "",
         f"`setup_punches`: {sp.get('setups', 0):,} setups with 2 or more distinct punchlines (setups by number of "
         f"distinct punchlines: {sizes}). `preference`: {pref.get('pairs', 0):,} pairs from {pref.get('setups', 0):,} "
-        f"setups (`score_norm` margin >= {pref.get('margin')}, at most {pref.get('max_pairs_per_setup')} pairs per "
-        f"setup; {pref.get('over_cap', 0):,} candidate pairs over the cap, "
+        f"setups ({how}; at most {pref.get('max_pairs_per_setup')} pairs per setup; "
+        f"{pref.get('over_cap', 0):,} candidate pairs over the cap, "
         f"{pref.get('refused_near_duplicate', 0):,} refused as near-duplicates).",
         "",
     ]
+    splits = pref.get("splits", {})
+    if splits:
+        top = pref.get("top_prompts", 10)
+        lines += [
+            f"Preference pairs by split: each setup (prompt) is cut to the most pairs that keep its split's {top} "
+            f"largest prompts at or under {pref.get('top_share', 0.25):.0%} of the split "
+            f"({pref.get('over_split_cap', 0):,} pairs cut).",
+            "",
+            f"| split | prompts | pairs | pairs per prompt at most | share of the top {top} prompts |",
+            "|---|---|---|---|---|",
+        ]
+        for name in ("train", "validation", "test"):
+            if name in splits:
+                x = splits[name]
+                lines.append(
+                    f"| {name} | {x['prompts']:,} | {x['pairs']:,} | {x['cap_per_prompt']} | "
+                    f"{x.get(f'top{top}_share', 0):.1%} |"
+                )
+        lines.append("")
+    return lines
 
 
 LIMITATIONS = [

@@ -9,10 +9,12 @@ the setup, :mod:`jokemine.splits.assign`), so a setup's row and all its pairs la
 Preference pairs follow the recipe of the Stanford Human Preferences dataset (Ethayarajh et al. 2022,
 https://huggingface.co/datasets/stanfordnlp/SHP): every two punchlines of one setup whose scores differ enough give
 a pair, the better one ``chosen``, with at most ``max_pairs`` pairs per setup (SHP: 50) so that a few heavily
-reposted setups do not dominate. Here "scores differ enough" means ``score_norm`` (the percentile within
-source x month, :mod:`jokemine.cleaning.scores`) differs by at least ``margin``, and only scores of the same
-``score_kind`` are compared. A pair whose punchlines are near-duplicates (Jaccard of their shingle sets >= the
-dedup threshold) is never made: a reward model cannot learn from two copies of one punchline.
+reposted setups do not dominate, and only scores of the same ``score_kind`` are compared. "Differ enough" is a
+rule: ``margin`` (``score_norm``, the percentile within source x month of :mod:`jokemine.cleaning.scores`, at
+least ``margin`` apart) or ``shp`` (SHP's own: the chosen one posted no earlier and with at least twice the raw
+votes). Small splits get a tighter per-setup cap (:func:`split_cap`) so that no ten setups make more than a
+quarter of a split. A pair whose punchlines are near-duplicates (Jaccard of their shingle sets >= the dedup
+threshold) is never made: a reward model cannot learn from two copies of one punchline.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import pandas as pd
 from jokemine.cleaning.minhash import reference_shingles, shingle_form
 from jokemine.cleaning.text import key_hash
 from jokemine.errors import JokemineError
+from jokemine.schema import SPLITS
 
 INPUT_COLUMNS = [
     "id",
@@ -39,6 +42,7 @@ INPUT_COLUMNS = [
     "score",
     "score_kind",
     "score_norm",
+    "created_at",
 ]
 """Columns of the kept two-part jokes the builders read."""
 
@@ -52,6 +56,8 @@ class GroupStats:
     pairs: int = 0
     pairs_near_duplicate: int = 0
     pairs_over_cap: int = 0
+    pairs_over_split_cap: int = 0
+    splits: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for the manifest."""
@@ -151,87 +157,187 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b)
 
 
+PREFERENCE_RULES = ("margin", "shp")
+"""The rules that make a pair (:func:`preference_pairs`)."""
+
+COUNT_KINDS = frozenset({"upvotes", "net_votes", "likes"})
+"""Score kinds that count votes, the only ones whose ratio means something (SHP's rule and ``score_ratio``)."""
+
+
+def _candidates(
+    score: np.ndarray, norm: np.ndarray, when: np.ndarray, kind: str | None, rule: str, margin: float, min_score: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs ``(i, j)`` (``i`` chosen) of one setup's punchlines, sorted best first by the rule's score, that
+    the rule accepts, strongest preference first (ties: by the chosen one's rank, then the rejected one's)."""
+    i, j = np.triu_indices(len(score), k=1)
+    if rule == "margin":
+        gap = norm[i] - norm[j]  # sorted best score_norm first, so gap >= 0
+        ok = gap >= margin - 1e-12
+    else:
+        if kind not in COUNT_KINDS:
+            return i[:0], j[:0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gap = score[i] / score[j]
+        dated = ~(np.isnat(when[i]) | np.isnat(when[j]))
+        later = np.zeros(len(i), dtype=bool)
+        later[dated] = when[i][dated] >= when[j][dated]  # the chosen one was not seen first
+        ok = (score[j] >= min_score) & (gap >= 2.0) & later
+    i, j, gap = i[ok], j[ok], gap[ok]
+    order = np.lexsort((j, i, -gap))
+    return i[order], j[order]
+
+
+def split_cap(counts: np.ndarray, top: int = 10, share: float = 0.25, most: int = 50) -> int:
+    """The largest per-prompt cap ``c <= most`` such that, with every prompt cut to its first ``c`` pairs, the
+    ``top`` prompts with most pairs hold at most ``share`` of the split's pairs; 1 when no cap achieves it (fewer
+    than ``top / share`` prompts). ``counts``: pairs per prompt in one split (ints)."""
+    counts = np.sort(np.asarray(counts, dtype=np.int64))[::-1]
+    for c in range(most, 0, -1):
+        kept = np.minimum(counts, c)
+        if kept[:top].sum() <= share * kept.sum() + 1e-9:
+            return c
+    return 1
+
+
 def preference_pairs(
     rows: pd.DataFrame,
     *,
+    rule: str = "margin",
     margin: float = 0.2,
+    min_score: float = 2.0,
     max_pairs: int = 50,
+    top_prompts: int = 10,
+    top_share: float = 0.25,
     max_jaccard: float = 0.55,
     ngram: int = 5,
     unit: str = "char",
 ) -> tuple[pd.DataFrame, GroupStats]:
     """Chosen/rejected pairs of punchlines of one setup (see the module docstring).
 
-    Within a setup, pairs are taken largest ``score_norm`` difference first (ties: by the chosen one's rank, then
-    the rejected one's), skipping near-duplicates (punchline Jaccard >= ``max_jaccard``), until ``max_pairs``.
-    Returns columns ``prompt`` (the setup), ``chosen``, ``rejected``, ``score_chosen``, ``score_rejected`` (their
-    ``score_norm``), ``id_chosen``, ``id_rejected``, ``score_kind``, ``lang``, ``group_key``, ``split``.
+    ``rule``: ``"margin"``: ``score_norm`` of the chosen one at least ``margin`` above the rejected one's (any
+    score kind). ``"shp"``: Stanford SHP's rule (https://huggingface.co/datasets/stanfordnlp/SHP, "Data
+    Selection"): vote-count kinds only (:data:`COUNT_KINDS`), both raw scores >= ``min_score`` (SHP: 2), the chosen
+    score at least twice the rejected one, and the chosen joke posted no earlier than the rejected one, so that
+    its higher score cannot come from being seen first (SHP's ``seconds_difference`` is always >= 0); undated
+    jokes make no pair. Pairs are taken strongest first (largest ``score_norm`` gap, or largest score ratio),
+    skipping near-duplicates (punchline Jaccard >= ``max_jaccard``), until ``max_pairs`` per setup. Then, per
+    split, every setup keeps only its first :func:`split_cap` pairs so that no ``top_prompts`` setups hold more
+    than ``top_share`` of the split (a few heavily reposted setups would otherwise be most of a small split).
+
+    Returns columns :data:`PAIR_COLUMNS` plus ``split``: ``score_chosen``/``score_rejected`` are the raw scores,
+    ``score_norm_chosen``/``score_norm_rejected`` their ``score_norm``, ``score_ratio`` the raw ratio (null unless
+    a vote count and the rejected score > 0), ``created_at_chosen``/``created_at_rejected`` when posted.
+    Raises ValueError for an unknown rule or a margin outside (0, 1].
     """
+    if rule not in PREFERENCE_RULES:
+        raise ValueError(f"preference rule must be one of {', '.join(PREFERENCE_RULES)}, not {rule!r}")
     if not 0 < margin <= 1:
         raise ValueError(f"margin must be in (0, 1], not {margin}")
     df = distinct_punchlines(rows[rows["score_norm"].notna()])
     stats = GroupStats()
-    out: list[dict[str, Any]] = []
     if df.empty:
-        return pd.DataFrame(out, columns=_PAIR_COLUMNS), stats
-    df = df.sort_values(["group_key", "score_kind", "score_norm", "id"], ascending=[True, True, False, True])
+        return pd.DataFrame(columns=[*PAIR_COLUMNS, "split"]), stats
+    key = "score_norm" if rule == "margin" else "score"
+    df = df.sort_values(["group_key", "score_kind", key, "id"], ascending=[True, True, False, True])
     col = _columns(df, INPUT_COLUMNS)
     keys = (df["group_key"] + "\x00" + df["score_kind"].fillna("")).to_numpy()
-    norm = df["score_norm"].to_numpy()
+    norm = df["score_norm"].to_numpy(dtype=float)
+    score = df["score"].to_numpy(dtype=float)
+    when = pd.to_datetime(df["created_at"], utc=True).dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    take_a: list[int] = []
+    take_b: list[int] = []
     for lo, hi in _runs(keys):
         if hi - lo < 2:
             continue
-        s = norm[lo:hi]
-        i, j = np.triu_indices(hi - lo, k=1)
-        diff = s[i] - s[j]  # sorted best first, so diff >= 0
-        ok = diff >= margin - 1e-12
-        if not ok.any():
-            continue
-        i, j, diff = i[ok] + lo, j[ok] + lo, diff[ok]
-        order = np.lexsort((j, i, -diff))
+        i, j = _candidates(score[lo:hi], norm[lo:hi], when[lo:hi], col["score_kind"][lo], rule, margin, min_score)
         shingles: dict[int, frozenset[str]] = {}
-        setup = _setup_text(col["setup"][lo:hi])
         taken = 0
-        for n, (a, b) in enumerate(zip(i[order].tolist(), j[order].tolist(), strict=True)):
+        for n, (a, b) in enumerate(zip((i + lo).tolist(), (j + lo).tolist(), strict=True)):
             if taken == max_pairs:
-                stats.pairs_over_cap += len(order) - n
+                stats.pairs_over_cap += len(i) - n
                 break
             sa = shingles.setdefault(a, shingle_set(col["punchline"][a], ngram, unit))
             sb = shingles.setdefault(b, shingle_set(col["punchline"][b], ngram, unit))
             if jaccard(sa, sb) >= max_jaccard:
                 stats.pairs_near_duplicate += 1
                 continue
-            out.append(
-                {
-                    "prompt": setup,
-                    "chosen": col["punchline"][a],
-                    "rejected": col["punchline"][b],
-                    "score_chosen": float(norm[a]),
-                    "score_rejected": float(norm[b]),
-                    "id_chosen": col["id"][a],
-                    "id_rejected": col["id"][b],
-                    "score_kind": col["score_kind"][a],
-                    "lang": col["lang"][a],
-                    "group_key": col["group_key"][a],
-                    "split": col["split"][a],
-                }
-            )
+            take_a.append(a)
+            take_b.append(b)
             taken += 1
-        stats.setups += 1 if taken else 0
+    a, b = np.asarray(take_a, dtype=np.int64), np.asarray(take_b, dtype=np.int64)
+    gk = df["group_key"].to_numpy()
+    split = df["split"].to_numpy()
+    keep = _cap_by_split(gk[a], split[a], top_prompts, top_share, max_pairs, stats)
+    a, b = a[keep], b[keep]
+    setups = {k: _setup_text(col["setup"][lo:hi]) for lo, hi in _runs(gk) for k in [gk[lo]]}
+    kind = df["score_kind"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(np.isin(kind[a], list(COUNT_KINDS)) & (score[b] > 0), score[a] / score[b], np.nan)
+    out = pd.DataFrame(
+        {
+            "prompt": [setups[k] for k in gk[a]],
+            "chosen": df["punchline"].to_numpy()[a],
+            "rejected": df["punchline"].to_numpy()[b],
+            "score_chosen": score[a],
+            "score_rejected": score[b],
+            "score_norm_chosen": norm[a],
+            "score_norm_rejected": norm[b],
+            "score_ratio": ratio,
+            "created_at_chosen": df["created_at"].to_numpy()[a],
+            "created_at_rejected": df["created_at"].to_numpy()[b],
+            "id_chosen": df["id"].to_numpy()[a],
+            "id_rejected": df["id"].to_numpy()[b],
+            "score_kind": kind[a],
+            "lang": df["lang"].to_numpy()[a],
+            "group_key": gk[a],
+            "split": split[a],
+        }
+    )
     stats.pairs = len(out)
-    return pd.DataFrame(out, columns=_PAIR_COLUMNS), stats
+    stats.setups = int(out["group_key"].nunique())
+    return out, stats
 
 
-_PAIR_COLUMNS = [
+def _cap_by_split(
+    group: np.ndarray, split: np.ndarray, top: int, share: float, most: int, stats: GroupStats
+) -> np.ndarray:
+    """Mask of the pairs (in per-setup order) that survive :func:`split_cap` in their split; records each split's
+    prompts, pairs, cap and top-``top`` share in ``stats.splits``."""
+    keep = np.ones(len(group), dtype=bool)
+    frame = pd.DataFrame({"group": group, "split": split})
+    order = {name: n for n, name in enumerate(SPLITS)}
+    rank = frame.groupby(["split", "group"], sort=False).cumcount().to_numpy()
+    groups = frame.groupby("split", sort=False).indices
+    for name, idx in sorted(groups.items(), key=lambda kv: (order.get(str(kv[0]), len(order)), str(kv[0]))):
+        counts = frame["group"].iloc[idx].value_counts().to_numpy()
+        cap = split_cap(counts, top, share, most)
+        keep[idx] = rank[idx] < cap
+        kept = np.minimum(np.sort(counts)[::-1], cap)
+        stats.pairs_over_split_cap += int(counts.sum() - kept.sum())
+        stats.splits[str(name)] = {
+            "prompts": len(counts),
+            "pairs": int(kept.sum()),
+            "cap_per_prompt": cap,
+            f"top{top}_share": round(float(kept[:top].sum() / kept.sum()), 4),
+        }
+    return keep
+
+
+PAIR_COLUMNS = [
     "prompt",
     "chosen",
     "rejected",
     "score_chosen",
     "score_rejected",
+    "score_norm_chosen",
+    "score_norm_rejected",
+    "score_ratio",
+    "created_at_chosen",
+    "created_at_rejected",
     "id_chosen",
     "id_rejected",
     "score_kind",
     "lang",
     "group_key",
-    "split",
 ]
+"""Columns of a ``preference`` row (:func:`preference_pairs`; the release adds nothing, the split is the file)."""

@@ -117,10 +117,15 @@ def _grouped(cfg: Config, two_part: list[pa.Table]) -> tuple[dict[str, pd.DataFr
     rows = pa.concat_tables(two_part).to_pandas() if two_part else pd.DataFrame(columns=INPUT_COLUMNS)
     rows["_pkey"] = punchline_keys(rows["punchline"])  # both configs group by it: compute once
     sp, sp_stats = setup_punches(rows, cfg.publish.setup_punches_min)
+    pub = cfg.publish
     pref, pref_stats = preference_pairs(
         rows,
-        margin=cfg.publish.preference_margin,
-        max_pairs=cfg.publish.preference_max_pairs,
+        rule=pub.preference_rule,
+        margin=pub.preference_margin,
+        min_score=pub.preference_min_score,
+        max_pairs=pub.preference_max_pairs,
+        top_prompts=pub.preference_top_prompts,
+        top_share=pub.preference_top_share,
         max_jaccard=cfg.dedup.threshold,
         ngram=cfg.dedup.ngram,
         unit=cfg.dedup.shingle,
@@ -132,8 +137,14 @@ def _grouped(cfg: Config, two_part: list[pa.Table]) -> tuple[dict[str, pd.DataFr
             "pairs": pref_stats.pairs,
             "refused_near_duplicate": pref_stats.pairs_near_duplicate,
             "over_cap": pref_stats.pairs_over_cap,
-            "margin": cfg.publish.preference_margin,
-            "max_pairs_per_setup": cfg.publish.preference_max_pairs,
+            "over_split_cap": pref_stats.pairs_over_split_cap,
+            "rule": pub.preference_rule,
+            "margin": pub.preference_margin,
+            "min_score": pub.preference_min_score,
+            "max_pairs_per_setup": pub.preference_max_pairs,
+            "top_prompts": pub.preference_top_prompts,
+            "top_share": pub.preference_top_share,
+            "splits": pref_stats.splits,
         },
     }
     return {"setup_punches": sp, "preference": pref}, info
