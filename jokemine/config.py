@@ -158,9 +158,13 @@ class TableSource(_FileSource):
     ``delimiter`` (CSV) defaults to ``,`` (``\\t`` for TSV); ``encoding`` defaults to ``utf-8`` (``utf-8-sig``
     strips a BOM; use ``cp1251`` etc. for legacy files). ``score_kind`` and ``lang`` give constants for the
     whole source when the file has no such column. A declared ``lang`` skips language identification.
+    ``markup``: how the text fields are written: ``plain`` (default), ``reddit`` (Reddit markdown, as in a table
+    exported from Reddit: cleaned like a dump's posts) or ``html`` (``<br>``, ``<p>`` become line breaks, other
+    tags are removed, entities decoded).
     """
 
     kind: Literal["table"]
+    markup: Literal["plain", "reddit", "html"] = "plain"
     format: Literal["csv", "tsv", "json", "jsonl"] | None = None
     delimiter: str | None = Field(None, min_length=1, max_length=1)
     quotechar: str = Field('"', min_length=1, max_length=1)
@@ -367,8 +371,10 @@ class CleanConfig(_Model):
     ``lang_min_chars``: texts shorter than this are never dropped for their language (langdetect is unreliable
     there); when it names a language outside ``languages`` for them, ``lang`` is set to ``und``.
     ``workers``: processes of the local executor when ``[executor] workers`` is 0 (kept for old configs; 0 = one
-    per core). ``strip_edits``: remove trailing "Edit: ..." paragraphs from Reddit posts. ``author_salt``: salt
-    for ``author_hash`` (default: a random salt created once per data dir and kept in state.sqlite).
+    per core). ``strip_edits``: remove what posters write around a joke: "Edit: ..." notes, signatures
+    ("Source: ..."), sign-offs ("I'll see myself out"), from every source (:mod:`jokemine.cleaning.notes`).
+    ``author_salt``: salt for ``author_hash`` (default: a random salt created once per data dir and kept in
+    state.sqlite).
     ``partitions``: hash partitions of the global stages (0 = one per ``partition_rows`` raw records, at least
     one); the output does not depend on it, each global task's memory does.
     """

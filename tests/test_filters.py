@@ -83,7 +83,7 @@ def test_table_rows_with_reddit_sentinels_and_incomplete_pairs() -> None:
     assert F.upstream_deleted(rec("Why did the chicken cross the road?", "[deleted]")) == "deleted"
     assert F.upstream_deleted(rec("[removed]", "x")) == "removed"
     r = rec("What do you call a fish with no eyes?", "  ")
-    F.normalize_table(r)
+    F.normalize_table("plain", True)(r)
     assert F.incomplete(r) == "incomplete"
 
 

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import pytest
 
+from jokemine.cleaning.notes import strip_edit_trailer
 from jokemine.cleaning.text import (
     fix_text,
     key_hash,
     markdown_to_text,
     normalize_key,
     reddit_text,
-    strip_edit_trailer,
 )
 
 

@@ -12,9 +12,10 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from jokemine.cleaning.notes import placeholder, signoff_only, strip_notes, strip_title_tags
 from jokemine.cleaning.pii import scrub_pii
 from jokemine.cleaning.structure import split_joke, split_post
-from jokemine.cleaning.text import fix_text, key_hash, reddit_text, strip_edit_trailer
+from jokemine.cleaning.text import fix_text, html_text, key_hash, normalize_key, reddit_text
 from jokemine.config import CleanConfig
 from jokemine.pipeline.steps import Record, Stats, Step, filter_step, map_step
 from jokemine.schema import DropReason
@@ -63,7 +64,8 @@ def link_post(rec: Record) -> DropReason | None:
 
 
 def incomplete(rec: Record) -> DropReason | None:
-    """``incomplete`` for a question without an answer or the reverse (a mapped Q/A row with an empty side)."""
+    """``incomplete`` for a question without an answer or the reverse (a mapped Q/A row with an empty side, or
+    an answer that was only an "Edit:" note or a signature)."""
     return DropReason.INCOMPLETE if bool(rec.get("question")) != bool(rec.get("answer")) else None
 
 
@@ -86,29 +88,95 @@ def length_bounds(cfg: CleanConfig) -> Callable[[Record], DropReason | None]:
     return check
 
 
+def _title(rec: Record, title: str | None) -> str | None:
+    """A title (or question) without its leading tags (:func:`strip_title_tags`; the tags go to ``tags``)."""
+    if not title:
+        return None
+    title, tags = strip_title_tags(title)
+    if tags:
+        rec["tags"] = [*(rec.get("tags") or []), *tags]
+    return title
+
+
+def last_part(setup: str | None, text: str) -> str:
+    """The last part of a joke (body, answer, text) without the notes around it
+    (:func:`jokemine.cleaning.notes.strip_notes`; ``""`` when it was only notes, e.g. a body "EDIT: Thanks for the
+    gold!" under a title that is the whole joke), except a lone sign-off after a question, which is the punchline
+    ("What will I do when I have an out-of-body experience?" / "I'll see myself out")."""
+    out = strip_notes(text)
+    if not out and signoff_only(text) and (setup or "").rstrip().endswith("?"):
+        return text
+    return out
+
+
 def normalize_reddit(strip_edits: bool) -> Callable[[Record], Record]:
-    """Clean a Reddit title (entities) and body (entities, markdown, Edit trailer) into ``title``/``body``."""
+    """Clean a Reddit title (entities, leading tags) and body (entities, markdown, notes around the joke:
+    :func:`jokemine.cleaning.notes.strip_notes`) into ``title``/``body``."""
 
     def run(rec: Record) -> Record:
-        rec["title"] = reddit_text(rec.pop("_raw_title", None), markdown=False) or None
+        rec["title"] = _title(rec, reddit_text(rec.pop("_raw_title", None), markdown=False))
         body = reddit_text(rec.pop("_raw_body", None))
         if strip_edits and body:
-            body = strip_edit_trailer(body)
+            body = last_part(rec["title"], body)
         rec["body"] = body or None
         return rec
 
     return run
 
 
-def normalize_table(rec: Record) -> Record:
-    """Clean the mapped text fields of a table row with :func:`fix_text`."""
-    for field in ("title", "body", "question", "answer", "text"):
-        raw = rec.pop(f"_raw_{field}", None)
-        rec[field] = fix_text(raw) or None
-    return rec
+_FIRST_PART = ("title", "question")
+_LAST_PART = ("body", "answer", "text")
+
+
+def normalize_table(markup: str, strip_edits: bool) -> Callable[[Record], Record]:
+    """Clean the mapped text fields of a table row by the source's ``markup``: ``plain`` (:func:`fix_text`),
+    ``reddit`` (:func:`reddit_text`; titles and questions without markdown and leading tags) or ``html``
+    (:func:`html_text`); then the notes around the joke come off the last part (body, answer or text)."""
+
+    def run(rec: Record) -> Record:
+        setup = None
+        for field in (*_FIRST_PART, *_LAST_PART):
+            raw = rec.pop(f"_raw_{field}", None)
+            if markup == "reddit":
+                value = reddit_text(raw, markdown=field not in _FIRST_PART)
+            elif markup == "html":
+                value = html_text(raw)
+            else:
+                value = fix_text(raw)
+            if markup == "reddit" and field in _FIRST_PART:
+                value = _title(rec, value) or ""
+            if field in _FIRST_PART:
+                setup = setup or value
+            elif strip_edits and value:
+                value = last_part(setup, value)
+            rec[field] = value or None
+        return rec
+
+    return run
+
+
+def placeholder_text(rec: Record) -> DropReason | None:
+    """``deleted``/``removed`` when the joke's last part (body, answer or text), once cleaned, is only Reddit's
+    sentinel ("[deleted]", "[removed]", "[ Removed by reddit on account of violating the content policy ]")."""
+    for field in _LAST_PART:
+        what = placeholder(rec.get(field))
+        if what:
+            return DropReason.DELETED if what == "deleted" else DropReason.REMOVED
+    return None
+
+
+def same_parts(rec: Record) -> DropReason | None:
+    """``incomplete`` for a two-part joke whose punchline repeats its setup (case, punctuation and spacing
+    ignored): a question without its answer."""
+    setup, punchline = rec.get("setup"), rec.get("punchline")
+    if setup and punchline and normalize_key(setup) == normalize_key(punchline):
+        return DropReason.INCOMPLETE
+    return None
 
 
 _QA_METHODS = ("qa_marker", "question")
+_LINKS = re.compile(r"https?://\S+|www\.\S+|\[(?:url|user)\]")
+_HAS_TEXT = re.compile(r"[^\W_]")
 
 
 def build_pairs(rec: Record) -> Record:
@@ -133,6 +201,9 @@ def build_pairs(rec: Record) -> Record:
         parts = split_joke(rec["text"])
     rec["structure"] = parts.method
     rule = parts.method.removeprefix("body:")
+    if not _HAS_TEXT.search(_LINKS.sub("", parts.setup)):  # "[url]", "...", ASCII art: no setup, one text
+        rule = "one_liner"
+        rec["structure"] = "body:one_liner" if parts.method.startswith("body:") else "one_liner"
     if rule == "one_liner":
         rec["kind"] = "single"
         rec["setup"] = rec["punchline"] = rec["question"] = rec["answer"] = None
@@ -157,14 +228,14 @@ def scrub_pii_step(records: Iterable[Record], stats: Stats) -> Iterator[Record]:
     Russian for a record whose language is ``ru`` or whose text has Cyrillic letters."""
     for rec in records:
         if rec["drop_reason"] is None and rec.get("text"):
-            lang = rec.get("lang") or ("ru" if _CYRILLIC.search(rec["text"]) else None)
-            rec["text"], counts = scrub_pii(rec["text"], lang)
+            text = rec["text"]
+            lang = rec.get("lang") or ("ru" if _CYRILLIC.search(text) else None)
+            rec["text"], counts = scrub_pii(text, lang)
             for kind, n in counts.items():
                 stats.add("pii", rec["source"], kind, n=n)
-            if counts:
-                for f in _PII_FIELDS:
-                    if rec.get(f):
-                        rec[f] = scrub_pii(rec[f], lang)[0]
+            for f in _PII_FIELDS:  # and a field outside ``text`` (a label title), which is published too
+                if rec.get(f) and (counts or rec[f] not in text):
+                    rec[f] = scrub_pii(rec[f], lang)[0]
         yield rec
 
 
@@ -182,6 +253,8 @@ def reddit_steps(source: Any, cfg: CleanConfig) -> list[Step]:
         filter_step("mod_post", mod_post),
         filter_step("link_post", link_post),
         map_step("normalize", normalize_reddit(cfg.strip_edits)),
+        filter_step("placeholder", placeholder_text),
+        filter_step("incomplete", incomplete),
         *_tail(cfg),
     ]
 
@@ -190,7 +263,8 @@ def record_steps(source: Any, cfg: CleanConfig) -> list[Step]:
     """Pass-1 steps of table rows and crawled jokes."""
     return [
         filter_step("upstream_deleted", upstream_deleted),
-        map_step("normalize", normalize_table),
+        map_step("normalize", normalize_table(getattr(source, "markup", "plain"), cfg.strip_edits)),
+        filter_step("placeholder", placeholder_text),
         filter_step("incomplete", incomplete),
         *_tail(cfg),
     ]
@@ -199,6 +273,7 @@ def record_steps(source: Any, cfg: CleanConfig) -> list[Step]:
 def _tail(cfg: CleanConfig) -> list[Step]:
     return [
         map_step("build_pairs", build_pairs),
+        filter_step("same_parts", same_parts),
         scrub_pii_step,
         filter_step("empty", empty),
         filter_step("length", length_bounds(cfg)),

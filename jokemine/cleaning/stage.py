@@ -10,6 +10,7 @@ sources. Per shard again: language identification for records still kept, the la
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -172,15 +173,29 @@ def run_pass1(task: Pass1Task) -> ShardResult:
     return ShardResult(task.index, table.num_rows, stats, quarantine, time.perf_counter() - t0)
 
 
+@functools.cache
+def rules_digest() -> str:
+    """Hex BLAKE2b-96 of the source of the cleaning rules (``jokemine/cleaning/*.py``, ``jokemine/schema.py``):
+    caches and settings digests include it, so output cleaned by other rules is never reused, even without a
+    version bump (a development checkout)."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.blake2b(digest_size=12)
+    for path in sorted([*root.glob("*.py"), root.parent / "schema.py"]):
+        h.update(path.name.encode() + b"\x00" + path.read_bytes() + b"\x00")
+    return h.hexdigest()
+
+
 def pass1_cache(layout: Layout, cfg: Config, salt: str) -> str:
     """The pass-1 cache folder for the current settings: ``clean/cache/p1/<digest>``, where the digest covers
-    what pass 1 depends on (jokemine's version and record schema, ``[clean]`` but its worker counts, the sources'
-    settings and the author salt); parts parsed under other settings are never reused."""
+    what pass 1 depends on (jokemine's version, cleaning rules (:func:`rules_digest`) and record schema,
+    ``[clean]`` but its worker counts, the sources' settings and the author salt); parts parsed under other settings
+    are never reused."""
     from jokemine import __version__
 
     blob = json.dumps(
         {
             "version": __version__,
+            "rules": rules_digest(),
             "schema": RECORD_SCHEMA.to_string(),
             "clean": cfg.clean.model_dump(mode="json", exclude={"workers", "partitions", "partition_rows"}),
             "sources": [s.model_dump(mode="json", exclude={"enabled"}) for s in cfg.sources],
@@ -339,9 +354,9 @@ class CleanReport:
 
 def clean_settings_digest(cfg: Config) -> str:
     """Digest of everything that shapes a clean run's output besides the raw parts: the ``[clean]``, ``[dedup]``
-    and ``[splits]`` sections, the sources' settings, jokemine's version and record schema. A refresh re-cleans when
-    it or the set of committed raw parts differs from the latest clean run's (``stats.json``: ``settings``,
-    ``raw_parts``)."""
+    and ``[splits]`` sections, the sources' settings, jokemine's version, cleaning rules and record schema. A
+    refresh re-cleans when it or the set of committed raw parts differs from the latest clean run's
+    (``stats.json``: ``settings``, ``raw_parts``)."""
     import hashlib
 
     from jokemine import __version__
@@ -349,6 +364,7 @@ def clean_settings_digest(cfg: Config) -> str:
     blob = json.dumps(
         {
             "version": __version__,
+            "rules": rules_digest(),
             "schema": RECORD_SCHEMA.to_string(),
             "clean": cfg.clean.model_dump(mode="json", exclude={"workers", "partitions", "partition_rows"}),
             "dedup": cfg.dedup.model_dump(mode="json", exclude={"index"}),

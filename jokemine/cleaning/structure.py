@@ -73,7 +73,8 @@ _LABEL = re.compile(
     r"(?:joke|one|pun|story|classic|oldie|favou?rite|goodie|gem)s?"
     r"(?:\s+(?:but|of)\s+(?:an?\s+|the\s+|a\s+)?(?:goodie|gold|classic|mine|all time|the day|the week|ever)s?)?|"
     r"heard (?:this|it) (?:today|yesterday|at work)|found (?:this|it)|saw this|this one|oldie but goodie|"
-    r"old but gold|(?:an?\s+)?(?:[\w'-]+\s+){0,2}jokes?)\W*$",
+    r"old but gold|(?:an?\s+)?(?:[\w'-]+\s+){0,2}jokes?|spoilers?(?: alert| warning)?|(?:no |un)?titled?|"
+    r"https?://\S+|www\.\S+|\[(?:url|user|deleted|removed)\])?\W*$",
     re.IGNORECASE,
 )
 
@@ -206,8 +207,12 @@ def _key(s: str) -> str:
 
 def title_is_label(title: str) -> bool:
     """Whether a Reddit title names the post instead of starting the joke ("A classic", "My favorite joke",
-    "[OC]", "Heard this today")."""
-    return bool(_LABEL.match(title.strip()))
+    "[OC]", "Heard this today", "Spoiler alert!"), holds no setup at all (a link, "[url]", only punctuation), or
+    is only a note about the post ("Stolen from 1946...", "Let me get my coat!":
+    :func:`jokemine.cleaning.notes.strip_notes`)."""
+    from jokemine.cleaning.notes import strip_notes
+
+    return bool(_LABEL.match(title.strip())) or not strip_notes(title)
 
 
 def split_post(title: str | None, body: str | None, lang: str | None = None) -> JokeParts:
