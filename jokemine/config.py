@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from jokemine.errors import ConfigError
 
@@ -366,10 +366,14 @@ class CleanConfig(_Model):
     """``[clean]``.
 
     ``languages``: ISO 639-1 codes to keep (empty list = keep all). ``min_chars``/``max_chars``: bounds on the
-    joke's text length in characters. ``langdetect_chars``: how many leading characters langdetect sees (its
-    cost grows with length; 200 agrees with the full text on >99.9% of r/Jokes posts, see bench/RESULTS.md).
-    ``lang_min_chars``: texts shorter than this are never dropped for their language (langdetect is unreliable
-    there); when it names a language outside ``languages`` for them, ``lang`` is set to ``und``.
+    joke's text length in characters. ``langid``: the language-ID library (:mod:`jokemine.cleaning.langid`:
+    ``fasttext``, ``langdetect``, ``lingua``, ``py3langid``). ``langid_chars`` (old name ``langdetect_chars``): how
+    many leading characters it sees. ``langid_prefer``: a language of ``languages`` among the library's five best
+    guesses wins when its probability is at least this fraction of the best guess's (1 = no preference; 0.1 was
+    chosen on the dev half of the labeled texts, README "Language ID").
+    ``lang_min_chars``: texts shorter than this are never dropped for their
+    language (short texts are where language ID errs); when it names a language outside ``languages`` for them,
+    ``lang`` is set to ``und``.
     ``workers``: processes of the local executor when ``[executor] workers`` is 0 (kept for old configs; 0 = one
     per core). ``strip_edits``: remove what posters write around a joke: "Edit: ..." notes, signatures
     ("Source: ..."), sign-offs ("I'll see myself out"), from every source (:mod:`jokemine.cleaning.notes`).
@@ -382,7 +386,9 @@ class CleanConfig(_Model):
     languages: list[str] = ["en", "ru"]
     min_chars: int = Field(10, ge=1)
     max_chars: int = Field(10_000, ge=1)
-    langdetect_chars: int = Field(200, ge=20)
+    langid: Literal["fasttext", "langdetect", "lingua", "py3langid"] = "fasttext"
+    langid_chars: int = Field(200, ge=20, validation_alias=AliasChoices("langid_chars", "langdetect_chars"))
+    langid_prefer: float = Field(0.1, ge=0, le=1)
     lang_min_chars: int = Field(100, ge=0)
     workers: int = Field(0, ge=0)
     strip_edits: bool = True

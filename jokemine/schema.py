@@ -103,9 +103,9 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "lang",
         pa.string(),
-        "ISO 639-1 code from langdetect (seeded), or declared by the source; `und` when undetermined (no "
-        "letters, or a short text langdetect places outside `[clean] languages`); null for records dropped "
-        "before language identification.",
+        "ISO 639-1 code from language ID (`[clean] langid`, default fastText's lid.176), or declared by the "
+        "source; `und` when undetermined (no letters, or a short text placed outside `[clean] languages`); null "
+        "for records dropped before language identification.",
     ),
     Field("title", pa.string(), "Post title after cleaning (Reddit, title/body tables)."),
     Field("body", pa.string(), "Post body after cleaning."),

@@ -164,7 +164,7 @@ def test_incremental_search_equals_the_full_search(days: dict[str, Any], full_da
     assert 240 <= index["new_nodes"] <= 232 + 40  # a few new posts repeat indexed texts exactly
     assert near["texts"] == index["new_nodes"]  # only the new texts were shingled and signed
     assert 0 < near["rows_hashed"] <= 232 + 40  # rows seen before have their node cached
-    steps = json.loads((report.path / "stats.json").read_text())["steps"]["langdetect"]
+    steps = json.loads((report.path / "stats.json").read_text())["steps"]["langid"]
     assert 0 < steps["in"] - steps["cached"] <= 232 + 40  # languages of texts seen before are not identified again
     out = _table(report.path)
     _assert_same(out, full_day2)

@@ -9,16 +9,15 @@ the ones they drop are only counted (:func:`count_dropped`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import version
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from jokemine.cleaning.langid import detect_batch
+from jokemine.cleaning.langid import backend_version, detect_batch
 from jokemine.cleaning.nsfw import is_nsfw
 from jokemine.cleaning.shuffle import hash_strings, schema
 from jokemine.config import CleanConfig, SplitsConfig
@@ -61,7 +60,7 @@ LANG_CACHE_SCHEMA = schema(h=pa.uint64(), lang=pa.string())
 @dataclass
 class LangCache:
     """Languages identified before for the texts of one raw part, keyed by a 64-bit hash of the characters
-    langdetect reads (the first ``[clean] langdetect_chars``): detection depends on nothing else, so a refresh
+    language ID reads (the first ``[clean] langid_chars``): detection depends on nothing else, so a refresh
     identifies only texts it has not seen. Files ``<folder>/<uuid>.parquet`` (:data:`LANG_CACHE_SCHEMA`), one per
     pass-2 task that identified something; ``folder`` ``None``: no cache."""
 
@@ -90,25 +89,34 @@ class LangCache:
             storage.write_frame(storage.join(self.folder, f"{uuid.uuid4().hex}.parquet"), df, LANG_CACHE_SCHEMA)
 
 
-def lang_cache_folder(p1_cache: str, part_key: str, chars: int) -> str:
+def lang_cache_folder(p1_cache: str, part_key: str, chars: int, backend: str = "fasttext") -> str:
     """The :class:`LangCache` folder of one raw part: ``lang/`` in its pass-1 cache folder (whose digest covers
-    jokemine's version and ``[clean]``), named after the part, langdetect's version and ``chars``."""
-    return storage.join(p1_cache, "lang", f"{part_key}-{version('langdetect')}-{chars}")
+    jokemine's version and ``[clean]``), named after the part, the language-ID library and version, and
+    ``chars``."""
+    return storage.join(p1_cache, "lang", f"{part_key}-{backend_version(backend)}-{chars}")
 
 
-def langid_step(chars: int, cache: LangCache | None = None) -> Step:
-    """Language identification (:func:`jokemine.cleaning.langid.detect_batch`, batched over every record of the
-    chunk) for records still kept that declare no language; texts in ``cache`` are not identified again."""
+def langid_step(
+    chars: int,
+    cache: LangCache | None = None,
+    backend: str = "fasttext",
+    prefer: Sequence[str] = (),
+    ratio: float = 1.0,
+) -> Step:
+    """Language identification (:func:`jokemine.cleaning.langid.detect_batch` with ``backend``, ``prefer`` and
+    ``ratio``, batched over every record of the chunk) for records still kept that declare no language; texts in
+    ``cache`` are not identified again (the cache folder is per settings: :func:`lang_cache_folder`)."""
     cache = cache or LangCache(None)
 
     def run(records: Iterable[Record], stats: Stats) -> Iterator[Record]:
         recs = list(records)
         need = [r for r in recs if r["drop_reason"] is None and r["lang"] is None]
-        stats.add("step", "langdetect", "in", n=len(need))
+        stats.add("step", "langid", "in", n=len(need))
         keys = hash_strings([r["text"][:chars] for r in need]).tolist()
         todo = [i for i, h in enumerate(keys) if h not in cache.known]
-        stats.add("step", "langdetect", "cached", n=len(need) - len(todo))
-        for i, lang in zip(todo, detect_batch([need[i]["text"] for i in todo], chars), strict=True):
+        stats.add("step", "langid", "cached", n=len(need) - len(todo))
+        found = detect_batch([need[i]["text"] for i in todo], chars, backend, prefer, ratio)
+        for i, lang in zip(todo, found, strict=True):
             cache.known[keys[i]] = cache.found[keys[i]] = lang
         for r, h in zip(need, keys, strict=True):
             r["lang"] = cache.known[h]
@@ -189,7 +197,7 @@ def pass2_steps(clean: CleanConfig, splits: SplitsConfig, lang_cache: LangCache 
     """The steps of pass 2, in order, for the records that the global decisions (:func:`apply_decisions`) keep;
     ``lang_cache``: languages identified before (:class:`LangCache`)."""
     return [
-        langid_step(clean.langdetect_chars, lang_cache),
+        langid_step(clean.langid_chars, lang_cache, clean.langid, clean.languages, clean.langid_prefer),
         language_step(clean),
         split_step(splits),
         map_step("nsfw", _nsfw, kept_only=True),

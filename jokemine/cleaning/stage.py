@@ -315,7 +315,7 @@ def run_pass2(task: Pass2Task) -> ShardResult:
 
 
 def warm_workers() -> None:
-    """Executor setup on every worker: langdetect's profiles and the NSFW word lists, loaded once."""
+    """Executor setup on every worker: the default language-ID model and the NSFW word lists, loaded once."""
     warm_up()
     for lang in ("en", "ru"):
         wordlist_pattern(lang)
@@ -576,7 +576,7 @@ def _clean(
         rows = sum(storage.num_rows(u) for u in storage.listdir(work.path("dec", f"{s:05d}"), ".parquet"))
         # chunks of PASS2_ROWS rows: language ID dominates, small tasks keep every worker busy to the end
         for c, lo in enumerate(range(0, max(rows, 1), PASS2_ROWS)):
-            lang = lang_cache_folder(cache, tasks1[s].cache_key, cfg.clean.langdetect_chars)
+            lang = lang_cache_folder(cache, tasks1[s].cache_key, cfg.clean.langid_chars, cfg.clean.langid)
             tasks2.append(Pass2Task(s, c, work, lo, min(lo + PASS2_ROWS, rows), cfg.clean, cfg.splits, lang))
     res2 = _stage(ex, "pass2", run_pass2, tasks2, work, weight=lambda t: t.hi - t.lo)
     for r in res2:
