@@ -95,7 +95,11 @@ def run(data_dir: Path, half: str) -> str:
         f"other languages {int((part.group == 'other').sum())}). Accuracy = share labeled with the right ISO 639-1 "
         "code.",
         "",
-        "Labels: each text got its source's language; every text any of the four libraries disagreed on (184) was read and labeled by hand; 20 texts with no language and 10 mixed ones were left out. The other-language texts were found with fastText (p > 0.7), so the `other` column favours it. `langid_prefer = 0.1` was chosen on the dev half (0.05 to 0.2 give the same result there); rerun with `--half dev` to see it.",
+        "Labels: each text got its source's language; every text any of the four libraries disagreed on (184) "
+        "was read and labeled by hand; 20 texts with no language and 10 mixed ones were left out. The "
+        "other-language texts were found with fastText (p > 0.7), so the `other` column favours it. "
+        "`langid_prefer = 0.1` was chosen on the dev half (0.05 to 0.2 give the same result there); rerun "
+        "with `--half dev` to see it.",
         "",
         "| backend | texts/s | "
         + " | ".join(f"en {b}" for b in BUCKETS)
