@@ -127,9 +127,8 @@ def langid_step(
 
 def language_step(cfg: CleanConfig) -> Step:
     """The language filter: a record whose language is not in ``[clean] languages`` is dropped (``language``),
-    except a text shorter than ``lang_min_chars``, which is kept with ``lang = "und"``: langdetect is unreliable
-    on short texts (on r/Jokes most sub-100-character posts it labels ``af``, ``nl``, ``so``, ``no``... are
-    English; see README)."""
+    except a text shorter than ``lang_min_chars``, which is kept with ``lang = "und"``: language ID errs most on
+    short texts (README "Language")."""
     keep = set(cfg.languages)
 
     def run(records: Iterable[Record], stats: Stats) -> Iterator[Record]:

@@ -239,7 +239,7 @@ def preference_pairs(
         return pd.DataFrame(columns=[*PAIR_COLUMNS, "split"]), stats
     key = "score_norm" if rule == "margin" else "score"
     df = df.sort_values(["group_key", "score_kind", key, "id"], ascending=[True, True, False, True])
-    col = _columns(df, INPUT_COLUMNS)
+    col = _columns(df, ["setup", "punchline", "score_kind"])  # the rest is read as arrays below
     keys = (df["group_key"] + "\x00" + df["score_kind"].fillna("")).to_numpy()
     norm = df["score_norm"].to_numpy(dtype=float)
     score = df["score"].to_numpy(dtype=float)
@@ -269,7 +269,8 @@ def preference_pairs(
     split = df["split"].to_numpy()
     keep = _cap_by_split(gk[a], split[a], top_prompts, top_share, max_pairs, stats)
     a, b = a[keep], b[keep]
-    setups = {k: _setup_text(col["setup"][lo:hi]) for lo, hi in _runs(gk) for k in [gk[lo]]}
+    paired = set(gk[a].tolist())
+    setups = {gk[lo]: _setup_text(col["setup"][lo:hi]) for lo, hi in _runs(gk) if gk[lo] in paired}
     kind = df["score_kind"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(np.isin(kind[a], list(COUNT_KINDS)) & (score[b] > 0), score[a] / score[b], np.nan)
