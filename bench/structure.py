@@ -3,13 +3,15 @@
 Corpus: real texts from the shared data (r/Jokes bodies, CleanComedy EN/RU, the FUN dataset, the saved anekdot.ru
 page), normalized as the pipeline does. Contenders, one core each (this process):
 
-* ``split_joke``: :func:`jokemine.cleaning.structure.split_joke` (the whole rule cascade);
+* ``split_joke``: :func:`jokemine.cleaning.structure.split_joke` (markers, then the learned boundary model);
+* ``rule_split``: :func:`jokemine.cleaning.structure.rule_split` (the rule cascade alone, the model's features);
 * ``pysbd``: pysbd 0.3 (rule-based sentence boundary disambiguation, Sadvilkar & Neumann 2020,
   https://github.com/nipunsadvilkar/pySBD), language per text, punchline = its last sentence: the obvious
   library alternative for the narrative rule.
 
-Also: exact-boundary accuracy of both on tests/data/structure_labels.csv, and the cohort-percentile scoring
-(``score_norm``) throughput on the r/Jokes scores. Writes the "Joke structure" section of bench/RESULTS.md.
+Also: exact-boundary accuracy of each on the test half of tests/data/structure_heldout.csv, and the
+cohort-percentile scoring (``score_norm``) throughput on the r/Jokes scores. Writes the "Joke structure" section of
+bench/RESULTS.md.
 Usage: python bench/structure.py [--limit N]
 """
 
@@ -35,8 +37,8 @@ sys.path.insert(0, str(REPO / "bench"))
 from pipeline import machine, update_results  # noqa: E402
 
 from jokemine.cleaning.scores import cohort_percentiles  # noqa: E402
-from jokemine.cleaning.structure import split_joke  # noqa: E402
-from jokemine.cleaning.structure_eval import LANG, labeled_texts  # noqa: E402
+from jokemine.cleaning.structure import rule_split, split_joke  # noqa: E402
+from jokemine.cleaning.structure_eval import LANG, boundary, labeled_texts  # noqa: E402
 from jokemine.cleaning.text import fix_text, reddit_text  # noqa: E402
 
 REAL = REPO.parent / "shared" / "data" / "real"
@@ -91,6 +93,10 @@ def main() -> None:
     t0 = time.perf_counter()
     methods = [split_joke(t).method for t in texts]
     ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for t in texts:
+        rule_split(t)
+    rules = time.perf_counter() - t0
     n_peer = min(len(texts), 20_000)  # pysbd is slow: a sample of the same texts, rate compared per text
     t0 = time.perf_counter()
     for t, lang in zip(texts[:n_peer], langs[:n_peer], strict=True):
@@ -100,29 +106,37 @@ def main() -> None:
     norm = cohort_percentiles(scores)
     score_s = time.perf_counter() - t0
 
-    labeled = labeled_texts(REPO / "tests" / "data" / "structure_labels.csv", REAL)
+    labeled = labeled_texts(REPO / "tests" / "data" / "structure_heldout.csv", REAL)
     acc: dict[str, list[int]] = {}
     for r in labeled:
-        p = split_joke(r.text)
+        if r.half != "test" or r.kind == "not_joke":
+            continue
+        p, q = split_joke(r.text), rule_split(r.text)
         mine = -1 if p.method == "one_liner" else p.offset
+        rule = -1 if q.method == "one_liner" else q.offset
         theirs = pysbd_split(segs, r.text, LANG[r.group])
-        for name, pred in (("jokemine", mine), ("pysbd", theirs)):
+        for name, pred in (("split_joke", mine), ("rule_split", rule), ("pysbd", theirs)):
             cell = acc.setdefault(f"{name}/{r.lang}", [0, 0])
-            cell[0] += int(pred == r.offset)
+            cell[0] += int(boundary(r.text, pred) == boundary(r.text, r.offset))
             cell[1] += 1
 
-    rate, peer_rate = len(texts) / ours, n_peer / peer
+    rate, rule_rate, peer_rate = len(texts) / ours, len(texts) / rules, n_peer / peer
     counts = pd.Series(methods).value_counts()
     lines = [
         "## Joke structure (bench/structure.py)",
         "",
         f"{dt.date.today().isoformat()}, {machine()}; one core (this process).",
         "",
-        "| contender | texts | seconds | texts/s | vs jokemine | exact boundary, labeled ru | labeled en |",
+        "| contender | texts | seconds | texts/s | vs split_joke | exact boundary, held-out test ru | test en |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name, n, secs, r in (("split_joke", len(texts), ours, rate), ("pysbd last sentence", n_peer, peer, peer_rate)):
-        key = "jokemine" if name == "split_joke" else "pysbd"
+    runs = (
+        ("split_joke", len(texts), ours, rate),
+        ("rule_split", len(texts), rules, rule_rate),
+        ("pysbd last sentence", n_peer, peer, peer_rate),
+    )
+    for name, n, secs, r in runs:
+        key = name.split()[0]
         ru, en = acc[f"{key}/ru"], acc[f"{key}/en"]
         lines.append(
             f"| {name} | {n:,} | {secs:.2f} | {r:,.0f} | {rate / r:.2f}x | {ru[0]}/{ru[1]} ({ru[0] / ru[1]:.3f}) "

@@ -480,7 +480,12 @@ class DedupConfig(_Model):
 
     ``near_duplicates``: on/off. ``shingle``: ``char`` or ``word`` n-grams of the normalized text, ``ngram`` long.
     ``threshold``: a candidate pair is a duplicate when the exact Jaccard of its shingle sets is >= this.
-    ``punchline_threshold``: two two-part jokes must also have punchlines this similar (0 = off).
+    ``punchline_threshold``: two two-part jokes must also have punchlines this similar (0 = off);
+    ``cross_containment``: or each punchline this contained in the other joke (parts cut at different places);
+    ``mixed_containment``: a two-part joke matches a one-part text only if its punchline is this contained in it.
+    ``low_threshold``/``low_punchline``: second pass for reworded reposts: two two-part jokes with text Jaccard
+    in [``low_threshold``, ``threshold``) are duplicates when their punchlines have Jaccard >= ``low_punchline``
+    (``low_threshold = 0``: off).
     ``num_perm``: MinHash permutations; ``bands`` x ``rows``: LSH banding (default: the most selective banding
     of ``num_perm`` that makes a pair at ``threshold`` a candidate with probability >= 0.995). ``seed``: MinHash
     seed. ``index``: keep the near-duplicate index (signatures and band keys of every live text, about 4 KB per
@@ -493,6 +498,10 @@ class DedupConfig(_Model):
     ngram: int = Field(5, ge=1, le=32)
     threshold: float = Field(0.55, gt=0, le=1)
     punchline_threshold: float = Field(0.3, ge=0, le=1)
+    cross_containment: float = Field(0.6, ge=0, le=1)
+    mixed_containment: float = Field(0.5, ge=0, le=1)
+    low_threshold: float = Field(0.4, ge=0, le=1)
+    low_punchline: float = Field(0.5, ge=0, le=1)
     num_perm: int = Field(224, ge=8, le=1024)
     bands: int | None = Field(None, ge=1)
     rows: int | None = Field(None, ge=1)
@@ -525,6 +534,10 @@ class DedupConfig(_Model):
             ngram=self.ngram,
             threshold=self.threshold,
             punchline_threshold=self.punchline_threshold,
+            cross_containment=self.cross_containment,
+            mixed_containment=self.mixed_containment,
+            low_threshold=self.low_threshold,
+            low_punchline=self.low_punchline,
             num_perm=self.num_perm,
             bands=self.bands,
             rows=self.rows,

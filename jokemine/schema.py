@@ -115,8 +115,15 @@ FIELDS: tuple[Field, ...] = (
         "structure",
         pa.string(),
         "How setup and punchline were found (`jokemine.cleaning.structure`): `qa_columns`, `title_body`, "
-        "`qa_marker`, `question`, `dialogue`, `last_sentence`, `one_liner`; `body:<rule>` when a Reddit title was "
-        "a label and the body was split.",
+        "`qa_marker`, `question`, `dialogue`, `last_sentence`, `turn` (a boundary inside a sentence), `one_liner`; "
+        "`body:<rule>` when a Reddit title was a label and the body was split.",
+    ),
+    Field(
+        "structure_confidence",
+        pa.float32(),
+        "Calibrated probability that the setup/punchline boundary of a one-piece text is exactly right (the learned "
+        "boundary model, `jokemine.cleaning.boundary`; reliability on held-out labels in the card); 0.95 for "
+        "`qa_marker`; null when the source gave the parts (`qa_columns`, `title_body`).",
     ),
     Field("setup", pa.string(), "First part of a two-part joke (also set for `qa`)."),
     Field("punchline", pa.string(), "Second part of a two-part joke (also set for `qa`)."),
@@ -232,12 +239,13 @@ _COMMON = [
     "url",
 ]
 RELEASE_COLUMNS: dict[str, list[str]] = {
-    "setup_punch": ["setup", "punchline", "kind", "structure", *_COMMON],
+    "setup_punch": ["setup", "punchline", "kind", "structure", "structure_confidence", *_COMMON],
     "qa": ["question", "answer", *_COMMON],
     "jokes": [
         "text",
         "kind",
         "structure",
+        "structure_confidence",
         "title",
         "body",
         "setup",

@@ -17,6 +17,7 @@ import zstandard
 from jokemine.cleaning import minhash as mh
 from jokemine.cleaning.dedup import (
     NearDupParams,
+    dedup_punchline,
     join_labels,
     near_duplicate_clusters,
     near_duplicate_labels,
@@ -136,7 +137,7 @@ def test_release_scan_finds_no_text_defect(run: dict) -> None:
     that is the whole punchline of a question (the joke itself: "... out-of-body experience?" / "I'll see myself
     out")."""
     jokes = pq.read_table(run["release"] / "jokes").to_pandas()
-    assert len(jokes) > 100_000
+    assert len(jokes) > 95_000
     found = {}
     for name, (pattern, fields) in DEFECTS.items():
         rx = re.compile(pattern)
@@ -250,17 +251,36 @@ def test_near_duplicate_precision_recall_on_labeled_real_pairs(run: dict, real: 
     keep = ~(pairs.a_id.isin(gone) | pairs.b_id.isin(gone))
     assert (~keep).sum() == 1
     m = pair_metrics(corpus.id, labels, pairs[keep])
-    # measured 2026-11-21 (README "Deduplication"): P 0.988 (7 FP), R 0.811 (135 FN) on 981 pairs
+    # measured 2026-12-04 (README "Deduplication"): P 0.984 (10 FP), R 0.863 (98 FN) on 980 pairs; the rules before
+    # issue 19 (no second pass, no cross containment, mixed containment 0.3): P 0.988 (7 FP), R 0.818 (130 FN)
     assert m.pairs == 980
-    assert m.precision >= 0.985 and m.fp <= 9
-    assert m.recall >= 0.80 and m.fn <= 143
+    assert m.precision >= 0.98 and m.fp <= 12
+    assert m.recall >= 0.85 and m.fn <= 105
     assert res.rejected_punchline > 1000  # same setup, other punchline: kept apart
+
+
+def test_near_duplicates_on_held_out_labeled_pairs(run: dict, real: Path) -> None:
+    """Issue 19: the held-out pairs (tests/data/near_dup_heldout.csv; corpus with three New Yorker caption contests),
+    test half only: the settings were chosen on the dev half."""
+    corpus = labeled_corpus(run["clean"], real, captions=True)
+    pairs = pd.read_csv(REPO / "tests" / "data" / "near_dup_heldout.csv")
+    assert len(pairs) == 805 and (pairs.half == "test").sum() == 394
+    assert (pairs.label == pairs.label_2).sum() == 80  # the 80 pairs read twice agreed
+    test = pairs[pairs.half == "test"]
+    m = pair_metrics(corpus.id, cluster_corpus(corpus, NearDupParams())[0], test)
+    # measured 2026-12-04: P 0.969 (6 FP), R 0.799 (47 FN), F1 0.876; the issue's targets (P >= 0.97, F1 >= 0.95)
+    # are not met (README "Deduplication")
+    assert (m.tp, m.fp, m.fn) == (187, 6, 47)
+    before = NearDupParams(low_threshold=0, cross_containment=0, mixed_containment=0.3)
+    b = pair_metrics(corpus.id, cluster_corpus(corpus, before)[0], test)
+    assert (b.tp, b.fp, b.fn) == (178, 5, 56)  # the rules before: recall 0.761
 
 
 def test_pipeline_clusters_equal_public_api(run: dict) -> None:
     """The pipeline's clusters are the public API's near-duplicate clusters joined with exact (text_key) ones."""
     members = run["clean"][run["clean"].dup_cluster.notna()].reset_index(drop=True)
-    labels = near_duplicate_clusters(list(members.text), punchlines=list(members.punchline))
+    punch = list(map(dedup_punchline, members.punchline, members.structure))  # a turn split is one part
+    labels = near_duplicate_clusters(list(members.text), punchlines=punch)
     api = join_labels(members.text_key.to_numpy(), np.asarray(labels))
     both = pd.DataFrame({"pipeline": members.dup_cluster, "api": api})
     assert both.groupby("api").pipeline.nunique().max() == 1
@@ -296,8 +316,12 @@ def test_no_near_duplicate_pair_across_splits(run: dict) -> None:
     verified Jaccard >= the threshold (punchline check included) in two different splits."""
     kept = run["clean"][run["clean"].drop_reason.isna()].reset_index(drop=True)
     forms = [mh.shingle_form(t) for t in kept.text]
-    punch = [mh.shingle_form(p) if isinstance(p, str) else None for p in kept.punchline]
-    params = NearDupParams(seed=7, bands=50, rows=3)  # other permutations; candidate at J=0.55 w.p. > 0.9999
+    punch = [
+        mh.shingle_form(p) if isinstance(p, str) else None for p in map(dedup_punchline, kept.punchline, kept.structure)
+    ]
+    # other permutations; candidate at J=0.55 w.p. > 0.9999. The second pass (J in [0.4, 0.55) with matching
+    # punchlines) finds its pairs only as LSH candidates (p = 0.77 at 0.4), so only the first pass is guaranteed.
+    params = NearDupParams(seed=7, bands=50, rows=3, low_threshold=0)
     res = near_duplicate_labels(forms, params, punch)
     split = kept.split.to_numpy()
     crossing = [(i, j) for i, j in res.pairs.tolist() if split[i] != split[j]]
@@ -362,7 +386,7 @@ def test_pii_scrubbed_and_counted(run: dict) -> None:
         values = kept[col].dropna()
         for rx in (_EMAIL, _URL, _USER):
             assert not values.str.contains(rx).any(), (col, rx.pattern)
-    assert kept.text.str.contains("[url]", regex=False).sum() > 300
+    assert kept.text.str.contains("[url]", regex=False).sum() > 290
 
 
 def test_grouped_configs_setup_punches_and_preference(run: dict) -> None:
@@ -378,10 +402,10 @@ def test_grouped_configs_setup_punches_and_preference(run: dict) -> None:
     assert {s: sp[s].num_rows for s in sp} == manifest["counts"]["setup_punches"]
     assert {s: pref[s].num_rows for s in pref} == manifest["counts"]["preference"]
     setups = pd.concat([sp[s].to_pandas().assign(split=s) for s in sp], ignore_index=True)
-    # measured 2026-12-04 on the real-offline corpus: 141 setups with >= 5 distinct punchlines
-    assert (setups.num_punchlines >= 5).sum() == 141
+    # measured 2026-12-04 on the real-offline corpus: 132 setups with >= 5 distinct punchlines
+    assert (setups.num_punchlines >= 5).sum() == 132
     assert manifest["grouped"]["setup_punches"]["setups_by_distinct_punchlines"] == {
-        "1": 92390, "2": 1513, "3-4": 402, "5-9": 107, ">=10": 34
+        "1": 91427, "2": 1412, "3-4": 372, "5-9": 98, ">=10": 34
     }  # fmt: skip
     chicken = setups[setups.setup == "Why did the chicken cross the road?"].iloc[0]
     assert chicken.num_punchlines == 70 and chicken.split == "validation"
@@ -394,7 +418,7 @@ def test_grouped_configs_setup_punches_and_preference(run: dict) -> None:
         assert len({normalize_key(p["punchline"]) for p in row.punchlines}) == row.num_punchlines
     pairs = pd.concat([pref[s].to_pandas().assign(split=s) for s in pref], ignore_index=True)
     info = manifest["grouped"]["preference"]
-    assert len(pairs) == info["pairs"] == 2918 and info["setups"] == 1090
+    assert len(pairs) == info["pairs"] == 2976 and info["setups"] == 1039
     assert (pairs.score_norm_chosen - pairs.score_norm_rejected >= 0.2 - 1e-9).all()
     assert (kept.loc[pairs.id_chosen, "split"].to_numpy() == pairs.split.to_numpy()).all()
     assert (kept.loc[pairs.id_rejected, "group_key"].to_numpy() == pairs.group_key.to_numpy()).all()
@@ -408,9 +432,9 @@ def test_grouped_configs_setup_punches_and_preference(run: dict) -> None:
     assert len(votes) > 2000 and (votes.score_ratio[pos] == votes.score_chosen[pos] / votes.score_rejected[pos]).all()
     assert votes.score_ratio[~pos].isna().all() and (~pos).sum() > 0  # 0 votes: no ratio
     # the split-scaled cap: validation and test lose most pairs of the few huge setups (measured 2026-12-04:
-    # 70/69 prompts, caps 3/2, 128/93 pairs); no 10 prompts make more than a quarter of any split
+    # 52/70 prompts, caps 1/2, 52/97 pairs); no 10 prompts make more than a quarter of any split
     got = {s: (x["prompts"], x["cap_per_prompt"], x["pairs"]) for s, x in info["splits"].items()}
-    assert got == {"train": (951, 50, 2697), "validation": (70, 3, 128), "test": (69, 2, 93)}
+    assert got == {"train": (917, 50, 2827), "validation": (52, 1, 52), "test": (70, 2, 97)}
     for split, sub in pairs.groupby("split"):
         per_prompt = sub.groupby("group_key").size().sort_values(ascending=False)
         assert per_prompt.iloc[:10].sum() <= 0.25 * len(sub), split
@@ -442,19 +466,20 @@ def test_shp_preference_rule_on_real_reposts(run: dict) -> None:
     assert (rejected.score.to_numpy() >= 2).all() and (chosen.score.to_numpy() >= 2 * rejected.score.to_numpy()).all()
     assert (chosen.created_at.to_numpy() >= rejected.created_at.to_numpy()).all()
     assert (pairs.score_ratio >= 2).all()
-    # measured 2026-12-04 on the real-offline corpus (the margin rule makes 2,918)
-    assert (len(pairs), stats.setups) == (638, 358)
+    # measured 2026-12-04 on the real-offline corpus (the margin rule makes 2,976)
+    assert (len(pairs), stats.setups) == (625, 327)
     # validation and test have fewer than 40 prompts: 1 pair each, the closest to the 25% rule
-    assert [stats.splits[s]["cap_per_prompt"] for s in ("train", "validation", "test")] == [17, 1, 1]
+    caps = [stats.splits[s]["cap_per_prompt"] for s in ("train", "validation", "test")]
+    assert caps[1:] == [1, 1] and caps[0] >= 10, caps
 
 
 def test_nsfw_is_over_18_or_word_lists_and_both_signals_are_kept(run: dict) -> None:
     """Issue 19: ``nsfw`` = over_18 OR the word lists, each signal in its own column (measured 2026-12-03)."""
     stats = {k: v["nsfw"] for k, v in run["stats"]["per_source"].items()}
     assert stats["rjokes"] == {
-        "over_18": {"nsfw": 1570, "sfw": 75143},
-        "wordlist": {"nsfw": 16113, "sfw": 60600},
-        "nsfw": {"nsfw": 16589, "sfw": 60124},
+        "over_18": {"nsfw": 1527, "sfw": 72322},
+        "wordlist": {"nsfw": 15555, "sfw": 58294},
+        "nsfw": {"nsfw": 16009, "sfw": 57840},
     }
     assert stats["cleancomedy_ru"] == {
         "over_18": {"unknown": 1000},
@@ -468,7 +493,7 @@ def test_nsfw_is_over_18_or_word_lists_and_both_signals_are_kept(run: dict) -> N
     assert (kept.nsfw.astype(bool) == either).all()
     rj = kept[kept.source == "rjokes"]
     unmarked = rj[rj.nsfw_over_18 == False]  # noqa: E712
-    assert (len(unmarked), int(unmarked.nsfw.sum())) == (75143, 15019)  # 20% of over_18 = false rows hit a list
+    assert (len(unmarked), int(unmarked.nsfw.sum())) == (72322, 14482)  # 20% of over_18 = false rows hit a list
     nsfw_dropped = run["clean"][run["clean"].nsfw.fillna(False)]
     assert nsfw_dropped.drop_reason.isna().sum() == kept.nsfw.sum()  # flagged, never dropped for it
 
@@ -523,7 +548,7 @@ def test_card_yaml_snippets_figures_and_counts(run: dict) -> None:
     meta = yaml.safe_load(card.split("---\n")[1])
     for key in ("pretty_name", "license", "language", "size_categories", "task_categories", "tags", "source_datasets"):
         assert meta[key], key
-    assert meta["language"] == ["en", "ru"] and meta["size_categories"] == ["100K<n<1M"]
+    assert meta["language"] == ["en", "ru"] and meta["size_categories"] == ["10K<n<100K"]
     rows = {}
     for cfg_dir in sorted(p for p in release.iterdir() if p.is_dir() and p.name != "figures"):
         for f in cfg_dir.glob("*.parquet"):

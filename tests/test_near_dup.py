@@ -13,7 +13,9 @@ from jokemine.cleaning import minhash as mh
 from jokemine.cleaning.dedup import (
     PRE_COLUMNS,
     NearDupParams,
+    accept_pairs,
     candidate_probability,
+    dedup_punchline,
     deduplicate,
     lsh_params,
     near_duplicate_clusters,
@@ -133,6 +135,52 @@ def test_same_setup_different_punchline_stays_apart() -> None:
     labels = near_duplicate_clusters(texts, punchlines=punchlines)
     assert labels[0] == labels[2]
     assert len({labels[0], labels[1], labels[3]}) == 3
+
+
+def _accept(texts: list[str], punchlines: list[str | None], params: NearDupParams) -> tuple[list[bool], list[float]]:
+    """accept_pairs on every pair (i, i + 1) of the texts, with their exact Jaccard."""
+    forms = [mh.shingle_form(t) for t in texts]
+    pforms = [mh.shingle_form(p) if p else "" for p in punchlines]
+    matrix = mh.shingle_matrix(mh.shingle_hashes(forms, 5, "char"))
+    pmatrix = mh.shingle_matrix(mh.shingle_hashes(pforms, 5, "char"))
+    cand = np.array([[i, i + 1] for i in range(0, len(texts), 2)], dtype=np.int64)
+    jac = mh.jaccard_pairs(matrix, cand)
+    two = np.array([p is not None for p in punchlines])
+    ok, _ = accept_pairs(cand, jac, two, pmatrix, matrix, params)
+    return ok.tolist(), jac.round(3).tolist()
+
+
+def test_second_pass_cross_and_mixed_containment_on_real_pairs() -> None:
+    """Issue 19, pairs of tests/data/near_dup_heldout.csv (dev half): the second pass joins a reworded repost
+    with the same punchline; cross containment joins one joke cut at two places; a bare setup stays apart."""
+    texts = [
+        "What kind of computer can sing?\nA Dell.",  # labeled dup, J 0.54 < 0.55: second pass
+        "What kind of computer sings?\nA Dell",
+        # dup, cut at another place
+        "I went to the zoo the other day and the only animal there was a dog.\nIt was a Shih tzu.",
+        "Bad Zoo\nI went to a one time and the only animal there was a dog. It was a shih tzu.",
+        "I like my women like I like my coffee\nI hate coffee.",  # diff: the other is only the setup
+        "I like my women like I like my coffee.",
+        "Why did the chicken cross the beach?\nTo get to the other tide",  # diff, J 0.49: punchlines differ
+        "Why did the chicken cross the road?\nTo get to turkey!",
+    ]
+    zoo = "I went to a one time and the only animal there was a dog. It was a shih tzu."
+    punch = ["A Dell.", "A Dell", "It was a Shih tzu.", zoo, "I hate coffee.", None,
+             "To get to the other tide", "To get to turkey!"]  # fmt: skip
+    ok, jac = _accept(texts, punch, NearDupParams())
+    assert jac[0] < 0.55 and jac[1] > 0.55
+    assert ok == [True, True, False, False]
+    before = NearDupParams(low_threshold=0, cross_containment=0, mixed_containment=0.3)
+    assert _accept(texts, punch, before)[0] == [False, False, True, False]  # the old rules: the reverse mistakes
+    assert NearDupParams().floor() == 0.4 and NearDupParams(low_threshold=0).floor() == 0.55
+    assert NearDupParams(punchline_threshold=0).floor() == 0.55  # no punchlines, no second pass
+
+
+def test_a_one_liner_cut_inside_its_sentence_is_one_part_for_dedup() -> None:
+    assert dedup_punchline("but I lost interest.", "turn") is None
+    assert dedup_punchline("but I lost interest.", "body:turn") is None
+    assert dedup_punchline("A stick.", "question") == "A stick."
+    assert dedup_punchline(None, "title_body") is None
 
 
 def test_near_duplicate_labels_is_order_independent(qa_texts: list[str]) -> None:

@@ -31,11 +31,27 @@ from jokemine.cleaning.text import fix_text
 
 DEFAULT_THRESHOLD = 0.55
 DEFAULT_PUNCHLINE_THRESHOLD = 0.3
+DEFAULT_MIXED_CONTAINMENT = 0.5
+DEFAULT_CROSS_CONTAINMENT = 0.6
+DEFAULT_LOW_THRESHOLD = 0.4
+DEFAULT_LOW_PUNCHLINE = 0.5
 DEFAULT_NUM_PERM = 224
 ESTIMATE_MARGIN = 0.2
 PRE_TIERS = (32, 96)  # signature columns of the successive cheap tests of :func:`pre_plausible`
 PRE_COLUMNS = PRE_TIERS[-1]  # columns the staged search carries to its round-2 buckets
 PRE_SIGMAS = 3.5
+
+
+INSIDE_SENTENCE = frozenset({"turn", "body:turn"})
+"""``structure`` values of one-piece texts cut inside a sentence (a one-liner's turn): their punchline is not
+evidence for the near-duplicate punchline check, which treats them as one-part texts (:func:`dedup_punchline`)."""
+
+
+def dedup_punchline(punchline: str | None, structure: str | None) -> str | None:
+    """The punchline the near-duplicate check compares: ``None`` (a one-part text) for a text split inside a
+    sentence (:data:`INSIDE_SENTENCE`: "I used to be a banker, | but I lost interest" and "I used to be a banker
+    but lost interest" are one joke whatever the cut), else ``punchline``."""
+    return None if structure in INSIDE_SENTENCE else punchline
 
 
 def candidate_probability(s: float | np.ndarray, bands: int, rows: int) -> float | np.ndarray:
@@ -75,6 +91,17 @@ class NearDupParams:
     bands: int | None = None
     rows: int | None = None
     seed: int = 1
+    mixed_containment: float = DEFAULT_MIXED_CONTAINMENT
+    cross_containment: float = DEFAULT_CROSS_CONTAINMENT
+    low_threshold: float = DEFAULT_LOW_THRESHOLD
+    low_punchline: float = DEFAULT_LOW_PUNCHLINE
+
+    def floor(self) -> float:
+        """The lowest text Jaccard any pair is accepted at: ``low_threshold`` when the second pass is on (it needs
+        the punchline check), else ``threshold``. The MinHash prefilters keep pairs that may reach it."""
+        if self.punchline_threshold > 0 and 0 < self.low_threshold < self.threshold:
+            return self.low_threshold
+        return self.threshold
 
     def banding(self) -> tuple[int, int]:
         """The ``(bands, rows)`` in use: as set, else :func:`lsh_params` for the threshold."""
@@ -127,12 +154,14 @@ def punchline_mismatch(
     two_part: np.ndarray,
     pmatrix: csr_matrix,
     matrix: csr_matrix,
-    threshold: float,
+    params: NearDupParams,
     threads: int | None = None,
 ) -> np.ndarray:
-    """Which accepted candidates (``ok``) fail the punchline check: two two-part jokes need punchline Jaccard
-    >= ``threshold`` (two punchlines without letters count as equal); a two-part joke against a one-part text
-    needs its punchline contained in that text to >= ``threshold`` (a bare setup is not its joke)."""
+    """Which accepted candidates (``ok``) fail the punchline check. Two two-part jokes need punchline Jaccard
+    >= ``params.punchline_threshold`` (two punchlines without letters count as equal), or, when their parts were
+    cut at different places, each punchline contained in the other joke's whole text to >=
+    ``params.cross_containment``. A two-part joke against a one-part text needs its punchline contained in that
+    text to >= ``params.mixed_containment`` (a bare setup, "A man walks into a bar.", is not the joke)."""
     bad = np.zeros(len(cand), dtype=bool)
     a, b = cand[:, 0], cand[:, 1]
     both = ok & two_part[a] & two_part[b]
@@ -141,14 +170,47 @@ def punchline_mismatch(
         pj = mh.jaccard_pairs(pmatrix, cand[idx], threads=threads)
         sizes = mh.row_sizes(pmatrix)
         empty = (sizes[a[idx]] == 0) & (sizes[b[idx]] == 0)
-        bad[idx] = (pj < threshold) & ~empty
+        fail = (pj < params.punchline_threshold) & ~empty
+        if fail.any() and params.cross_containment > 0:
+            sub = cand[idx[fail]]
+            ab = mh.containment_pairs(pmatrix, matrix, sub, threads=threads)
+            ba = mh.containment_pairs(pmatrix, matrix, sub[:, ::-1], threads=threads)
+            fail[np.flatnonzero(fail)] = np.minimum(ab, ba) < params.cross_containment
+        bad[idx] = fail
     for part, whole in ((a, b), (b, a)):
         mixed = ok & two_part[part] & ~two_part[whole]
         if mixed.any():
             idx = np.flatnonzero(mixed)
             cont = mh.containment_pairs(pmatrix, matrix, np.stack([part[idx], whole[idx]], axis=1), threads=threads)
-            bad[idx] = cont < threshold
+            bad[idx] = cont < params.mixed_containment
     return bad
+
+
+def accept_pairs(
+    cand: np.ndarray,
+    jac: np.ndarray,
+    two_part: np.ndarray | None,
+    pmatrix: csr_matrix | None,
+    matrix: csr_matrix,
+    params: NearDupParams,
+    threads: int | None = None,
+) -> tuple[np.ndarray, int]:
+    """Which candidate pairs ``cand`` (``(k, 2)``, text Jaccard ``jac``) are near-duplicate edges, and how many
+    the punchline check rejected. First pass: ``jac >= params.threshold`` and :func:`punchline_mismatch` passes.
+    Second pass, for reworded reposts (with punchlines, ``0 < low_threshold < threshold``): two two-part jokes
+    with ``low_threshold <= jac < threshold`` whose punchlines have Jaccard >= ``params.low_punchline`` (the
+    same punchline told with another setup wording). Bool ``(k,)``."""
+    ok = jac >= params.threshold
+    if two_part is None or pmatrix is None:
+        return ok, 0
+    bad = punchline_mismatch(cand, ok, two_part, pmatrix, matrix, params, threads)
+    ok &= ~bad
+    if params.floor() < params.threshold:
+        low = (jac >= params.floor()) & (jac < params.threshold) & two_part[cand[:, 0]] & two_part[cand[:, 1]]
+        if low.any():
+            idx = np.flatnonzero(low)
+            ok[idx] = mh.jaccard_pairs(pmatrix, cand[idx], threads=threads) >= params.low_punchline
+    return ok, int(bad.sum())
 
 
 def pre_plausible(sig: np.ndarray, a: np.ndarray, b: np.ndarray, threshold: float) -> np.ndarray:
@@ -251,7 +313,7 @@ def near_duplicate_labels(
         cand = np.stack([cand // n, cand % n], axis=1)
         plausible = np.concatenate(
             mh.pool_map(
-                lambda c: plausible_pairs(sig, c, params.threshold),
+                lambda c: plausible_pairs(sig, c, params.floor()),
                 np.array_split(cand, 1 + len(cand) // 50_000),
                 threads,
             )
@@ -260,12 +322,11 @@ def near_duplicate_labels(
         cand = cand[plausible]
         res.checked += len(cand)
         jac = mh.jaccard_pairs(matrix, cand, threads=threads)
-        ok = jac >= params.threshold
-        res.rejected_text += int((~ok).sum())
-        if pmatrix is not None and ok.any():
-            bad = punchline_mismatch(cand, ok, two_part, pmatrix, matrix, params.punchline_threshold, threads)
-            ok &= ~bad
-            res.rejected_punchline += int(bad.sum())
+        res.rejected_text += int((jac < params.floor()).sum())
+        ok, rejected = accept_pairs(
+            cand, jac, two_part if pmatrix is not None else None, pmatrix, matrix, params, threads
+        )
+        res.rejected_punchline += rejected
         if ok.any():
             edges.append(cand[ok])
             scores.append(jac[ok])

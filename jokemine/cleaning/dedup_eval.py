@@ -1,4 +1,6 @@
-"""Precision and recall of near-duplicate clusters on the labeled real pairs (``tests/data/near_dup_pairs.csv``).
+"""Precision and recall of near-duplicate clusters on labeled real pairs: ``tests/data/near_dup_pairs.csv`` (the
+pairs the settings were chosen on) and ``tests/data/near_dup_heldout.csv`` (held out: dev/test halves; its corpus
+adds three New Yorker caption contests, :func:`caption_rows`).
 
 The corpus is every record that entered deduplication in a clean run of ``configs/real-offline.toml`` (rows with a
 ``dup_cluster``) plus the 5,407 rows of ``wonhyukchoi-2019-reposts/2019_jokes_reposts.csv`` (ids
@@ -19,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from jokemine.cleaning import minhash as mh
-from jokemine.cleaning.dedup import NearDupParams, NearDupResult, near_duplicate_labels
+from jokemine.cleaning.dedup import NearDupParams, NearDupResult, dedup_punchline, near_duplicate_labels
 from jokemine.cleaning.text import fix_text
 
 _REDDIT_ID = re.compile(r"/comments/([a-z0-9]+)/")
@@ -53,11 +55,43 @@ def wonhyuk_rows(real: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["id", "text", "punchline"])
 
 
-def labeled_corpus(clean: pd.DataFrame, real: Path) -> pd.DataFrame:
-    """``id``, ``text``, ``punchline`` of every deduplicated record of ``clean`` (a clean run as a frame with an
-    ``id`` column) plus the wonhyuk rows."""
-    base = clean.loc[clean["dup_cluster"].notna(), ["id", "text", "punchline"]]
-    return pd.concat([base, wonhyuk_rows(real)], ignore_index=True).drop_duplicates("id")
+CAPTION_CONTESTS = ("520", "600", "650")
+"""New Yorker caption contests whose captions join the held-out corpus (``tests/data/near_dup_heldout.csv``)."""
+
+
+def caption_rows(real: Path, contests: tuple[str, ...] = CAPTION_CONTESTS) -> pd.DataFrame:
+    """Captions of ``contests`` from ``real/../extra/newyorker-caption-contest/summaries.tar.zst`` as ``id``
+    (``nyc:<contest>:<target_id, or rank in files without it>``), ``text`` (fix_text), ``punchline`` (None)."""
+    import io
+    import tarfile
+
+    import zstandard
+
+    rows = []
+    path = real.parent / "extra" / "newyorker-caption-contest" / "summaries.tar.zst"
+    with path.open("rb") as fh, tarfile.open(fileobj=zstandard.ZstdDecompressor().stream_reader(fh), mode="r|") as tar:
+        for m in tar:
+            name = Path(m.name).name
+            contest = name.split("_")[0]
+            f = tar.extractfile(m) if m.isfile() and name.endswith(".csv") and contest in contests else None
+            if f is None:
+                continue
+            for r in csv.DictReader(io.StringIO(f.read().decode("utf-8"))):
+                rows.append((f"nyc:{contest}:{r.get('target_id') or r['rank']}", fix_text(r["caption"]), None))
+    return pd.DataFrame(rows, columns=["id", "text", "punchline"]).drop_duplicates("id")
+
+
+def labeled_corpus(clean: pd.DataFrame, real: Path, captions: bool = False) -> pd.DataFrame:
+    """``id``, ``text``, ``punchline`` of every deduplicated record of ``clean`` (a clean run as a frame with
+    ``id``, ``structure``; punchlines as :func:`jokemine.cleaning.dedup.dedup_punchline` gives them) plus the
+    wonhyuk rows, and with ``captions`` the New Yorker captions of :data:`CAPTION_CONTESTS` (the held-out set's
+    corpus)."""
+    base = clean.loc[clean["dup_cluster"].notna(), ["id", "text", "punchline", "structure"]]
+    punch = [dedup_punchline(p, s) for p, s in zip(base.punchline, base.structure, strict=True)]
+    base = base.assign(punchline=pd.Series(punch, index=base.index, dtype="object"))
+    base = base.drop(columns="structure")
+    parts = [base, wonhyuk_rows(real)] + ([caption_rows(real)] if captions else [])
+    return pd.concat(parts, ignore_index=True).drop_duplicates("id")
 
 
 def cluster_corpus(corpus: pd.DataFrame, params: NearDupParams) -> tuple[np.ndarray, NearDupResult]:

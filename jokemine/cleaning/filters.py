@@ -190,7 +190,7 @@ def build_pairs(rec: Record) -> Record:
     title, body = rec.get("title"), rec.get("body")
     if q and a:
         rec["setup"], rec["punchline"] = q, a
-        rec["kind"], rec["structure"] = "qa", "qa_columns"
+        rec["kind"], rec["structure"], rec["structure_confidence"] = "qa", "qa_columns", None
         rec["text"] = f"{q}\n{a}"
         return rec
     if title or body:
@@ -200,6 +200,7 @@ def build_pairs(rec: Record) -> Record:
         rec["text"] = rec.get("text") or q or a or ""
         parts = split_joke(rec["text"])
     rec["structure"] = parts.method
+    rec["structure_confidence"] = None if parts.method == "title_body" else round(parts.confidence, 4)
     rule = parts.method.removeprefix("body:")
     if not _HAS_TEXT.search(_LINKS.sub("", parts.setup)):  # "[url]", "...", ASCII art: no setup, one text
         rule = "one_liner"

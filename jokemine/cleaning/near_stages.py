@@ -22,7 +22,7 @@ an exact-Jaccard verification that datatrove does not have).
   :data:`ATTACH_ROWS` pairs, so memory is bounded whatever the pairs per partition), then the pair is an edge only
   when the MinHash estimate is plausible, the exact Jaccard of the shingle sets reaches the threshold and the
   punchline check passes (:func:`jokemine.cleaning.dedup.plausible_pairs`,
-  :func:`jokemine.cleaning.dedup.punchline_mismatch`): the same tests as the in-memory search, so the
+  :func:`jokemine.cleaning.dedup.accept_pairs`): the same tests as the in-memory search, so the
   connected components (:mod:`jokemine.cleaning.clusters`) are the same.
 
 Nodes are 64-bit hashes: two different inputs share one with probability ~n^2 / 2^65 (~3e-6 at 10M nodes).
@@ -39,7 +39,14 @@ import pandas as pd
 import pyarrow as pa
 
 from jokemine.cleaning import minhash as mh
-from jokemine.cleaning.dedup import PRE_COLUMNS, NearDupParams, plausible_pairs, pre_plausible, punchline_mismatch
+from jokemine.cleaning.dedup import (
+    PRE_COLUMNS,
+    NearDupParams,
+    accept_pairs,
+    dedup_punchline,
+    plausible_pairs,
+    pre_plausible,
+)
 from jokemine.cleaning.id_merge import LIVE_SCHEMA
 from jokemine.cleaning.shuffle import Work, hash_strings, part_of_hashes, part_of_strings, schema
 from jokemine.pipeline import storage
@@ -162,11 +169,12 @@ NODE_CACHE_SCHEMA = schema(row=pa.int64(), node=pa.uint64())
 def _forms(p1: str, rows: np.ndarray, two_parts: bool) -> tuple[list[str], list[str | None] | None]:
     """Shingle forms of the texts (and, with ``two_parts``, of the punchlines; ``None`` for a one-part joke) of
     pass-1 rows ``rows`` of file ``p1``."""
-    t = storage.read_table(p1, ["text", "punchline"]).take(pa.array(rows, pa.int64()))
+    t = storage.read_table(p1, ["text", "punchline", "structure"]).take(pa.array(rows, pa.int64()))
     forms = [mh.shingle_form(x) for x in t.column("text").to_pylist()]
     if not two_parts:
         return forms, None
-    return forms, [mh.shingle_form(p) if isinstance(p, str) and p else None for p in t.column("punchline").to_pylist()]
+    punch = map(dedup_punchline, t.column("punchline").to_pylist(), t.column("structure").to_pylist())
+    return forms, [mh.shingle_form(p) if isinstance(p, str) and p else None for p in punch]
 
 
 Forms = dict[int, tuple[str, str | None]]  # pass-1 row -> (shingle form of the text, of the punchline or None)
@@ -401,7 +409,7 @@ def cross_buckets(task: BucketTask, rule_for: Callable[[np.ndarray], PairRule]) 
         pre[:, j] = t[c].to_numpy()[order]
     del t
     starts, sizes = _bucket_bounds(band, key)
-    pairs, crossing = _cross_pairs(node, rule_for(node), pre, task.params.threshold, starts, sizes)
+    pairs, crossing = _cross_pairs(node, rule_for(node), pre, task.params.floor(), starts, sizes)
     stats.add("near", "candidate_pairs", n=crossing)
     stats.add("near", "rejected_text", n=crossing - len(pairs))
     da, db = distinct_pairs(pairs["a"].to_numpy(), pairs["b"].to_numpy())  # one pair from several bands
@@ -550,13 +558,13 @@ def _verified(cand: np.ndarray, ends: pa.Table, params: NearDupParams, stats: St
     """Which candidate pairs ``cand`` (int64 ``(k, 2)`` row numbers into ``ends``, a table of
     :data:`NODE_SCHEMA`) are edges, by the tests of :func:`jokemine.cleaning.dedup.near_duplicate_labels`, in its
     order: the MinHash estimate (:func:`jokemine.cleaning.dedup.plausible_pairs`), the exact Jaccard of the
-    shingle sets, the punchline check (:func:`jokemine.cleaning.dedup.punchline_mismatch`). Returns the Jaccard
-    of each pair, float64 ``(k,)``, NaN where it is not an edge."""
+    shingle sets, the punchline check and second pass (:func:`jokemine.cleaning.dedup.accept_pairs`). Returns
+    the Jaccard of each pair, float64 ``(k,)``, NaN where it is not an edge."""
     out = np.full(len(cand), np.nan)
     sig = node_signatures(ends["sig"])
     plausible = np.zeros(len(cand), dtype=bool)
     for lo in range(0, len(cand), PLAUSIBLE_ROWS):  # two (k, num_perm) gathers per chunk
-        plausible[lo : lo + PLAUSIBLE_ROWS] = plausible_pairs(sig, cand[lo : lo + PLAUSIBLE_ROWS], params.threshold)
+        plausible[lo : lo + PLAUSIBLE_ROWS] = plausible_pairs(sig, cand[lo : lo + PLAUSIBLE_ROWS], params.floor())
     stats.add("near", "rejected_text", n=int((~plausible).sum()))
     idx = np.flatnonzero(plausible)
     if not len(idx):
@@ -565,14 +573,13 @@ def _verified(cand: np.ndarray, ends: pa.Table, params: NearDupParams, stats: St
     sub = cand[idx]
     matrix = mh.shingle_matrix(node_shingles(ends["sh"]))
     jac = mh.jaccard_pairs(matrix, sub, batch=1 << 14, threads=1)
-    ok = jac >= params.threshold
-    stats.add("near", "rejected_text", n=int((~ok).sum()))
-    if params.punchline_threshold > 0 and ok.any():
+    stats.add("near", "rejected_text", n=int((jac < params.floor()).sum()))
+    two_part = pmatrix = None
+    if params.punchline_threshold > 0:
         two_part = ends["psh"].is_valid().to_numpy(zero_copy_only=False)
         pmatrix = mh.shingle_matrix(node_shingles(ends["psh"]))
-        bad = punchline_mismatch(sub, ok, two_part, pmatrix, matrix, params.punchline_threshold, threads=1)
-        ok &= ~bad
-        stats.add("near", "rejected_punchline", n=int(bad.sum()))
+    ok, rejected = accept_pairs(sub, jac, two_part, pmatrix, matrix, params, threads=1)
+    stats.add("near", "rejected_punchline", n=rejected)
     out[idx[ok]] = jac[ok]
     return out
 

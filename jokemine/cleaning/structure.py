@@ -177,11 +177,9 @@ def _question(text: str, ends: list[int]) -> JokeParts | None:
     return _parts(text, end, "question", 0.85)
 
 
-def split_joke(text: str, lang: str | None = None) -> JokeParts:
-    """Split one joke (see the module docstring for the rules, in order). ``lang`` (``"en"``, ``"ru"`` or None)
-    is accepted for callers that know it; the rules cover both languages at once, so it does not change the
-    result today. Never raises; an empty text gives an empty ``one_liner``."""
-    del lang
+def rule_split(text: str) -> JokeParts:
+    """The rule cascade alone (see the module docstring, rules 1-5, in order); the learned boundary model uses its
+    pick as a feature. Never raises; an empty text gives an empty ``one_liner``."""
     text = text or ""
     m = _QA.match(text)
     if m:
@@ -199,6 +197,27 @@ def split_joke(text: str, lang: str | None = None) -> JokeParts:
     if ends:
         return _parts(text, ends[-1], "last_sentence", 0.6)
     return JokeParts("", text.strip(), "one_liner", 0.5, 0)
+
+
+def split_joke(text: str, lang: str | None = None) -> JokeParts:
+    """Split one joke: inline ``Q: ... A: ...`` markers first (``qa_marker``); otherwise the learned boundary
+    model (:func:`jokemine.cleaning.boundary.pick`) chooses among sentence starts, turns, quotes and clause
+    starts. ``method`` names the rule whose boundary the model chose (``dialogue``, ``question``,
+    ``last_sentence``), ``turn`` for a boundary inside a sentence or elsewhere, ``one_liner`` for no split;
+    ``confidence`` is the calibrated probability that the boundary is exactly right. ``lang`` is accepted for
+    callers that know it; the model covers English and Russian at once. Never raises."""
+    del lang
+    from jokemine.cleaning.boundary import pick
+
+    text = text or ""
+    rule = rule_split(text)
+    if rule.method == "qa_marker" or not text.strip():
+        return rule
+    choice = pick(text)
+    if choice.offset < 0:
+        return JokeParts("", text.strip(), "one_liner", choice.confidence, 0)
+    method = rule.method if rule.offset == choice.offset and rule.method != "one_liner" else "turn"
+    return _parts(text, choice.offset, method, choice.confidence)
 
 
 def _key(s: str) -> str:

