@@ -1,6 +1,9 @@
 """Joke structure: split one block of text into setup and punchline (English and Russian), deterministically.
 
-:func:`split_joke` tries these rules in order and returns the first that applies (``method``, ``confidence``):
+:func:`split_joke` applies rule 1 below, and otherwise lets the learned boundary model
+(:mod:`jokemine.cleaning.boundary`) choose among candidate boundaries, with the rules' picks among its features.
+:func:`rule_split` is the rule cascade alone: it tries these rules in order and returns the first that applies
+(``method``, the rule's prior ``confidence``):
 
 1. ``qa_marker`` (0.95): inline question/answer markers, ``Q: ... A: ...``, ``Question: ... Answer: ...``,
    ``В: ... О: ...``, ``Вопрос: ... Ответ: ...``; the markers are not part of the parts.
@@ -81,10 +84,10 @@ _LABEL = re.compile(
 
 @dataclass(frozen=True)
 class JokeParts:
-    """A joke split in two. ``setup``: the first part (``""`` for a one-liner); ``punchline``: the rest;
-    ``method``: the rule that split it (see the module docstring); ``confidence``: the rule's prior in [0, 1]
-    (how often that rule's boundary was exactly right on the labeled real texts is in README "Joke structure");
-    ``offset``: where the punchline starts in the text (0 for a one-liner)."""
+    """A joke split in two. ``setup``: the first part (``""`` when nothing is split off); ``punchline``: the rest;
+    ``method``: the rule that split it, or ``turn`` (see :func:`split_joke`); ``confidence``: in [0, 1], the
+    calibrated probability that the boundary is exactly right (:func:`split_joke`) or the rule's prior
+    (:func:`rule_split`); ``offset``: where the punchline starts in the text (0 when nothing is split off)."""
 
     setup: str
     punchline: str
