@@ -115,7 +115,8 @@ FIELDS: tuple[Field, ...] = (
         "structure",
         pa.string(),
         "How setup and punchline were found (`jokemine.cleaning.structure`): `qa_columns`, `title_body`, "
-        "`qa_marker`, `question`, `dialogue`, `last_sentence`, `turn` (a boundary inside a sentence), `one_liner`; "
+        "`qa_marker`, `question`, `dialogue`, `last_sentence`, `sentence` (another sentence, turn or quote start "
+        "than the rule's), `turn` (a cut inside a sentence), `one_liner`; "
         "`body:<rule>` when a Reddit title was a label and the body was split.",
     ),
     Field(

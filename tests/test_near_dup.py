@@ -174,6 +174,8 @@ def test_second_pass_cross_and_mixed_containment_on_real_pairs() -> None:
     assert _accept(texts, punch, before)[0] == [False, False, True, False]  # the old rules: the reverse mistakes
     assert NearDupParams().floor() == 0.4 and NearDupParams(low_threshold=0).floor() == 0.55
     assert NearDupParams(punchline_threshold=0).floor() == 0.55  # no punchlines, no second pass
+    off = _accept(texts, punch, NearDupParams(punchline_threshold=0))[0]  # checks off: text Jaccard alone,
+    assert off == [j >= 0.55 for j in jac]  # as the staged search does
 
 
 def test_a_one_liner_cut_inside_its_sentence_is_one_part_for_dedup() -> None:

@@ -90,14 +90,14 @@ def test_clean_output_every_drop_has_a_reason_and_stats_match(real: Path, tmp_pa
     cc = kept[kept.source == "cc_en"]
     assert (cc.score_kind == "mean_rating").all() and cc.score_norm.between(0, 1).all()
     # one-piece jokes are split (jokemine.cleaning.structure, the learned boundary model); of the 1,000 CleanComedy
-    # EN texts split_joke finds 430 opening questions, 7 Q:/A: markers, 344 sentence boundaries and 219 turns inside
-    # a sentence (one-liners split at the turn; some dropped as duplicates here)
-    assert set(cc.structure) - {"one_liner"} == {"question", "qa_marker", "last_sentence", "turn"}
+    # EN texts split_joke finds 430 opening questions, 7 Q:/A: markers, 344 last sentences, 27 other sentence
+    # starts and 192 cuts inside a sentence (one-liners split at the turn; some dropped as duplicates here)
+    assert set(cc.structure) - {"one_liner"} == {"question", "qa_marker", "last_sentence", "sentence", "turn"}
     assert ((cc.kind == "qa") == cc.structure.isin(["question", "qa_marker"])).all()
     assert ((cc.kind == "single") == (cc.structure == "one_liner")).all()
     # 2026-12-04: at most a few single (a setup that is only "." and a question whose "Edit: TypO" answer is a note)
     assert 395 <= (cc.kind == "qa").sum() <= 437 and (cc.kind == "single").sum() <= 5
-    assert 150 <= (cc.structure == "turn").sum() <= 230
+    assert 150 <= (cc.structure == "turn").sum() <= 200
     assert cc.structure_confidence.between(0, 1).all()
     two = cc[cc.kind != "single"]
     assert (two.setup.str.len() > 0).all() and (two.punchline.str.len() > 0).all()

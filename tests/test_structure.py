@@ -40,6 +40,8 @@ def test_question_then_short_answer_and_runs_of_questions() -> None:
     # the model keeps the rule's answer boundary and names it after the rule
     p = split_joke("How do Frenchmen share files? Pierre to Pierre.")
     assert (p.punchline, p.method) == ("Pierre to Pierre.", "question") and p.confidence > 0.9
+    p = split_joke("- У меня жена беременная.\n- Какой месяц?\n- Ноябрь.")  # the model's turn, not the rule's
+    assert p.method in ("dialogue", "sentence")
 
 
 def test_dialogue_last_turn_and_short_tag(labeled: list) -> None:
@@ -92,6 +94,20 @@ def test_boundary_model_file_candidates_and_calibration() -> None:
     assert "I used to be a banker, but I lost interest."[offs[offs.index(23)] :] == "but I lost interest."
     choice = pick("I used to be a banker, but I lost interest.")
     assert choice.offset == 23 and choice.confidence in cal["accuracy"] and 0 < choice.probability <= 1
+    # a long text stays linear (sets and bisect per candidate): 100,000 characters in well under a second or two
+    assert pick("a\n" * 50_000).offset >= 0
+    from jokemine.cleaning.stage import rules_digest
+
+    rules_digest.cache_clear()
+    before = rules_digest()
+    orig = MODEL_PATH.read_bytes()
+    try:
+        MODEL_PATH.write_bytes(orig + b"\n")  # a refitted model re-cleans: the cache key covers it
+        rules_digest.cache_clear()
+        assert rules_digest() != before
+    finally:
+        MODEL_PATH.write_bytes(orig)
+        rules_digest.cache_clear()
 
 
 def test_reddit_titles_that_are_labels() -> None:

@@ -85,11 +85,17 @@ def _quote_spans(text: str) -> list[tuple[int, int]]:
     """(open, close) offsets of quoted stretches: an opening quote after a space, line start or ``:,(``, to the
     next closing quote character (``"``, ``»``, ``”``, or ``'`` followed by a non-letter)."""
     spans = []
+    unclosed: set[str] = set()  # opening quotes with no closer after an earlier one: none after a later one either
     i = 0
     while i < len(text):
         c = text[i]
         prev = text[i - 1] if i else " "
-        if c in _OPEN_QUOTES and (prev.isspace() or prev in ":,(—–-." or i == 0) and i + 1 < len(text):
+        if (
+            c in _OPEN_QUOTES
+            and c not in unclosed
+            and (prev.isspace() or prev in ":,(—–-." or i == 0)
+            and i + 1 < len(text)
+        ):
             if c == "'" and not text[i + 1].isalpha():
                 i += 1
                 continue
@@ -103,6 +109,7 @@ def _quote_spans(text: str) -> list[tuple[int, int]]:
                 spans.append((i, j))
                 i = j + 1
                 continue
+            unclosed.add(c)
         i += 1
     return spans
 
@@ -114,6 +121,14 @@ def _turns(text: str) -> list[int]:
         if len(inline) >= 2:
             turns = inline
     return turns
+
+
+def sentence_level(text: str) -> set[int]:
+    """Offsets where a sentence, a line, a dialogue turn or a quotation starts: a boundary there is not a cut
+    inside a sentence."""
+    from jokemine.cleaning.structure import sentence_ends
+
+    return set(sentence_ends(text)) | set(_turns(text)) | {a for a, _ in _quote_spans(text)}
 
 
 def candidates(text: str) -> list[int]:
@@ -158,6 +173,9 @@ def features(text: str) -> tuple[list[int], np.ndarray]:
     ends_quote = (bool(stripped) and stripped[-1] in _CLOSE_QUOTES) or stripped[-2:-1] in set(_CLOSE_QUOTES)
     rule = rule_split(text)
     starts = [m.start() for m in _WORD.finditer(text)]
+    sent_set, line_set, turn_set = set(sents), set(lines), set(turns)  # O(1) membership: long texts stay linear
+    quote_open = {a for a, _ in quotes}
+    q_starts, q_ends = [a for a, _ in quotes], [b for _, b in quotes]
     single = len(sents) == 0
     rows = [[0.0] * len(FEATURES) for _ in range(len(cands) + 1)]
     idx = {name: i for i, name in enumerate(FEATURES)}
@@ -169,32 +187,36 @@ def features(text: str) -> tuple[list[int], np.ndarray]:
     for row, o in zip(rows[1:], cands, strict=True):
         before = bisect.bisect_left(starts, o)
         after = len(starts) - before
-        prev = text[:o].rstrip()
-        p = prev[-1:] if prev else ""
+        j = o
+        while j > 0 and text[j - 1].isspace():
+            j -= 1
+        p = text[j - 1] if j else ""  # the last non-space character before the candidate
         word = _WORD.match(text, o)
-        is_sent = o in sents
+        is_sent = o in sent_set
+        is_turn = o in turn_set
+        qk = bisect.bisect_left(q_starts, o) - 1  # the last quote opened before o (quotes do not overlap)
         low = word.group().lower() if word else ""
-        word_only = not is_sent and o not in turns and p.isalnum() and low not in _CONJ_EN | _CONJ_RU
+        word_only = not is_sent and not is_turn and p.isalnum() and low not in _CONJ_EN | _CONJ_RU
         f = {
             "frac_after": (len(text) - o) / max(1, len(text)),
             "log_words_after": math.log1p(after),
             "log_words_before": math.log1p(before),
             "sentence": float(is_sent),
-            "line": float(o in lines),
+            "line": float(o in line_set),
             "last_sentence": float(bool(sents) and o == sents[-1]),
             "last_line": float(bool(lines) and o == lines[-1]),
-            "turn": float(o in turns),
+            "turn": float(is_turn),
             "last_turn": float(bool(turns) and o == turns[-1]),
             "prev_turn": float(len(turns) >= 2 and o == turns[-2]),
-            "quote": float(any(a == o for a, _ in quotes)),
+            "quote": float(o in quote_open),
             "last_quote": float(o == last_q),
             "said_before": float(bool(_SAY.search(text[max(0, o - 40) : o]))),
-            "in_quote": float(any(a < o <= b for a, b in quotes)),
-            "clause": float(not is_sent and o not in turns),
+            "in_quote": float(qk >= 0 and o <= q_ends[qk]),
+            "clause": float(not is_sent and not is_turn),
             "after_comma": float(p in ",;"),
             "after_dash": float(p in "-–—"),
             "after_colon": float(p == ":"),
-            "after_ellipsis": float(prev.endswith(("...", "…"))),
+            "after_ellipsis": float(text[max(0, j - 3) : j] == "..." or text[j - 1 : j] == "…" if j else False),
             "after_question": float(p == "?"),
             "after_stop": float(p in ".!"),
             "conj": float(low in _CONJ_EN | _CONJ_RU),

@@ -98,7 +98,8 @@ class NearDupParams:
 
     def floor(self) -> float:
         """The lowest text Jaccard any pair is accepted at: ``low_threshold`` when the second pass is on (it needs
-        the punchline check), else ``threshold``. The MinHash prefilters keep pairs that may reach it."""
+        the punchline check), else ``threshold``. The MinHash prefilters keep candidates that may reach it; the
+        LSH banding stays tuned to ``threshold``, so a pair at 0.4 is a candidate with probability 0.77 (56 x 4)."""
         if self.punchline_threshold > 0 and 0 < self.low_threshold < self.threshold:
             return self.low_threshold
         return self.threshold
@@ -201,7 +202,7 @@ def accept_pairs(
     with ``low_threshold <= jac < threshold`` whose punchlines have Jaccard >= ``params.low_punchline`` (the
     same punchline told with another setup wording). Bool ``(k,)``."""
     ok = jac >= params.threshold
-    if two_part is None or pmatrix is None:
+    if two_part is None or pmatrix is None or params.punchline_threshold <= 0:  # punchline checks off
         return ok, 0
     bad = punchline_mismatch(cand, ok, two_part, pmatrix, matrix, params, threads)
     ok &= ~bad

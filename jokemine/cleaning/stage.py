@@ -175,12 +175,13 @@ def run_pass1(task: Pass1Task) -> ShardResult:
 
 @functools.cache
 def rules_digest() -> str:
-    """Hex BLAKE2b-96 of the source of the cleaning rules (``jokemine/cleaning/*.py``, ``jokemine/schema.py``):
+    """Hex BLAKE2b-96 of the source of the cleaning rules (``jokemine/cleaning/*.py``, their data files
+    ``jokemine/cleaning/*.json`` such as the fitted boundary model, ``jokemine/schema.py``):
     caches and settings digests include it, so output cleaned by other rules is never reused, even without a
     version bump (a development checkout)."""
     root = Path(__file__).resolve().parent
     h = hashlib.blake2b(digest_size=12)
-    for path in sorted([*root.glob("*.py"), root.parent / "schema.py"]):
+    for path in sorted([*root.glob("*.py"), *root.glob("*.json"), root.parent / "schema.py"]):
         h.update(path.name.encode() + b"\x00" + path.read_bytes() + b"\x00")
     return h.hexdigest()
 

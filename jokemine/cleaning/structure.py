@@ -206,11 +206,12 @@ def split_joke(text: str, lang: str | None = None) -> JokeParts:
     """Split one joke: inline ``Q: ... A: ...`` markers first (``qa_marker``); otherwise the learned boundary
     model (:func:`jokemine.cleaning.boundary.pick`) chooses among sentence starts, turns, quotes and clause
     starts. ``method`` names the rule whose boundary the model chose (``dialogue``, ``question``,
-    ``last_sentence``), ``turn`` for a boundary inside a sentence or elsewhere, ``one_liner`` for no split;
+    ``last_sentence``), else ``sentence`` for another sentence, line, turn or quote start, ``turn`` for a cut
+    inside a sentence, ``one_liner`` for no split;
     ``confidence`` is the calibrated probability that the boundary is exactly right. ``lang`` is accepted for
     callers that know it; the model covers English and Russian at once. Never raises."""
     del lang
-    from jokemine.cleaning.boundary import pick
+    from jokemine.cleaning.boundary import pick, sentence_level
 
     text = text or ""
     rule = rule_split(text)
@@ -219,7 +220,10 @@ def split_joke(text: str, lang: str | None = None) -> JokeParts:
     choice = pick(text)
     if choice.offset < 0:
         return JokeParts("", text.strip(), "one_liner", choice.confidence, 0)
-    method = rule.method if rule.offset == choice.offset and rule.method != "one_liner" else "turn"
+    if rule.offset == choice.offset and rule.method != "one_liner":
+        method = rule.method
+    else:  # another sentence, turn or quote start than the rule's, or a cut inside a sentence
+        method = "sentence" if choice.offset in sentence_level(text) else "turn"
     return _parts(text, choice.offset, method, choice.confidence)
 
 
