@@ -105,7 +105,12 @@ def predict(x: np.ndarray, w: np.ndarray) -> tuple[int, float]:
     return int(p.argmax()), float(p.max())
 
 
-def cross_val(dev: list[tuple[np.ndarray, int]], extra: list[tuple[np.ndarray, int, float]], lam: float, weak_w: float):
+Example = tuple[np.ndarray, int, float]  # features, index of the labeled candidate, weight in the loss
+
+
+def cross_val(dev: list[tuple[np.ndarray, int]], extra: list[Example], lam: float) -> list[tuple[int, float]]:
+    """5-fold cross-validation over ``dev`` (each fold fitted on the other folds + ``extra``): per dev text, whether
+    the held-out pick was the labeled candidate and its probability."""
     rng = random.Random(SEED)
     order = list(range(len(dev)))
     rng.shuffle(order)
@@ -114,7 +119,7 @@ def cross_val(dev: list[tuple[np.ndarray, int]], extra: list[tuple[np.ndarray, i
     for fold in folds:
         held = set(fold)
         train = [(x, y, 1.0) for i, (x, y) in enumerate(dev) if i not in held]
-        train += [(x, y, w if w == 1.0 else weak_w) for x, y, w in extra]
+        train += extra
         w = fit(train, lam)
         for i in fold:
             k, p = predict(dev[i][0], w)
@@ -178,7 +183,7 @@ def main() -> None:
     best = None
     for lam in (0.1, 1.0, 10.0):
         for weak_w in (0.0, 0.1, 0.3):
-            hits = cross_val(dev, extra + [(x, y, -1.0) for x, y, _ in weak] if weak_w else extra, lam, weak_w)
+            hits = cross_val(dev, extra + [(x, y, weak_w) for x, y, _ in weak] if weak_w else extra, lam)
             acc = sum(h for h, _ in hits) / len(dev_rows)
             print(f"lambda {lam:5} weak weight {weak_w}: dev CV accuracy {acc:.3f}")
             if best is None or acc > best[0]:

@@ -24,8 +24,12 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from jokemine.cleaning.structure import JokeParts
 
 MODEL_PATH = Path(__file__).with_name("boundary_model.json")
 _CONJ_EN = {
@@ -67,18 +71,30 @@ FEATURES = [
 
 @dataclass(frozen=True)
 class Pick:
-    """The chosen boundary: ``offset`` into the text (-1: no split), the model's ``probability`` of it, and
-    ``confidence``, that probability calibrated on held-out dev predictions."""
+    """The chosen boundary: ``offset`` into the text (-1: no split), the model's ``probability`` of it,
+    ``confidence``, that probability calibrated on held-out dev predictions, and ``sentence_level``: whether a
+    sentence, line, dialogue turn or quotation starts there (else it cuts inside a sentence)."""
 
     offset: int
     probability: float
     confidence: float
+    sentence_level: bool = False
 
 
-def _skip_space(text: str, i: int) -> int:
-    while i < len(text) and text[i].isspace():
-        i += 1
-    return i
+@dataclass(frozen=True)
+class _Scan:
+    """What the candidates and features of one text are built from, computed once: sentence starts
+    (:func:`jokemine.cleaning.structure.sentence_ends`), dialogue turns and quoted stretches."""
+
+    ends: list[int]
+    turns: list[int]
+    quotes: list[tuple[int, int]]
+
+
+def _scan(text: str) -> _Scan:
+    from jokemine.cleaning.structure import sentence_ends
+
+    return _Scan(sentence_ends(text), _turns(text), _quote_spans(text))
 
 
 def _quote_spans(text: str) -> list[tuple[int, int]]:
@@ -123,21 +139,15 @@ def _turns(text: str) -> list[int]:
     return turns
 
 
-def sentence_level(text: str) -> set[int]:
-    """Offsets where a sentence, a line, a dialogue turn or a quotation starts: a boundary there is not a cut
-    inside a sentence."""
-    from jokemine.cleaning.structure import sentence_ends
-
-    return set(sentence_ends(text)) | set(_turns(text)) | {a for a, _ in _quote_spans(text)}
-
-
 def candidates(text: str) -> list[int]:
     """Offsets where a punchline may start (sorted, each with at least one word after it), not counting "no
     split" (-1)."""
-    from jokemine.cleaning.structure import sentence_ends
+    return _candidates(text, _scan(text))
 
-    out = set(sentence_ends(text)) | set(_turns(text))
-    out.update(a for a, _ in _quote_spans(text))
+
+def _candidates(text: str, scan: _Scan) -> list[int]:
+    out = set(scan.ends) | set(scan.turns)
+    out.update(a for a, _ in scan.quotes)
     for m in re.finditer(r"(?:[,;:]|\s[-–—]+|\.\.\.|…|[?!])\s+", text):
         out.add(m.end())
     words = list(_WORD.finditer(text))
@@ -151,16 +161,21 @@ def candidates(text: str) -> list[int]:
     return sorted(o for o in out if first_end <= o <= last_start)
 
 
-def features(text: str) -> tuple[list[int], np.ndarray]:
+def features(text: str, rule: JokeParts | None = None) -> tuple[list[int], np.ndarray]:
     """Candidates of ``text`` (``-1`` first, then :func:`candidates`) and their feature matrix ``(k, len(FEATURES))``
-    (float64; names in :data:`FEATURES`)."""
-    from jokemine.cleaning.structure import rule_split, sentence_ends
+    (float64; names in :data:`FEATURES`). ``rule``: :func:`jokemine.cleaning.structure.rule_split` of ``text``
+    when the caller has it already."""
+    return _features(text, _scan(text), rule)
 
-    cands = candidates(text)
-    sents = [o for o in sentence_ends(text) if _WORD.search(text, o)]
+
+def _features(text: str, scan: _Scan, rule: JokeParts | None) -> tuple[list[int], np.ndarray]:
+    from jokemine.cleaning.structure import rule_split
+
+    cands = _candidates(text, scan)
+    sents = [o for o in scan.ends if _WORD.search(text, o)]
     lines = [m.end() for m in re.finditer(r"\n\s*", text) if _WORD.search(text, m.end())]
-    turns = _turns(text)
-    quotes = _quote_spans(text)
+    turns = scan.turns
+    quotes = scan.quotes
     last_q = quotes[-1][0] if quotes else -1
     if len(quotes) >= 2:  # "...," he said, "...": one utterance in two quotes
         for (a0, b0), (a1, _) in zip(quotes[-2::-1], quotes[:0:-1], strict=False):
@@ -171,7 +186,7 @@ def features(text: str) -> tuple[list[int], np.ndarray]:
                 break
     stripped = text.rstrip()
     ends_quote = (bool(stripped) and stripped[-1] in _CLOSE_QUOTES) or stripped[-2:-1] in set(_CLOSE_QUOTES)
-    rule = rule_split(text)
+    rule = rule if rule is not None else rule_split(text)
     starts = [m.start() for m in _WORD.finditer(text)]
     sent_set, line_set, turn_set = set(sents), set(lines), set(turns)  # O(1) membership: long texts stay linear
     quote_open = {a for a, _ in quotes}
@@ -259,10 +274,12 @@ def calibrate(p: float, edges: list[float], accuracy: list[float]) -> float:
     return accuracy[min(bisect.bisect_left(edges, p), len(accuracy) - 1)]
 
 
-def pick(text: str, weights: np.ndarray | None = None) -> Pick:
+def pick(text: str, weights: np.ndarray | None = None, rule: JokeParts | None = None) -> Pick:
     """The best boundary of ``text`` under the fitted model (or ``weights``; then ``confidence`` is the raw
-    probability). Raises ValueError when the model file does not match :data:`FEATURES`."""
-    offs, x = features(text)
+    probability); ``rule`` as in :func:`features`. Raises ValueError when the model file does not match
+    :data:`FEATURES`."""
+    scan = _scan(text)
+    offs, x = _features(text, scan, rule)
     w = weights
     edges: list[float] = []
     acc: list[float] = []
@@ -273,4 +290,6 @@ def pick(text: str, weights: np.ndarray | None = None) -> Pick:
     prob = s / s.sum()
     k = int(prob.argmax())
     p = float(prob[k])
-    return Pick(offs[k], p, calibrate(p, edges, acc) if edges else p)
+    o = offs[k]
+    level = o in scan.ends or o in scan.turns or any(a == o for a, _ in scan.quotes)
+    return Pick(o, p, calibrate(p, edges, acc) if edges else p, level)

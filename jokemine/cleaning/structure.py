@@ -211,19 +211,19 @@ def split_joke(text: str, lang: str | None = None) -> JokeParts:
     ``confidence`` is the calibrated probability that the boundary is exactly right. ``lang`` is accepted for
     callers that know it; the model covers English and Russian at once. Never raises."""
     del lang
-    from jokemine.cleaning.boundary import pick, sentence_level
+    from jokemine.cleaning.boundary import pick
 
     text = text or ""
     rule = rule_split(text)
     if rule.method == "qa_marker" or not text.strip():
         return rule
-    choice = pick(text)
+    choice = pick(text, rule=rule)
     if choice.offset < 0:
         return JokeParts("", text.strip(), "one_liner", choice.confidence, 0)
     if rule.offset == choice.offset and rule.method != "one_liner":
         method = rule.method
     else:  # another sentence, turn or quote start than the rule's, or a cut inside a sentence
-        method = "sentence" if choice.offset in sentence_level(text) else "turn"
+        method = "sentence" if choice.sentence_level else "turn"
     return _parts(text, choice.offset, method, choice.confidence)
 
 
