@@ -1,4 +1,5 @@
-"""The ``jokemine`` command: ``scrape``, ``clean``, ``publish``, ``finetune``, ``refresh``, ``schedule``, ``status``.
+"""The ``jokemine`` command: ``scrape``, ``clean``, ``publish``, ``finetune``, ``refresh``, ``schedule``, ``status``,
+``sources inspect``.
 
 Global options (before the command): ``--config PATH`` (default: ``./jokemine.toml``, else
 ``./configs/default.toml``), ``--data-dir PATH`` (overrides ``[paths] data_dir``), ``--verbose``.
@@ -311,6 +312,39 @@ def status(ctx: typer.Context) -> None:
 
     cfg, data_dir = ctx.obj.load()
     for line in status_lines(cfg, data_dir):
+        typer.echo(line)
+
+
+sources_app = typer.Typer(
+    no_args_is_help=True, help="Look at joke files before configuring a source (`sources inspect PATH`)."
+)
+app.add_typer(sources_app, name="sources")
+
+
+@sources_app.command("inspect")
+@user_errors
+def sources_inspect(
+    path: Annotated[Path, typer.Argument(help="A joke file or archive (any shape a table source reads).")],
+    format_: Annotated[str | None, typer.Option("--format", help="Read as this format instead of detecting.")] = None,
+    records_path: Annotated[
+        str | None, typer.Option("--records-path", help="JSON/YAML key path or XML element path of the records.")
+    ] = None,
+    delimiter: Annotated[str | None, typer.Option("--delimiter", help="CSV delimiter (sniffed when unset).")] = None,
+    members: Annotated[str | None, typer.Option("--members", help="Glob of the archive members to read.")] = None,
+    encoding: Annotated[str, typer.Option("--encoding", help="Text encoding (a byte order mark wins).")] = "utf-8",
+) -> None:
+    """Print the detected shape of PATH, its record count, columns with examples, what would be quarantined, and a
+    [[sources]] block to start from."""
+    from jokemine.errors import BadArgument
+    from jokemine.scrapers.files import check_regular
+    from jokemine.scrapers.shapes import FORMATS, ShapeOptions
+    from jokemine.scrapers.survey import inspect_file, render
+
+    if format_ is not None and format_ not in FORMATS:
+        raise BadArgument(f"--format {format_!r}: use one of {', '.join(FORMATS)}")
+    check_regular(path)
+    opts = ShapeOptions(format=format_, delimiter=delimiter, records_path=records_path, encoding=encoding)
+    for line in render(path, inspect_file(path, opts, members), opts, members):
         typer.echo(line)
 
 

@@ -31,14 +31,31 @@ TABLE_FIELDS = (
     "text",
     "title",
     "body",
+    "setup",
+    "punchline",
     "question",
     "answer",
     "score",
     "score_kind",
+    "votes_up",
+    "votes_down",
+    "upvote_ratio",
+    "num_comments",
     "category",
+    "tags",
     "created",
     "lang",
+    "url",
+    "author",
+    "nsfw",
+    "is_self",
+    "stickied",
+    "distinguished",
 )
+"""Schema fields a table source maps to columns (``columns``), in the order the README lists them."""
+TableFormat = Literal["csv", "tsv", "json", "jsonl", "parquet", "text", "xml", "yaml", "sqlite"]
+CAPTION_VOTE_VALUES = {"funny": 3.0, "somewhat_funny": 2.0, "somewhat": 2.0, "unfunny": 1.0}
+"""The value of each vote label of the New Yorker caption contest (NEXT: funny 3, somewhat funny 2, unfunny 1)."""
 
 
 class _Model(BaseModel):
@@ -124,53 +141,143 @@ class RedditDumpSource(_FileSource):
 
 
 class ColumnMap(_Model):
-    """``columns`` of a table source: schema field -> column name (or JSON key) in the file."""
+    """``columns`` of a table source: schema field -> column name, JSON key or dotted path (``meta.score``;
+    ``"."`` is the whole record, for files of plain strings). ``votes``: vote label -> column holding its count
+    (``{ funny = "funny", somewhat = "somewhat_funny", unfunny = "unfunny" }``): ``score`` becomes the mean vote
+    (values from ``vote_values``; caption-contest labels have defaults) with the counts kept in ``vote_counts``.
+    """
 
     id: str | None = None
     text: str | None = None
     title: str | None = None
     body: str | None = None
+    setup: str | None = None
+    punchline: str | None = None
     question: str | None = None
     answer: str | None = None
     score: str | None = None
     score_kind: str | None = None
+    votes_up: str | None = None
+    votes_down: str | None = None
+    upvote_ratio: str | None = None
+    num_comments: str | None = None
     category: str | None = None
+    tags: str | None = None
     created: str | None = None
     lang: str | None = None
+    url: str | None = None
+    author: str | None = None
+    nsfw: str | None = Field(None, validation_alias=AliasChoices("nsfw", "over_18"))
+    is_self: str | None = None
+    stickied: str | None = None
+    distinguished: str | None = None
+    votes: dict[str, str] | None = None
+    vote_values: dict[str, float] | None = None
 
     @model_validator(mode="after")
     def _has_text(self) -> ColumnMap:
-        if bool(self.question) != bool(self.answer):
-            raise ValueError("'question' and 'answer' must be mapped together")
-        if not (self.text or self.title or (self.question and self.answer)):
-            raise ValueError("map 'text', or 'title' (+ 'body'), or both 'question' and 'answer'")
+        for a, b in (("question", "answer"), ("setup", "punchline")):
+            if bool(getattr(self, a)) != bool(getattr(self, b)):
+                raise ValueError(f"{a!r} and {b!r} must be mapped together")
+        if not (self.text or self.title or self.question or self.setup):
+            raise ValueError("map 'text', or 'title' (+ 'body'), or 'setup' + 'punchline', or 'question' + 'answer'")
+        if self.votes is not None:
+            if not self.votes:
+                raise ValueError("'votes' maps no vote label")
+            if self.score:
+                raise ValueError("map either 'score' or 'votes' (the score is then the mean vote)")
+            values = {**CAPTION_VOTE_VALUES, **(self.vote_values or {})}
+            unknown = [k for k in self.votes if k not in values and _number(k) is None]
+            if unknown:
+                raise ValueError(
+                    f"vote label(s) {unknown!r} have no value: give `vote_values = {{ {unknown[0]} = <number> }}`"
+                )
+        elif self.vote_values:
+            raise ValueError("'vote_values' without 'votes'")
         return self
 
     def mapped(self) -> dict[str, str]:
-        """Field -> column for the mapped fields only."""
-        return {k: v for k, v in self.model_dump().items() if v}
+        """Field -> column for the mapped single-column fields only (``votes`` not included)."""
+        return {k: v for k, v in self.model_dump(exclude={"votes", "vote_values"}).items() if v}
+
+    def vote_weights(self) -> dict[str, float]:
+        """Vote label -> its value, for the mapped ``votes``."""
+        values = {**CAPTION_VOTE_VALUES, **(self.vote_values or {})}
+        return {k: values[k] if k in values else float(_number(k) or 0.0) for k in self.votes or {}}
+
+    def columns_read(self) -> list[str]:
+        """Every column the mapping reads (single fields and vote counts)."""
+        return [*self.mapped().values(), *(self.votes or {}).values()]
+
+
+def _number(s: str) -> float | None:
+    try:
+        return float(s)
+    except ValueError:
+        return None
+
+
+class JoinConfig(_Model):
+    """``join`` of a table source: a sidecar file of labels or scores (any shape a table source reads) joined to
+    the rows by id: ``on`` is the sidecar's id column (matched to the row's mapped ``id``), ``columns`` maps schema
+    fields (e.g. ``score``, ``category``, ``tags``) to sidecar columns; a row without a sidecar entry keeps its own
+    values."""
+
+    path: str
+    on: str
+    columns: dict[str, str]
+    format: TableFormat | None = None
+    delimiter: str | None = Field(None, min_length=1, max_length=1)
+
+    @field_validator("columns")
+    @classmethod
+    def _known_fields(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = [k for k in v if k not in TABLE_FIELDS or k in ("id",)]
+        if bad:
+            raise ValueError(f"unknown field(s) {bad!r}; use fields of `columns` other than 'id'")
+        return v
 
 
 class TableSource(_FileSource):
-    """``kind = "table"``: CSV / TSV / JSON (array of objects) / JSONL with a column mapping.
+    """``kind = "table"``: joke files of any common shape (:mod:`jokemine.scrapers.shapes`: JSON, JSONL, CSV/TSV,
+    Parquet, plain text, XML, YAML, SQLite; compressed or in ``.zip``/``.tar*`` archives) with a column mapping.
 
-    ``format`` defaults from the extension (``.csv``, ``.tsv``, ``.json``, ``.jsonl``/``.ndjson``);
-    ``delimiter`` (CSV) defaults to ``,`` (``\\t`` for TSV); ``encoding`` defaults to ``utf-8`` (``utf-8-sig``
-    strips a BOM; use ``cp1251`` etc. for legacy files). ``score_kind`` and ``lang`` give constants for the
-    whole source when the file has no such column. A declared ``lang`` skips language identification.
-    ``markup``: how the text fields are written: ``plain`` (default), ``reddit`` (Reddit markdown, as in a table
-    exported from Reddit: cleaned like a dump's posts) or ``html`` (``<br>``, ``<p>`` become line breaks, other
-    tags are removed, entities decoded).
+    ``format`` is detected from the content (then the extension) when unset; ``delimiter`` (CSV) is sniffed
+    among ``,`` ``;`` tab ``|``; ``header``: whether a CSV has a header row (default: yes, unless every mapped
+    column is a number, ``"1"`` = first column); ``records_path``: dotted key path of the record list in a JSON or
+    YAML object, or element path of the records in XML; ``text_split``: ``line``, ``blank_line``, ``marker``
+    (``marker`` line, default ``%``) or ``fields`` (``key: value`` blocks); ``table``/``query``: SQLite;
+    ``members``: glob of the archive members to read. ``encoding`` defaults to ``utf-8`` (a BOM decides; use
+    ``cp1251`` etc. for legacy files). ``columns`` maps schema fields (:data:`TABLE_FIELDS`) to columns; left out,
+    each record is the text (``{ text = "." }``, for files of plain strings or lines). ``constants``: field ->
+    value for every row, with ``{stem}``/``{name}``/``{parent}`` of the file (or archive member) filled in
+    (``category = "{stem}"``).
+    ``id_scope``: ``file`` (ids are unique per file: ``<file>:<id>``) or ``source``; default ``file`` when ``id`` is
+    mapped and ``path`` is a glob or a list (so adding a file never changes ids), and for archive members.
+    ``score_kind`` and ``lang`` give constants for the whole source when the file has no such column. A declared
+    ``lang`` skips language identification. ``markup``: how the text fields are written: ``plain`` (default),
+    ``reddit`` (Reddit markdown, as in a table exported from Reddit: cleaned like a dump's posts) or ``html``
+    (``<br>``, ``<p>`` become line breaks, other tags are removed, entities decoded).
     """
 
     kind: Literal["table"]
     markup: Literal["plain", "reddit", "html"] = "plain"
-    format: Literal["csv", "tsv", "json", "jsonl"] | None = None
+    format: TableFormat | None = None
     delimiter: str | None = Field(None, min_length=1, max_length=1)
     quotechar: str = Field('"', min_length=1, max_length=1)
+    header: bool | None = None
+    records_path: str | None = Field(None, min_length=1)
+    text_split: Literal["line", "blank_line", "marker", "fields"] | None = None
+    marker: str = Field("%", min_length=1)
+    table: str | None = None
+    query: str | None = None
+    members: str | None = None
     encoding: str = "utf-8"
-    columns: ColumnMap
-    score_kind: Literal["upvotes", "net_votes", "mean_rating", "likes"] | None = None
+    columns: ColumnMap = Field(default_factory=lambda: ColumnMap(text="."))
+    constants: dict[str, str] = {}
+    join: JoinConfig | None = None
+    id_scope: Literal["file", "source"] | None = None
+    score_kind: Literal["upvotes", "net_votes", "mean_rating", "likes", "caption_votes"] | None = None
     lang: str | None = Field(None, pattern=r"^[a-z]{2,3}(-[A-Za-z]+)?$")
 
     @field_validator("encoding")
@@ -184,13 +291,34 @@ class TableSource(_FileSource):
             raise ValueError(f"unknown encoding {v!r}") from e
         return v
 
+    @field_validator("constants")
+    @classmethod
+    def _constant_fields(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = [k for k in v if k not in ("category", "tags", "lang", "score_kind", "url", "author", "created")]
+        if bad:
+            raise ValueError(
+                f"no constant for field(s) {bad!r}: use category, tags, lang, score_kind, url, author, created"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _shape_keys(self) -> TableSource:
+        if self.table and self.query:
+            raise ValueError("set `table` or `query`, not both")
+        if self.format and self.format not in ("csv", "tsv") and (self.delimiter or self.header is not None):
+            raise ValueError(f"`delimiter`/`header` are for csv/tsv files, not format {self.format!r}")
+        if self.join and not self.columns.id:
+            raise ValueError("`join` needs `columns.id` (the rows' id, matched to the sidecar's `on` column)")
+        return self
+
     def format_for(self, path: Path) -> str:
-        """The table format of ``path``: ``format`` if set, else from the extension (``csv`` if unknown)."""
+        """The table format ``path``'s name suggests: ``format`` if set, else from the extension (``csv`` if
+        unknown). The reader itself decides from the content (:func:`jokemine.scrapers.shapes.detect`)."""
         if self.format:
             return self.format
-        suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".zst")]
-        ext = suffixes[-1] if suffixes else ""
-        return {".tsv": "tsv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(ext, "csv")
+        from jokemine.scrapers.shapes import format_by_name
+
+        return format_by_name(str(path)) or "csv"
 
 
 LISTING_PATTERN = r"^(new|hot|rising|(top|controversial)(:(hour|day|week|month|year|all))?)$"

@@ -17,9 +17,11 @@ KINDS = ("setup_punch", "qa", "single")
 """``setup_punch``: a setup and a punchline; ``qa``: the setup is a question (also filled as question/answer);
 ``single``: one block of text (split into parts in a later stage)."""
 
-SCORE_KINDS = ("upvotes", "net_votes", "mean_rating", "likes")
+SCORE_KINDS = ("upvotes", "net_votes", "mean_rating", "likes", "caption_votes")
 """``upvotes``: Reddit ``score`` (upvotes minus downvotes, as Reddit reports it); ``net_votes``: plus minus minus
-votes on a site; ``mean_rating``: mean of annotator ratings (CleanComedy: 1-5); ``likes``: a plain like count."""
+votes on a site; ``mean_rating``: mean of annotator ratings (CleanComedy: 1-5); ``likes``: a plain like count;
+``caption_votes``: mean of labelled votes (New Yorker caption contest: funny 3, somewhat funny 2, unfunny 1), the
+counts in ``vote_counts``."""
 
 SPLITS = ("train", "validation", "test")
 
@@ -114,7 +116,8 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "structure",
         pa.string(),
-        "How setup and punchline were found (`jokemine.cleaning.structure`): `qa_columns`, `title_body`, "
+        "How setup and punchline were found (`jokemine.cleaning.structure`): `qa_columns`, `setup_columns`, "
+        "`title_body`, "
         "`qa_marker`, `question`, `dialogue`, `last_sentence`, `sentence` (another sentence, turn or quote start "
         "than the rule's), `turn` (a cut inside a sentence), `one_liner`; "
         "`body:<rule>` when a Reddit title was a label and the body was split.",
@@ -124,7 +127,8 @@ FIELDS: tuple[Field, ...] = (
         pa.float32(),
         "Calibrated probability that the setup/punchline boundary of a one-piece text is exactly right (the learned "
         "boundary model, `jokemine.cleaning.boundary`; reliability on held-out labels in the card); 0.95 for "
-        "`qa_marker`; null when the source gave the parts (`qa_columns`, `title_body`).",
+        "`qa_marker`; null when the source gave the parts (`qa_columns`, `setup_columns`, "
+        "`title_body`).",
     ),
     Field("setup", pa.string(), "First part of a two-part joke (also set for `qa`)."),
     Field("punchline", pa.string(), "Second part of a two-part joke (also set for `qa`)."),
@@ -146,7 +150,11 @@ FIELDS: tuple[Field, ...] = (
         "read; null when unknown. Of several observations of one id the latest wins (see README).",
     ),
     Field("score", pa.float64(), "Raw like count or rating as the origin reports it (see `score_kind`)."),
-    Field("score_kind", pa.string(), "`upvotes`, `net_votes`, `mean_rating` or `likes`; null when unscored."),
+    Field(
+        "score_kind",
+        pa.string(),
+        "`upvotes`, `net_votes`, `mean_rating`, `likes` or `caption_votes`; null when unscored.",
+    ),
     Field(
         "score_norm",
         pa.float64(),
@@ -155,6 +163,12 @@ FIELDS: tuple[Field, ...] = (
     ),
     Field("votes_up", pa.int64(), "Up (plus) votes, where the origin shows them (anekdot.ru)."),
     Field("votes_down", pa.int64(), "Down (minus) votes, where the origin shows them; `score` = up - down then."),
+    Field(
+        "vote_counts",
+        pa.list_(pa.struct([pa.field("label", pa.string()), pa.field("count", pa.int64())])),
+        "Votes per label where the origin counts labelled votes (a caption contest's funny / somewhat_funny / "
+        "unfunny); `score` is then their mean value (`caption_votes`). Null elsewhere.",
+    ),
     Field("upvote_ratio", pa.float64(), "Reddit upvote ratio in [0, 1], when the origin has it."),
     Field("num_comments", pa.int64(), "Number of comments, when the origin has it."),
     Field(
@@ -256,6 +270,7 @@ RELEASE_COLUMNS: dict[str, list[str]] = {
         *_COMMON,
         "votes_up",
         "votes_down",
+        "vote_counts",
         "source_id",
         "tags",
         "author_hash",

@@ -305,6 +305,7 @@ name = "jokes"
 kind = "table"
 path = "{tmp_path}/*.csv"
 columns = {{ id = "ID", text = "Joke" }}
+id_scope = "source"
 """
     cfg = load_config(write_config(tmp_path / "jm.toml", body))
     assert scrape(cfg, cfg.data_dir(), progress=False)[0].records == 2
@@ -437,6 +438,7 @@ name = "jokes"
 kind = "table"
 path = "{tmp_path}/part*.csv"
 columns = {{ id = "ID", text = "Joke" }}
+id_scope = "source"  # one id space for every file (the default for a glob is one per file)
 lang = "en"
 [clean]
 min_chars = 1
@@ -574,27 +576,37 @@ path = "{path}"
     return load_config(write_config(tmp_path / "jm.toml", body))
 
 
-def test_json_object_instead_of_a_list_is_an_error(real: Path, tmp_path: Path) -> None:
+def test_json_object_instead_of_a_list_is_read_or_named(real: Path, tmp_path: Path) -> None:
+    """A JSON object wrapping the record list is read from that list; one holding no list of records, or a file of
+    strings mapped as objects, fails with one line saying what was expected."""
     texts = _cc_texts(real, 5)
     wrapped = tmp_path / "wrapped.json"
     wrapped.write_text(json.dumps({"source": "cc", "jokes": [{"text": t} for t in texts]}))
     cfg = _table_config(tmp_path, wrapped, 'columns = { text = "text" }')
+    report = scrape(cfg, cfg.data_dir(), progress=False)[0]
+    assert (report.status, report.records, report.bad) == ("ok", 5, 0)
+    assert [e["data"]["text"] for e in raw_envelopes(cfg.data_dir(), "t")] == texts
+    meta = tmp_path / "meta.json"
+    meta.write_text(json.dumps({"source": "cc", "count": 5, "license": {"name": "CC BY"}}))
+    _table_config(tmp_path, meta, 'columns = { text = "text" }')
     r = _cli(tmp_path / "jm.toml", "scrape")
     assert r.returncode == 1
     assert _one_line_error(r.stderr) == (
-        f"error: t: {wrapped}: the file holds one JSON object (keys 'source', 'jokes'), not an array of records; "
-        'for one object per line set `format = "jsonl"`'
+        f"error: t: {meta}: one object (keys 'source', 'count', 'license') in no shape of records jokemine knows; "
+        'set `records_path` to the key of the record list, or `format = "jsonl"` for one object per line'
     )
-    assert scrape(cfg, cfg.data_dir(), progress=False)[0].status == "failed"
     strings = tmp_path / "strings.jsonl"
     strings.write_text("\n".join(json.dumps(t) for t in texts) + "\n")
     cfg = _table_config(tmp_path, strings, 'columns = { text = "text" }')
     report = scrape(cfg, cfg.data_dir(), progress=False)[0]
-    assert report.status == "failed" and report.bad == 5  # most rows lost: never "ok"
+    assert report.status == "failed" and report.records == 0  # never "ok"
     assert report.errors == [
-        f"{strings}: 5 of 5 records could not be read and were quarantined (first: line 1: expected a JSON object, "
-        "got str); check the source's format, columns and encoding"
+        f"{strings}: line 1 is a jsonl string, not an object with the mapped keys ['text']: "
+        "map `columns = { text = \".\" }` (or leave `columns` out) for source 't'"
     ]
+    cfg = _table_config(tmp_path, strings, "")  # left out: each string is the joke
+    report = scrape(cfg, cfg.data_dir(), progress=False)[0]
+    assert (report.status, report.records) == ("ok", 5)
 
 
 def test_utf16_csv_is_read_by_its_byte_order_mark(real: Path, tmp_path: Path) -> None:

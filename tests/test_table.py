@@ -129,10 +129,12 @@ def test_missing_mapped_column_names_file_and_column(real: Path) -> None:
     msg = events[0].message  # type: ignore[attr-defined]
     assert msg.startswith(f"{path}: line 1: mapped column 'Punchline' (for 'answer') not in the header ")
     assert "['ID', 'Question', 'Answer']" in msg
-    # wrong delimiter reads as one column: the message says so
-    events = list(
-        _table(real / "cleancomedy" / "clean_comedy_gold_en.csv", columns={"text": "text"}).read(ReadContext())
-    )
+    # the delimiter is sniffed (CleanComedy EN uses ';'); a wrong one set by hand reads as one column: the message
+    # says so
+    cc = real / "cleancomedy" / "clean_comedy_gold_en.csv"
+    items, bad, _ = _split(list(_table(cc, columns={"text": "text"}).read(ReadContext())))
+    assert len(items) == 1000 and not bad and set(items[0].data) == {"text", *(f"score{i}" for i in "12345"), "score"}
+    events = list(_table(cc, delimiter=",", columns={"text": "text"}).read(ReadContext()))
     assert "not in the header ['text;score;score1;score2;score3;score4;score5'] (delimiter ',')" in (events[0].message)  # type: ignore[attr-defined]
 
 
@@ -157,9 +159,13 @@ def test_empty_and_header_only_files(tmp_path: Path) -> None:
     empty.write_text("")
     header = tmp_path / "header.csv"
     header.write_text("text\n")
-    for f in (empty, header):
+    for f, shape in (
+        (empty, "csv (delimiter ',', header row; from the extension)"),
+        (header, "csv (delimiter ',', header row; from the extension)"),
+    ):
         events = list(_table(f, columns={"text": "text"}).read(ReadContext()))
-        assert events[0] == Notice(f"{f}: empty file (no data rows), nothing read")
+        # a file without records is an error, never an "ok" source (issue 20)
+        assert events[0] == Notice(f"{f}: read as {shape}, it holds no records; check `format`/`records_path`", "error")
 
 
 def test_jsonl_bad_lines_and_missing_key(tmp_path: Path) -> None:

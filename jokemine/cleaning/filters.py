@@ -24,7 +24,15 @@ DELETED = ("[deleted]", "[removed]")
 _URL_ONLY = re.compile(r"^\s*(?:\[[^\]]*\]\(\s*)?<?https?://\S+?>?\)?\s*$", re.I)
 
 
-RAW_TEXT_FIELDS = ("_raw_body", "_raw_title", "_raw_answer", "_raw_question", "_raw_text")
+RAW_TEXT_FIELDS = (
+    "_raw_body",
+    "_raw_title",
+    "_raw_punchline",
+    "_raw_setup",
+    "_raw_answer",
+    "_raw_question",
+    "_raw_text",
+)
 
 
 def upstream_deleted(rec: Record) -> DropReason | None:
@@ -64,9 +72,11 @@ def link_post(rec: Record) -> DropReason | None:
 
 
 def incomplete(rec: Record) -> DropReason | None:
-    """``incomplete`` for a question without an answer or the reverse (a mapped Q/A row with an empty side, or
-    an answer that was only an "Edit:" note or a signature)."""
-    return DropReason.INCOMPLETE if bool(rec.get("question")) != bool(rec.get("answer")) else None
+    """``incomplete`` for a question without an answer or the reverse (a mapped Q/A or setup/punchline row with an
+    empty side, or an answer that was only an "Edit:" note or a signature)."""
+    if bool(rec.get("question")) != bool(rec.get("answer")) or bool(rec.get("setup")) != bool(rec.get("punchline")):
+        return DropReason.INCOMPLETE
+    return None
 
 
 def empty(rec: Record) -> DropReason | None:
@@ -124,8 +134,8 @@ def normalize_reddit(strip_edits: bool) -> Callable[[Record], Record]:
     return run
 
 
-_FIRST_PART = ("title", "question")
-_LAST_PART = ("body", "answer", "text")
+_FIRST_PART = ("title", "setup", "question")
+_LAST_PART = ("body", "punchline", "answer", "text")
 
 
 def normalize_table(markup: str, strip_edits: bool) -> Callable[[Record], Record]:
@@ -181,7 +191,8 @@ _HAS_TEXT = re.compile(r"[^\W_]")
 
 def build_pairs(rec: Record) -> Record:
     """Shape the joke (:mod:`jokemine.cleaning.structure`): mapped question + answer columns are ``qa``
-    (``structure = "qa_columns"``); a title + body post goes through :func:`split_post` (title = setup unless the
+    (``structure = "qa_columns"``); mapped setup + punchline columns are ``setup_columns`` (``qa`` when the setup
+    ends with ``?``); a title + body post goes through :func:`split_post` (title = setup unless the
     title is a label or the body repeats it); one text through :func:`split_joke`. Kind: ``qa`` for question
     rules (and titles ending in ``?``), ``single`` for one-liners, else ``setup_punch``. Two-part jokes get
     ``setup``/``punchline`` (``question``/``answer`` for ``qa``); ``text`` is the joke as one text (title and body
@@ -192,6 +203,15 @@ def build_pairs(rec: Record) -> Record:
         rec["setup"], rec["punchline"] = q, a
         rec["kind"], rec["structure"], rec["structure_confidence"] = "qa", "qa_columns", None
         rec["text"] = f"{q}\n{a}"
+        return rec
+    setup, punchline = rec.get("setup"), rec.get("punchline")
+    if setup and punchline:  # mapped setup and punchline columns (two-part jokes with or without a question)
+        rec["structure"], rec["structure_confidence"] = "setup_columns", None
+        rec["text"] = f"{setup}\n{punchline}"
+        if setup.rstrip().endswith("?"):
+            rec["kind"], rec["question"], rec["answer"] = "qa", setup, punchline
+        else:
+            rec["kind"], rec["question"], rec["answer"] = "setup_punch", None, None
         return rec
     if title or body:
         parts = split_post(title, body)
@@ -261,9 +281,12 @@ def reddit_steps(source: Any, cfg: CleanConfig) -> list[Step]:
 
 
 def record_steps(source: Any, cfg: CleanConfig) -> list[Step]:
-    """Pass-1 steps of table rows and crawled jokes."""
+    """Pass-1 steps of table rows and crawled jokes (a table that maps ``stickied``/``distinguished``/``is_self``
+    gets the mod-post and link-post filters of a dump)."""
     return [
         filter_step("upstream_deleted", upstream_deleted),
+        filter_step("mod_post", mod_post),
+        filter_step("link_post", link_post),
         map_step("normalize", normalize_table(getattr(source, "markup", "plain"), cfg.strip_edits)),
         filter_step("placeholder", placeholder_text),
         filter_step("incomplete", incomplete),

@@ -77,8 +77,9 @@ def to_int(v: Any) -> int | None:
 
 
 def to_datetime(v: Any) -> datetime | None:
-    """UTC datetime from epoch seconds (milliseconds when > 1e11), or an ISO 8601 string, extended
-    (``2020-01-31T12:00:00Z``) or basic (``20200131``); naive times are taken as UTC. None when unparseable."""
+    """UTC datetime from epoch seconds (milliseconds when > 1e11), or a string: ISO 8601, extended
+    (``2020-01-31T12:00:00Z``) or basic (``20200131``), RFC 2822, ``31.01.2020``, ``01/31/2020``, ``2020/01/31``,
+    ``31 January 2020``, ``January 31, 2020``; naive times are taken as UTC. None when unparseable."""
     if v is None or v == "" or isinstance(v, bool):
         return None
     if isinstance(v, str):
@@ -86,9 +87,8 @@ def to_datetime(v: Any) -> datetime | None:
         if _BASIC_DATE.match(s):
             s = f"{s[:4]}-{s[4:6]}-{s[6:]}"
         if not _NUMBER.match(s):
-            try:
-                dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
-            except ValueError:
+            dt = _parse_date(s)
+            if dt is None:
                 return None
             return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
     f = to_float(v)
@@ -100,6 +100,43 @@ def to_datetime(v: Any) -> datetime | None:
         return datetime.fromtimestamp(f, UTC)
     except (OverflowError, OSError, ValueError):
         return None
+
+
+_DATE_FORMATS = (
+    "%d.%m.%Y",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y %H:%M:%S",
+    "%m/%d/%Y",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %I:%M %p",
+    "%Y/%m/%d",
+    "%Y/%m/%d %H:%M:%S",
+    "%d %B %Y",
+    "%B %d, %Y",
+    "%b %d, %Y",
+)
+
+
+def _parse_date(s: str) -> datetime | None:
+    """ISO 8601, RFC 2822 (``Tue, 05 Jan 2021 10:00:00 +0000``), then :data:`_DATE_FORMATS` (day first with dots,
+    month first with slashes, as those separators are used)."""
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(s)
+    except (TypeError, ValueError, IndexError):
+        pass
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(s, fmt)
+        except ValueError:
+            continue
+    return None
 
 
 def text_or_none(v: Any) -> str | None:
@@ -159,29 +196,125 @@ def parse_reddit(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
 
 
 def parse_table(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
-    """A table row through the source's column mapping."""
+    """A table row through the source's column mapping (``columns``, dotted paths allowed), its ``constants``
+    (``{stem}``/``{name}``/``{parent}`` of the file or archive member) and a joined sidecar row (``_join``).
+
+    ``score``: the mapped column; else the mean vote of ``votes`` (``caption_votes``, counts in ``vote_counts``);
+    else ``votes_up - votes_down`` (``net_votes``). ``author`` is hashed like Reddit's; ``nsfw``, ``is_self``,
+    ``stickied`` accept booleans, ``0``/``1`` and ``true``/``false``/``yes``/``no``. A text field that holds
+    escaped line breaks (``\\n``) and no real one is unescaped."""
+    from jokemine.scrapers.shapes import dig
+
     d = env["data"]
-    if not isinstance(d, dict):
-        raise ParseError("row is not an object")
+    if d is None or isinstance(d, list):
+        raise ParseError("row is not a record")
     cfg: TableSource = ctx.source  # type: ignore[assignment]
     m = cfg.columns.mapped()
+    joined = d.get("_join") if isinstance(d, dict) else None
+    row = d.get(".", d) if isinstance(d, dict) and "_join" in d and "." in d else d
+    consts = _constants(cfg.constants, str(env.get("origin") or ""))
 
     def get(field: str) -> Any:
+        if isinstance(joined, dict) and joined.get(field) is not None:
+            return joined[field]
         col = m.get(field)
-        return d.get(col) if col else None
+        value = dig(row, col) if col else None
+        return consts.get(field) if value is None or value == "" else value
 
     rec = _base(env, ctx, origin)
-    for field in ("title", "body", "question", "answer", "text"):
-        rec[f"_raw_{field}"] = text_or_none(get(field))
+    for field in ("title", "body", "setup", "punchline", "question", "answer", "text"):
+        rec[f"_raw_{field}"] = _unescape(text_or_none(get(field)))
     rec["score"] = to_float(get("score"))
     kind = get("score_kind") or cfg.score_kind
+    rec["votes_up"], rec["votes_down"] = to_int(get("votes_up")), to_int(get("votes_down"))
+    if cfg.columns.votes:
+        counts = [(label, to_int(dig(row, col))) for label, col in cfg.columns.votes.items()]
+        if any(c is not None for _, c in counts):
+            rec["vote_counts"] = [{"label": label, "count": c or 0} for label, c in counts]
+            total = sum(c or 0 for _, c in counts)
+            weights = cfg.columns.vote_weights()
+            rec["score"] = sum(weights[label] * (c or 0) for label, c in counts) / total if total else None
+            kind = kind or "caption_votes"
+    elif rec["score"] is None and rec["votes_up"] is not None and rec["votes_down"] is not None:
+        rec["score"] = float(rec["votes_up"] - rec["votes_down"])
+        kind = kind or "net_votes"
     rec["score_kind"] = str(kind) if kind and rec["score"] is not None else None
     rec["created_at"] = to_datetime(get("created"))
     cat = get("category")
     rec["category"] = str(cat).strip() or None if cat is not None else None
+    rec["tags"] = _tags(get("tags"))
     lang = get("lang") or cfg.lang
     rec["lang"] = str(lang).strip().lower() or None if lang else None
+    url = get("url")
+    rec["url"] = str(url).strip() or None if url else None
+    rec["author_hash"] = author_hash(text_or_none(get("author")), ctx.author_salt)
+    rec["upvote_ratio"] = to_float(get("upvote_ratio"))
+    rec["num_comments"] = to_int(get("num_comments"))
+    rec["nsfw_over_18"] = to_bool(get("nsfw"))
+    rec["_is_self"] = to_bool(get("is_self"))
+    rec["_stickied"] = to_bool(get("stickied"))
+    dist = get("distinguished")
+    rec["_distinguished"] = str(dist).strip().lower() or None if dist is not None else None
     return rec
+
+
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f", ""}
+
+
+def to_bool(v: Any) -> bool | None:
+    """A boolean from ``True``/``False``, numbers, or ``true``/``false``/``yes``/``no``/``1``/``0`` (any case);
+    None for missing or anything else."""
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int | float):
+        return bool(v)
+    s = str(v).strip().lower()
+    if s in _TRUE:
+        return True
+    if s in _FALSE and s:
+        return False
+    return None
+
+
+def _tags(v: Any) -> list[str]:
+    """Tags from a list, or a string of tags separated by ``,``/``;``/``|``."""
+    if v is None:
+        return []
+    items = v if isinstance(v, list) else re.split(r"[,;|]", str(v))
+    return [str(t).strip() for t in items if t is not None and str(t).strip()]
+
+
+_ESCAPED_NL = re.compile(r"\\r\\n|\\n")
+
+
+def _unescape(s: str | None) -> str | None:
+    """Escaped line breaks (``\\n``, ``\\r\\n``) decoded in a text with no real line break (a JSON or CSV
+    written with its newlines escaped twice); tabs (``\\t``) too then."""
+    if not s or "\n" in s or "\\n" not in s:
+        return s
+    return _ESCAPED_NL.sub("\n", s).replace("\\t", "\t")
+
+
+def _constants(constants: dict[str, str], origin: str) -> dict[str, Any]:
+    """``constants`` with ``{stem}``, ``{name}`` and ``{parent}`` of the file (the member, in an archive)."""
+    if not constants:
+        return {}
+    from pathlib import PurePosixPath
+
+    name = origin.rsplit("::", 1)[-1]
+    p = PurePosixPath(name.replace("\\", "/"))
+    stem = p.stem if p.suffix.lower() not in (".gz", ".zst", ".bz2", ".xz") else PurePosixPath(p.stem).stem
+    values = {"stem": stem, "name": p.name, "parent": p.parent.name}
+    out: dict[str, Any] = {}
+    for field, template in constants.items():
+        try:
+            out[field] = template.format(**values)
+        except (KeyError, IndexError, ValueError) as e:
+            raise ParseError(f"constant {field!r}: cannot fill {template!r}: {e}") from None
+    return out
 
 
 JokesOf = Callable[[Any, str, dict[str, Any]], tuple[list[dict[str, Any]], Counter[str]]]

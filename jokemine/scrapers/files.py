@@ -53,6 +53,10 @@ BINARY_KINDS = (
 """(offset, magic, what it is) of binary formats that are not records, named in the error instead of being parsed."""
 
 
+MEMBER_SEPARATOR = "::"
+"""Joins an archive's path and a member's name in provenance (``<archive>::<member>``)."""
+
+
 class TruncatedError(SourceError):
     """The compressed stream ended before its last frame did (the file was cut short)."""
 
@@ -448,7 +452,8 @@ def walk_files(
                 elif isinstance(ev, BadItem):
                     bad += 1
                     first_bad = first_bad or f"{ev.unit} {ev.line}: {ev.error}"
-                if isinstance(ev, RawItem | BadItem) and ev.line is not None:
+                if isinstance(ev, RawItem | BadItem) and ev.line is not None and MEMBER_SEPARATOR not in ev.origin:
+                    # (an archive's members number their own lines: an archive read part-way is read again whole)
                     line_unit = ev.unit == "line"
                     if ev.line <= resume:
                         continue  # stored by an earlier run of this same file (or of its prefix)

@@ -1,13 +1,20 @@
-"""``table``: jokes from CSV / TSV / JSON / JSONL files through a column mapping.
+"""``table``: jokes from files of any common shape through a column mapping.
 
-The mapping (``columns``) names, for schema fields (``id``, ``text``, ``title``, ``body``, ``question``,
-``answer``, ``score``, ``score_kind``, ``category``, ``created``, ``lang``), the column (or JSON key) holding
-them. Configs for the Kaggle QA jokes CSV, the bfinan Q/A CSVs, CleanComedy EN (``;``) and RU (``,``) and an
-Otvet@Mail.ru-style ``qa_data.jsonl`` are in ``configs/real-offline.toml`` and the README.
+Shapes (JSON in every common layout, JSONL, CSV/TSV, Parquet, plain text, XML, YAML, SQLite) are detected from the
+content by :mod:`jokemine.scrapers.shapes`; compressed files are read through
+:func:`jokemine.scrapers.files.iter_chunks`; ``.zip``/``.tar*`` archives member by member
+(:mod:`jokemine.scrapers.archives`), each member its own file for ids and provenance (``<archive>::<member>``).
+The mapping (``columns``) names, for schema fields (:data:`jokemine.config.TABLE_FIELDS`), the column, JSON key or
+dotted path holding them. Configs for the real files are in ``configs/real-offline.toml``,
+``configs/extra-files.toml`` and the README.
 
-Rows are stored as read (every column, as strings for CSV); the mapping is applied in ``clean``. The
-``source_id`` is the mapped ``id`` column, else a BLAKE2b-64 hash of the mapped text columns (``~2``, ``~3``
-appended for repeats of the same text within a file), so ids survive reordering of the file.
+Rows are stored as read (every column; strings for CSV, the string itself for a file of strings); the mapping is
+applied in ``clean``. A sidecar file (``join``) is read first and its matching row stored with each row under
+``_join``. The ``source_id`` is the mapped ``id`` column, else a BLAKE2b-64 hash of the mapped text columns (``~2``,
+``~3`` appended for repeats of the same text within a file), so ids survive reordering of the file. With
+``id_scope = "file"`` (the default when ``path`` is a glob or a list, so ids do not change when files are added,
+and for archive members) a mapped id is prefixed with its file, relative to the folder of the source's files:
+``<file>:<id>`` (``<member>:<id>`` in an archive).
 
 Id collisions (README "Ids of table rows"). A mapped id seen again with the same text is a re-read (clean keeps one
 record, ``merged_same_id``); seen again in the same file in a later run with another text, an edit (the newest
@@ -20,75 +27,68 @@ added in a later run is checked against the files read before.
 Encoding: a byte order mark (UTF-8, UTF-16, UTF-32) decides the encoding of its file, whatever ``encoding`` says
 (as in the HTML standard's sniffing); a file full of NUL bytes without one is reported as probably UTF-16.
 
-Errors: a CSV whose header lacks a mapped column, or a JSON file whose first object lacks a mapped text key,
-fails with the file and the missing column named; a ``json`` file that holds one object instead of an array fails
-naming its keys. Rows that do not decode in ``encoding``, have the wrong number of fields or are not JSON objects
-are quarantined with their line; when at least 10% of a file's rows do not decode, the file is reported as
-probably in another encoding.
+Errors, one line naming the file (or member) and what was expected: a file whose shape is not understood, whose
+mapped text columns are missing (the header or the keys of the first record are named), whose records are strings
+while the mapping names columns, or that holds no records, is an error and makes the source ``partial``/``failed``;
+so is a file most of whose records are quarantined (:func:`jokemine.scrapers.files.walk_files`). Rows that do not
+decode in ``encoding``, have the wrong number of fields or are not JSON are quarantined with their line; when at
+least 10% of a file's rows do not decode, the file is reported as probably in another encoding.
 """
 
 from __future__ import annotations
 
 import base64
 import codecs
-import csv
+import glob
 import hashlib
-import io
-import json
-import re
+import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import ijson
-
 from jokemine.cleaning.filters import record_steps
 from jokemine.cleaning.parse import table_records
 from jokemine.config import HttpConfig, TableSource
 from jokemine.errors import SourceError
+from jokemine.scrapers.archives import archive_kind, iter_members, member_origin
 from jokemine.scrapers.base import BadItem, Event, Notice, RawItem, ReadContext, clip_raw
-from jokemine.scrapers.files import (
-    MAX_LINE_BYTES,
-    ChunkStream,
-    TruncatedError,
-    guard_json_depth,
-    iter_chunks,
-    iter_utf8_chunks,
-    sniff_encoding,
-    walk_files,
-)
+from jokemine.scrapers.files import fingerprint, sniff_encoding, walk_files
 from jokemine.scrapers.registry import register
+from jokemine.scrapers.shapes import (
+    Row,
+    Shape,
+    ShapeOptions,
+    detect,
+    dig,
+    format_by_name,
+    has_path,
+    has_surrogates,
+    json_top_level,
+    positional,
+    read_records,
+)
 
-PARSER_VERSION = "table/1"
-TEXT_FIELDS = ("text", "title", "body", "question", "answer")
-_SURROGATE = re.compile("[\udc80-\udcff]")
-csv.field_size_limit(16 * 1024 * 1024)
+PARSER_VERSION = "table/2"
+TEXT_FIELDS = ("text", "title", "body", "setup", "punchline", "question", "answer")
+BINARY_FORMATS = ("parquet", "sqlite")
+__all__ = ["Table", "json_top_level", "shape_options"]
 
 
-def iter_text_lines(path: Path, encoding: str) -> Iterator[str]:
-    """Decoded lines of ``path`` with their ``\\n``; undecodable bytes become lone surrogates
-    (``surrogateescape``) so the caller can quarantine exactly those rows. Splits on ``\\n`` only."""
-    dec = codecs.getincrementaldecoder(encoding)("surrogateescape")
-    buf = ""
-    first = True
-    n = 0
-    for chunk in iter_chunks(path):
-        buf += dec.decode(chunk)
-        if first and buf:
-            buf = buf.removeprefix("\ufeff")
-            first = False
-        if "\n" not in buf:
-            if len(buf) > MAX_LINE_BYTES:
-                raise SourceError(f"{path}: line {n + 1} is longer than {MAX_LINE_BYTES >> 20} MiB characters")
-            continue
-        *lines, buf = buf.split("\n")
-        n += len(lines)
-        for line in lines:
-            yield line + "\n"
-    buf += dec.decode(b"", final=True)
-    if buf:
-        yield buf
+def shape_options(cfg: TableSource, encoding: str | None = None) -> ShapeOptions:
+    """The shape keys of a table source's config."""
+    return ShapeOptions(
+        format=cfg.format,
+        delimiter=cfg.delimiter,
+        quotechar=cfg.quotechar,
+        header=cfg.header,
+        records_path=cfg.records_path,
+        text_split=cfg.text_split,
+        marker=cfg.marker,
+        table=cfg.table,
+        query=cfg.query,
+        encoding=encoding or cfg.encoding,
+    )
 
 
 @register("table", config=TableSource, parse=table_records, steps=record_steps, files=True)
@@ -105,10 +105,18 @@ class Table:
     def __init__(self, cfg: TableSource, base_dir: Path) -> None:
         self.cfg = cfg
         self.name = cfg.name
+        self.base_dir = base_dir
         self.files = cfg.files(base_dir)
         self.mapping = cfg.columns.mapped()
         self.text_columns = [self.mapping[f] for f in TEXT_FIELDS if f in self.mapping]
+        self.opts = shape_options(cfg)
         self.stats: Counter[str] = Counter()
+        patterns = cfg.paths(base_dir)
+        several = len(patterns) > 1 or any(glob.has_magic(p) for p in patterns)  # now or once more files appear
+        self._scope_files = cfg.id_scope == "file" or (cfg.id_scope is None and "id" in self.mapping and several)
+        parents = [str(p.parent) for p in self.files]
+        self._root = os.path.commonpath(parents) if parents else ""
+        self._sidecar: dict[str, Any] | None = None
 
     track_ids = False
 
@@ -116,61 +124,220 @@ class Table:
         """Yield the rows of every changed file, a checkpoint after each file."""
         self._row_ids = ctx.row_ids
         self._run_ids: dict[str, tuple[str, str]] = {}  # id -> (file, text digest), rows read by this run
-        yield from walk_files(self.files, ctx.cursors, ctx.force, self._read_file, self.stats, self.cfg.read_settings())
+        settings = self.cfg.read_settings()
+        if self.cfg.join:
+            self._sidecar, sidecar_digest = self._load_sidecar()
+            settings += ":" + sidecar_digest  # a changed sidecar re-reads the files it joins
+        yield from walk_files(self.files, ctx.cursors, ctx.force, self._read_file, self.stats, settings)
 
     # ---------------------------------------------------------------------------------------------------------
     def _read_file(self, path: Path) -> Iterator[Event]:
-        fmt = self.cfg.format_for(path)
-        encoding = sniff_encoding(path, self.cfg.encoding)
-        if _codec_family(encoding) != _codec_family(self.cfg.encoding):
-            self.stats["files_encoding_from_bom"] += 1
-            declared = self.cfg.encoding
-            yield Notice(f"{path}: read as {encoding}: its byte order mark says so (`encoding` is {declared!r})")
-        rows = self._csv_rows(path, fmt, encoding) if fmt in ("csv", "tsv") else self._json_rows(path, fmt, encoding)
+        kind = archive_kind(path)
+        if kind is None:
+            yield from self._read_one(path, str(path), self._file_scope(path, None))
+            return
+        read = skipped = 0
+        names: list[str] = []
+        for name, local in iter_members(path, kind, self.cfg.members, self.cfg.format == "text"):
+            names.append(name)
+            if local is None:
+                skipped += 1
+                continue
+            read += 1
+            label = member_origin(path, name)
+            try:
+                for ev in self._read_one(local, label, self._file_scope(path, name)):
+                    if isinstance(ev, Notice):
+                        ev.message = ev.message.replace(str(local), label)
+                    yield ev
+            except SourceError as e:  # one bad member does not stop the others
+                yield Notice(str(e).replace(str(local), label), "error")
+        self.stats["archive_members_read"] += read
+        self.stats["archive_members_skipped"] += skipped
+        if not read:
+            shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "") if names else "none"
+            wanted = f"`members` = {self.cfg.members!r}" if self.cfg.members else "a data file extension"
+            raise SourceError(f"{path}: no member of the {kind} archive matches {wanted} (members: {shown})")
+
+    def _file_scope(self, path: Path, member: str | None) -> str | None:
+        """The prefix of mapped ids read from ``path`` (``member`` of it), or None for source-wide ids."""
+        if self.cfg.id_scope == "source" or "id" not in self.mapping:
+            return None
+        if member is not None:
+            if len(self.files) == 1:
+                return member
+            return f"{os.path.relpath(path, self._root)}::{member}"
+        return os.path.relpath(path, self._root) if self._scope_files else None
+
+    def _read_one(self, path: Path, label: str, scope: str | None) -> Iterator[Event]:
+        shape = detect(path, self.opts, label, self.cfg.columns.columns_read())
+        self.stats[f"files_{shape.format}"] += 1
+        named = format_by_name(label)
+        if shape.by == "content" and named and named != shape.format and {named, shape.format} != {"json", "jsonl"}:
+            yield Notice(f"{label}: read as {shape.describe()}, not as {named} as its name says")
+        elif shape.by == "content" and named in ("json", "jsonl") and named != shape.format:
+            self.stats["files_json_lines_by_content" if shape.format == "jsonl" else "files_json_by_content"] += 1
+        encoding = self.cfg.encoding
+        if shape.format not in BINARY_FORMATS:
+            encoding = sniff_encoding(path, self.cfg.encoding)
+            if _codec_family(encoding) != _codec_family(self.cfg.encoding):
+                self.stats["files_encoding_from_bom"] += 1
+                declared = self.cfg.encoding
+                yield Notice(f"{label}: read as {encoding}: its byte order mark says so (`encoding` is {declared!r})")
         seen: Counter[str] = Counter()
-        n_rows = n_undecodable = n_collisions = 0
+        n_rows = n_bad = n_undecodable = n_collisions = 0
         first_bad_line: int | None = None
         first_collision = ""
-        file_key = str(path.resolve())
-        for ev in rows:
-            if isinstance(ev, RawItem):
-                n_rows += 1
-                row = ev.data
-                if any(isinstance(v, str) and _SURROGATE.search(v) for v in row.values()):
-                    n_undecodable += 1
-                    first_bad_line = first_bad_line or ev.line
-                    raw = "".join(str(v) for v in row.values()).encode("utf-8", "surrogateescape")
-                    yield BadItem(
-                        ev.origin,
-                        ev.line,
-                        f"bytes not valid in encoding {encoding!r}",
-                        "base64:" + base64.b64encode(raw).decode("ascii"),
-                        ev.unit,
-                    )
-                    continue
-                self._assign_id(ev, seen, file_key)
-                if ev.note == "id_collision":
-                    n_collisions += 1
-                    first_collision = first_collision or f"{ev.unit} {ev.line}, id {ev.source_id.split('~')[0]!r}"
+        checked = False
+        file_key = label if label != str(path) else str(path.resolve())
+        notes: list[str] = []
+        first_kind: type | None = None
+        for row in read_records(path, shape, shape_options(self.cfg, encoding), encoding, label, notes):
+            if row.n == 0:  # a table's header
+                repeated = self._check_header(label, row.data, shape)
+                if repeated:
+                    yield Notice(repeated)
+                continue
+            if row.error is not None:
+                n_bad += 1
+                yield BadItem(label, row.n, row.error, clip_raw(row.raw), row.unit)
+                continue
+            n_rows += 1
+            if first_kind is None and isinstance(row.data, dict | str | list):
+                first_kind = type(row.data)
+                if isinstance(row.data, list):
+                    self.stats["records_as_arrays"] += 1
+            if first_kind is list and isinstance(row.data, list):
+                row.data = positional(row.data)
+            elif first_kind is None or not isinstance(row.data, first_kind):
+                want = _WANTED.get(first_kind or dict, "a record")
+                got = _JSON_NAMES.get(type(row.data), type(row.data).__name__)
+                yield BadItem(label, row.n, f"expected {want}, got {got}", clip_raw(row.data), row.unit)
+                continue
+            if not checked:
+                self._check_first(label, row, shape)
+                checked = True
+            if has_surrogates(row.data):
+                n_undecodable += 1
+                first_bad_line = first_bad_line or row.n
+                yield BadItem(label, row.n, f"bytes not valid in encoding {encoding!r}", _lossless(row.data), row.unit)
+                continue
+            data = row.data
+            if self._sidecar is not None:
+                match = self._sidecar.get(_key(dig(data, self.mapping["id"])))
+                if match is not None:
+                    data = {**data, "_join": match} if isinstance(data, dict) else {".": data, "_join": match}
+                    self.stats["joined"] += 1
+            ev = RawItem("", data, label, row.n, row.unit)
+            self._assign_id(ev, seen, file_key, scope)
+            if ev.note == "id_collision":
+                n_collisions += 1
+                first_collision = first_collision or f"{ev.unit} {ev.line}, id {ev.source_id.split('~')[0]!r}"
             yield ev
-        if n_rows == 0:
-            yield Notice(f"{path}: empty file (no data rows), nothing read")
+        for note in notes:
+            yield Notice(note)
+        if n_rows == 0 and n_bad == 0:
+            yield Notice(
+                f"{label}: read as {shape.describe()}, it holds no records; check `format`/`records_path`", "error"
+            )
         elif n_undecodable and n_undecodable >= max(1, n_rows // 10):
             yield Notice(
-                f"{path}: {n_undecodable} of {n_rows} rows are not valid {encoding} (first at "
+                f"{label}: {n_undecodable} of {n_rows} rows are not valid {encoding} (first at "
                 f"line {first_bad_line}); set `encoding` for source {self.name!r} (e.g. 'cp1251')",
                 "error",
             )
         elif n_undecodable:
             yield Notice(
-                f"{path}: {n_undecodable} rows not valid {encoding} were quarantined (first at line {first_bad_line})"
+                f"{label}: {n_undecodable} rows not valid {encoding} were quarantined (first at line {first_bad_line})"
             )
         if n_collisions:
             self.stats["id_collisions"] += n_collisions
             yield Notice(
-                f"{path}: {n_collisions} rows reuse an id already given to a different text (first: {first_collision})"
+                f"{label}: {n_collisions} rows reuse an id already given to a different text (first: {first_collision})"
                 "; each is kept as a record of its own with id '<id>~<hash of its text>' (README 'Ids of table rows')"
             )
+
+    def _check_header(self, label: str, header: list[str], shape: Shape) -> str | None:
+        """Raise :class:`SourceError` when a mapped column is not in the header; a warning for repeated names."""
+        dups = sorted({c for c in header if header.count(c) > 1})
+        missing = [f"{col!r} (for {field!r})" for field, col in self._all_columns() if col not in header and col != "."]
+        if missing:
+            raise SourceError(
+                f"{label}: line 1: mapped column {', '.join(missing)} not in the header "
+                f"{header!r} (delimiter {shape.delimiter!r}); fix `columns` or `delimiter` for "
+                f"source {self.name!r}"
+            )
+        if dups:
+            shown = ", ".join(map(repr, dups))
+            return f"{label}: line 1: the header repeats column(s) {shown}; only the last of each is kept"
+        return None
+
+    def _all_columns(self) -> list[tuple[str, str]]:
+        votes = self.cfg.columns.votes or {}
+        return [*self.mapping.items(), *((f"votes.{k}", c) for k, c in votes.items())]
+
+    def _check_first(self, label: str, row: Row, shape: Shape) -> None:
+        """The first record must hold the mapped text: raise :class:`SourceError` saying what was expected."""
+        where = f"{row.unit} {row.n}"
+        if isinstance(row.data, str):
+            if "." not in self.text_columns:
+                what = "a line of text" if shape.format in ("text", "csv", "tsv") else f"a {shape.format} string"
+                raise SourceError(
+                    f"{label}: {where} is {what}, not an object with the mapped keys {self.text_columns!r}: "
+                    f'map `columns = {{ text = "." }}` (or leave `columns` out) for source {self.name!r}'
+                )
+            return
+        if not isinstance(row.data, dict):
+            return
+        if self.text_columns == ["."]:
+            keys = sorted(map(str, row.data))
+            raise SourceError(
+                f"{label}: {where} is an object (keys {keys[:12]!r}), not a text: map its columns, e.g. "
+                f"`columns = {{ text = {_guess_text(keys)!r} }}`, for source {self.name!r} "
+                "(`jokemine sources inspect` suggests a mapping)"
+            )
+        present = [c for c in self.text_columns if has_path(row.data, c)]
+        if not present:
+            raise SourceError(
+                f"{label}: {where}: mapped key(s) {self.text_columns!r} not found; keys are "
+                f"{sorted(map(str, row.data))[:20]!r}; fix `columns` for source {self.name!r}"
+            )
+
+    def _load_sidecar(self) -> tuple[dict[str, Any], str]:
+        """The sidecar rows by id (``join.on``), and a digest of the sidecar file's fingerprint."""
+        join = self.cfg.join
+        assert join is not None
+        sidecar = TableSource(
+            name=f"{self.name}-join",
+            kind="table",
+            path=join.path,
+            format=join.format,
+            delimiter=join.delimiter,
+            encoding=self.cfg.encoding,
+        )
+        paths = sidecar.files(self.base_dir)
+        out: dict[str, Any] = {}
+        digest = hashlib.blake2b(digest_size=8)
+        for path in paths:
+            try:
+                digest.update(repr(sorted(fingerprint(path).items())).encode())
+                shape = detect(path, shape_options(sidecar), str(path), [join.on])
+                encoding = (
+                    self.cfg.encoding if shape.format in BINARY_FORMATS else sniff_encoding(path, sidecar.encoding)
+                )
+                for row in read_records(path, shape, shape_options(sidecar, encoding), encoding, str(path)):
+                    if row.n == 0 and join.on not in row.data:
+                        raise SourceError(
+                            f"{path}: the sidecar's header {row.data!r} has no `join.on` column {join.on!r}"
+                        )
+                    if row.n and row.error is None and isinstance(row.data, dict):
+                        key = _key(dig(row.data, join.on))
+                        if key:
+                            out[key] = {f: dig(row.data, c) for f, c in join.columns.items()}
+            except OSError as e:
+                raise SourceError(f"{path}: cannot read the `join` sidecar: {e.strerror or e}") from None
+        self.stats["sidecar_rows"] = len(out)
+        return out, digest.hexdigest()
 
     def row_ids_of(self, envelopes: Iterable[dict[str, Any]]) -> list[tuple[str, str, str]]:
         """``(source_id, file, text digest)`` of stored raw envelopes with a mapped id, for a data dir whose earlier
@@ -181,27 +348,31 @@ class Table:
         out = []
         for env in envelopes:
             data = env.get("data")
-            if isinstance(data, dict) and env.get("origin"):
-                out.append((str(env["source_id"]), str(Path(env["origin"]).resolve()), self._text_digest(data)))
+            origin = env.get("origin")
+            if isinstance(data, dict) and origin:
+                file_key = origin if "::" in origin else str(Path(origin).resolve())
+                out.append((str(env["source_id"]), file_key, self._text_digest(data)))
         return out
 
-    def _text_digest(self, row: dict[str, Any]) -> str:
+    def _text_digest(self, row: Any) -> str:
         h = hashlib.blake2b(digest_size=8)
         for col in self.text_columns:
-            h.update(str(row.get(col) or "").encode("utf-8", "surrogateescape"))
+            h.update(str(dig(row, col) or "").encode("utf-8", "surrogateescape"))
             h.update(b"\x1f")
         return h.hexdigest()
 
-    def _assign_id(self, ev: RawItem, seen: Counter[str], file_key: str) -> None:
+    def _assign_id(self, ev: RawItem, seen: Counter[str], file_key: str, scope: str | None) -> None:
         """Set ``ev.source_id`` (and ``note``/``row_key`` for mapped ids) by the rules in the module docstring."""
         digest = self._text_digest(ev.data)
         id_col = self.mapping.get("id")
-        value = ev.data.get(id_col) if id_col else None
+        value = dig(ev.data, id_col) if id_col else None
         if value is None or not str(value).strip():
             seen[digest] += 1
             ev.source_id = digest if seen[digest] == 1 else f"{digest}~{seen[digest]}"
             return
         sid = str(value).strip()
+        if scope is not None:
+            sid = f"{scope}:{sid}"
         this_run = self._run_ids.get(sid)
         prev = this_run or self._row_ids.get(sid)
         if prev is not None and prev[1] != digest and (this_run is not None or prev[0] != file_key):
@@ -210,175 +381,42 @@ class Table:
         ev.row_key = (file_key, digest)
         self._run_ids[sid] = (file_key, digest)
 
-    def _csv_rows(self, path: Path, fmt: str, encoding: str) -> Iterator[Event]:
-        origin = str(path)
-        delimiter = self.cfg.delimiter or ("\t" if fmt == "tsv" else ",")
-        consumed: list[str] = []
 
-        def lines() -> Iterator[str]:
-            for line in iter_text_lines(path, encoding):
-                consumed.append(line)
-                yield line
-
-        reader = csv.reader(lines(), delimiter=delimiter, quotechar=self.cfg.quotechar)
-        try:
-            try:
-                header = next(reader)
-            except StopIteration:
-                return
-            dups = sorted({c for c in header if header.count(c) > 1})
-            if dups:
-                yield Notice(
-                    f"{path}: line 1: the header repeats column(s) {', '.join(map(repr, dups))}; only the last of "
-                    "each is kept"
-                )
-            missing = [f"{col!r} (for {field!r})" for field, col in self.mapping.items() if col not in header]
-            if missing:
-                raise SourceError(
-                    f"{path}: line 1: mapped column {', '.join(missing)} not in the header "
-                    f"{header!r} (delimiter {delimiter!r}); fix `columns` or `delimiter` for "
-                    f"source {self.name!r}"
-                )
-            start = reader.line_num + 1
-            consumed.clear()
-            held: tuple[RawItem, str] | None = None  # the last row is checked once the file has ended
-            for values in reader:
-                line, start = start, reader.line_num + 1
-                raw_text = "".join(consumed)
-                consumed.clear()
-                if not values or values == [""]:
-                    continue
-                if len(values) != len(header):
-                    yield BadItem(
-                        origin,
-                        line,
-                        f"expected {len(header)} fields, found {len(values)}",
-                        clip_raw(raw_text.encode("utf-8", "surrogateescape")),
-                        "line",
-                    )
-                    continue
-                if held is not None:
-                    yield held[0]
-                held = (RawItem("", dict(zip(header, values, strict=True)), origin, line, "line"), raw_text)
-            if held is not None:
-                if self._ends_inside_quotes(held[1], delimiter):
-                    item = held[0]
-                    yield BadItem(
-                        origin,
-                        item.line,
-                        "the last row ends inside a quoted field",
-                        clip_raw(held[1].encode("utf-8", "surrogateescape")),
-                        "line",
-                    )
-                    yield Notice(
-                        f"{path}: line {item.line}: the last row ends inside a quoted field, so the file looks cut "
-                        "short; it is read again from that row when it changes",
-                        "error",
-                    )
-                else:
-                    yield held[0]
-        except csv.Error as e:
-            raise SourceError(f"{path}: line {reader.line_num}: CSV error: {e}") from None
-
-    def _ends_inside_quotes(self, raw_text: str, delimiter: str) -> bool:
-        """Whether a row's text ends inside a quoted field (the csv module returns such a row at the end of a file
-        as if the quote were closed)."""
-        try:
-            list(csv.reader(io.StringIO(raw_text), delimiter=delimiter, quotechar=self.cfg.quotechar, strict=True))
-        except csv.Error as e:
-            return "unexpected end of data" in str(e)
-        return False
-
-    def _json_rows(self, path: Path, fmt: str, encoding: str) -> Iterator[Event]:
-        origin = str(path)
-        first = True
-        replaced: Counter[str] = Counter()
-        if fmt == "jsonl":  # decoded with `encoding`; undecodable bytes are caught per row by _read_file
-            items: Iterator[tuple[int, Any, Any]] = (
-                (n, *_loads(line)) for n, line in enumerate(iter_text_lines(path, encoding), 1) if line.strip()
-            )
-            unit = "line"
-        else:
-            self._check_json_array(path, encoding)
-            chunks = guard_json_depth(iter_utf8_chunks(path, encoding, replaced), path)
-            stream = io.BufferedReader(ChunkStream(chunks), buffer_size=1 << 20)
-            items = ((n, obj, None) for n, obj in enumerate(ijson.items(stream, "item", use_float=True), 1))
-            unit = "item"
-        n = 0
-        try:
-            for n, obj, err in items:
-                if err is not None:
-                    yield BadItem(origin, n, err, clip_raw(obj), unit)  # type: ignore[arg-type]
-                    continue
-                if not isinstance(obj, dict):
-                    yield BadItem(origin, n, f"expected a JSON object, got {type(obj).__name__}", clip_raw(obj), unit)  # type: ignore[arg-type]
-                    continue
-                if first:
-                    first = False
-                    missing = [c for f, c in self.mapping.items() if f in TEXT_FIELDS and c not in obj]
-                    if missing and not any(c in obj for c in self.text_columns):
-                        raise SourceError(
-                            f"{path}: {unit} {n}: mapped key(s) {missing!r} not found; keys are "
-                            f"{sorted(obj)!r}; fix `columns` for source {self.name!r}"
-                        )
-                yield RawItem("", obj, origin, n, unit)  # type: ignore[arg-type]
-            if replaced["bytes"]:
-                yield Notice(f"{path}: {replaced['bytes']} bytes not valid {encoding} were replaced by U+FFFD")
-        except TruncatedError as e:
-            yield Notice(f"{e}; kept the complete records before the cut", "error")
-        except ijson.JSONError as e:
-            yield Notice(f"{path}: invalid JSON after item {n}: {e}; kept the items before it", "error")
-        except RecursionError:
-            yield Notice(f"{path}: JSON nested too deeply after item {n}; kept the items before it", "error")
-
-    def _check_json_array(self, path: Path, encoding: str) -> None:
-        """Raise :class:`SourceError` naming the file unless it holds a JSON array (an empty or broken file is left to
-        the reader, which reports it with the number of items read)."""
-        kind, keys = json_top_level(path, encoding)
-        if kind in (None, "array"):
-            return
-        if kind == "map":
-            shown = ", ".join(repr(k) for k in keys[:7]) + (", ..." if len(keys) > 7 else "")
-            raise SourceError(
-                f"{path}: the file holds one JSON object (keys {shown}), not an array of records; "
-                'for one object per line set `format = "jsonl"`'
-            )
-        raise SourceError(f"{path}: expected a JSON array of records, found a JSON {kind}")
+_WANTED: dict[type, str] = {dict: "a JSON object", str: "a string", list: "an array"}
+_JSON_NAMES: dict[type, str] = {
+    dict: "object",
+    list: "list",
+    str: "str",
+    int: "int",
+    float: "float",
+    bool: "bool",
+    type(None): "null",
+}
 
 
-def json_top_level(path: Path, encoding: str) -> tuple[str | None, list[str]]:
-    """The kind of the top-level JSON value of ``path`` (``array``, ``map``, ``string``, ``number``, ``boolean``,
-    ``null``; None when empty or not JSON) and, for a map, its first 8 keys."""
-    chunks = guard_json_depth(iter_utf8_chunks(path, encoding, Counter()), path)
-    kind: str | None = None
-    keys: list[str] = []
-    try:
-        for prefix, event, value in ijson.parse(io.BufferedReader(ChunkStream(chunks), buffer_size=1 << 16)):
-            if kind is None:
-                kind = event.removeprefix("start_")
-                if kind != "map":
-                    break
-            elif prefix == "" and event == "map_key":
-                keys.append(str(value))
-                if len(keys) >= 8:
-                    break
-            elif prefix == "" and event == "end_map":
-                break
-    except ijson.JSONError:
-        pass
-    finally:
-        chunks.close()
-    return kind, keys
+def _key(v: Any) -> str:
+    """An id value as a join key (``3`` and ``"3"`` and ``3.0`` match)."""
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return str(v).strip()
+
+
+def _guess_text(keys: list[str]) -> str:
+    for want in ("text", "joke", "body", "content", "caption", "setup", "title", "question"):
+        for k in keys:
+            if k.lower() == want:
+                return k
+    return keys[0] if keys else "text"
+
+
+def _lossless(data: Any) -> str:
+    """A record with undecodable bytes (lone surrogates) as base64 of its original bytes, for the quarantine."""
+    values = data.values() if isinstance(data, dict) else [data]
+    raw = "".join(str(v) for v in values).encode("utf-8", "surrogateescape")
+    return "base64:" + base64.b64encode(raw).decode("ascii")
 
 
 def _codec_family(name: str) -> str:
     return "-".join(codecs.lookup(name).name.split("-")[:2])
-
-
-def _loads(line: str) -> tuple[Any, str | None]:
-    try:
-        return json.loads(line), None
-    except ValueError as e:
-        return line, f"not valid JSON: {e}"
-    except RecursionError:
-        return line, "JSON nested too deeply to be a record"
