@@ -94,7 +94,7 @@ def _main(
         format="%(levelname)s %(name)s: %(message)s" if verbose else "%(levelname)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("urllib3", "fsspec", "filelock", "datasets", "huggingface_hub"):
+    for noisy in ("urllib3", "fsspec", "filelock", "datasets", "huggingface_hub", "httpx", "httpx2"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     ctx.obj = Ctx(config or None, data_dir or None)
 

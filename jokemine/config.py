@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from jokemine.cleaning.dedup import NearDupParams
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-SOURCE_KINDS = ("reddit_dump", "table", "reddit_api", "anekdot_ru", "html_spec")
+SOURCE_KINDS = ("reddit_dump", "table", "hub_dataset", "reddit_api", "anekdot_ru", "html_spec")
 TABLE_FIELDS = (
     "id",
     "text",
@@ -100,14 +100,24 @@ class _SourceBase(_Model):
 
 
 class _FileSource(_SourceBase):
-    """A source that reads files: ``path`` is a file, a glob, or a list of them."""
+    """A source that reads files: ``path`` is a file, a glob, or a list of them; local, or on the Hugging Face Hub
+    (``hf://datasets/<owner>/<name>/<path or glob>``)."""
 
     path: str | list[str]
 
     def paths(self, base_dir: Path) -> list[str]:
-        """The path patterns, with ``~``/``$VARS`` expanded and relative ones resolved against ``base_dir``."""
+        """The path patterns, with ``~``/``$VARS`` expanded and relative ones resolved against ``base_dir``; Hub
+        URLs (``hf://...``, :mod:`jokemine.scrapers.remote`) are kept as written."""
         raw = [self.path] if isinstance(self.path, str) else list(self.path)
-        return [os.path.normpath(base_dir / os.path.expandvars(os.path.expanduser(p))) for p in raw]
+        return [
+            p if p.startswith("hf://") else os.path.normpath(base_dir / os.path.expandvars(os.path.expanduser(p)))
+            for p in raw
+        ]
+
+    def remote_paths(self) -> list[str]:
+        """The ``hf://`` patterns among ``path`` (read through huggingface_hub's file system)."""
+        raw = [self.path] if isinstance(self.path, str) else list(self.path)
+        return [p for p in raw if p.startswith("hf://")]
 
     def files(self, base_dir: Path) -> list[Path]:
         """Every file the source reads, globs expanded, sorted; a pattern matching nothing is kept as is
@@ -117,6 +127,8 @@ class _FileSource(_SourceBase):
         out: list[Path] = []
         real: set[str] = set()
         for pattern in self.paths(base_dir):
+            if pattern.startswith("hf://"):
+                continue  # fetched by the reader (jokemine.scrapers.remote)
             matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else []
             for p in matches or [pattern]:
                 if matches and os.path.isdir(p):
@@ -238,7 +250,27 @@ class JoinConfig(_Model):
         return v
 
 
-class TableSource(_FileSource):
+class _MappedSource(_Model):
+    """The keys a ``table`` and a ``hub_dataset`` source share: how records map to schema fields."""
+
+    columns: ColumnMap = Field(default_factory=lambda: ColumnMap(text="."))
+    constants: dict[str, str] = {}
+    markup: Literal["plain", "reddit", "html"] = "plain"
+    score_kind: Literal["upvotes", "net_votes", "mean_rating", "likes", "caption_votes"] | None = None
+    lang: str | None = Field(None, pattern=r"^[a-z]{2,3}(-[A-Za-z]+)?$")
+
+    @field_validator("constants")
+    @classmethod
+    def _constant_fields(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = [k for k in v if k not in ("category", "tags", "lang", "score_kind", "url", "author", "created")]
+        if bad:
+            raise ValueError(
+                f"no constant for field(s) {bad!r}: use category, tags, lang, score_kind, url, author, created"
+            )
+        return v
+
+
+class TableSource(_FileSource, _MappedSource):
     """``kind = "table"``: joke files of any common shape (:mod:`jokemine.scrapers.shapes`: JSON, JSONL, CSV/TSV,
     Parquet, plain text, XML, YAML, SQLite; compressed or in ``.zip``/``.tar*`` archives) with a column mapping.
 
@@ -261,7 +293,6 @@ class TableSource(_FileSource):
     """
 
     kind: Literal["table"]
-    markup: Literal["plain", "reddit", "html"] = "plain"
     format: TableFormat | None = None
     delimiter: str | None = Field(None, min_length=1, max_length=1)
     quotechar: str = Field('"', min_length=1, max_length=1)
@@ -273,12 +304,8 @@ class TableSource(_FileSource):
     query: str | None = None
     members: str | None = None
     encoding: str = "utf-8"
-    columns: ColumnMap = Field(default_factory=lambda: ColumnMap(text="."))
-    constants: dict[str, str] = {}
     join: JoinConfig | None = None
     id_scope: Literal["file", "source"] | None = None
-    score_kind: Literal["upvotes", "net_votes", "mean_rating", "likes", "caption_votes"] | None = None
-    lang: str | None = Field(None, pattern=r"^[a-z]{2,3}(-[A-Za-z]+)?$")
 
     @field_validator("encoding")
     @classmethod
@@ -289,16 +316,6 @@ class TableSource(_FileSource):
             codecs.lookup(v)
         except LookupError as e:
             raise ValueError(f"unknown encoding {v!r}") from e
-        return v
-
-    @field_validator("constants")
-    @classmethod
-    def _constant_fields(cls, v: dict[str, str]) -> dict[str, str]:
-        bad = [k for k in v if k not in ("category", "tags", "lang", "score_kind", "url", "author", "created")]
-        if bad:
-            raise ValueError(
-                f"no constant for field(s) {bad!r}: use category, tags, lang, score_kind, url, author, created"
-            )
         return v
 
     @model_validator(mode="after")
@@ -319,6 +336,21 @@ class TableSource(_FileSource):
         from jokemine.scrapers.shapes import format_by_name
 
         return format_by_name(str(path)) or "csv"
+
+
+class HubDatasetSource(_SourceBase, _MappedSource):
+    """``kind = "hub_dataset"``: a dataset on the Hugging Face Hub, read with ``datasets.load_dataset(repo, config,
+    split=split, revision=revision, streaming=True)`` (no full download) through the same ``columns`` mapping as a
+    table. ``revision`` pins a branch, tag or commit (default: ``main``); the commit read is kept, and a scrape
+    reads the dataset again only when the commit changes. ``max_rows`` caps the rows read per scrape. The endpoint
+    and token are huggingface_hub's settings (``HF_ENDPOINT``, ``HF_TOKEN``)."""
+
+    kind: Literal["hub_dataset"]
+    repo: str = Field(pattern=r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+    config: str | None = None
+    split: str = "train"
+    revision: str | None = None
+    max_rows: int | None = Field(None, ge=1)
 
 
 LISTING_PATTERN = r"^(new|hot|rising|(top|controversial)(:(hour|day|week|month|year|all))?)$"
@@ -486,7 +518,7 @@ class HttpConfig(_Model):
 
 FileSourceConfig = RedditDumpSource | TableSource
 CrawlSourceConfig = AnekdotRuSource | HtmlSpecSource
-AnySource = RedditDumpSource | TableSource | RedditApiSource | AnekdotRuSource | HtmlSpecSource
+AnySource = RedditDumpSource | TableSource | HubDatasetSource | RedditApiSource | AnekdotRuSource | HtmlSpecSource
 SourceConfig = Annotated[AnySource, Field(discriminator="kind")]
 
 

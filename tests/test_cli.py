@@ -25,18 +25,57 @@ def _make(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_default_config_without_sources_says_what_to_configure_and_writes_nothing(tmp_path: Path) -> None:
+def test_a_config_without_sources_says_what_to_configure_and_writes_nothing(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "empty.toml", '[paths]\ndata_dir = "data"\n')
     out = tmp_path / "data"
-    r = _make("scrape", f"DATA_DIR={out}")
+    r = _make("scrape", f"CONFIG={cfg}", f"DATA_DIR={out}")
     assert r.returncode != 0
     errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
     assert errors == [
-        f"error: no sources to scrape in {REPO / 'configs/default.toml'}: add a [[sources]] entry (a "
+        f"error: no sources to scrape in {cfg}: add a [[sources]] entry (a "
         "Reddit dump or a table; see README 'Use your own dumps'), or run with "
         "CONFIG=configs/real-offline.toml"
     ]
     assert "Traceback" not in r.stderr
     assert not out.exists()
+
+
+def test_the_default_config_offline_fails_each_source_with_one_line(tmp_path: Path) -> None:
+    """configs/default.toml needs no credentials and no local files; offline, each source fails with one line and
+    is reported stale, and nothing else breaks. (The copy points anekdot.ru and the Hub at a closed loopback port:
+    no test sends traffic beyond 127.0.0.1.)"""
+    import os
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    text = (REPO / "configs" / "default.toml").read_text()
+    assert text.count('kind = "anekdot_ru"') == 1
+    cfg = write_config(
+        tmp_path / "default.toml", text.replace('kind = "anekdot_ru"', f'kind = "anekdot_ru"\nbase_url = "{dead}"')
+    )
+    env = {k: v for k, v in os.environ.items() if not k.lower().startswith("praw_")}
+    env.update(HF_ENDPOINT=dead, HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="0", HF_DATASETS_OFFLINE="0")
+    data = tmp_path / "data"
+    r = subprocess.run(
+        [sys.executable, "-m", "jokemine", "--config", str(cfg), "--data-dir", str(data), "refresh"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert "Traceback" not in r.stderr, r.stderr[-3000:]
+    assert r.returncode == 1, (r.stdout, r.stderr[-3000:])  # every source failed and there is no data yet
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("ERROR: ")]
+    by_source = {ln.split(":")[1].strip() for ln in errors}
+    assert {"anekdot_ru", "reddit_jokes_1m", "short_jokes"} <= by_source, errors
+    assert "reddit_live" not in by_source  # no credentials: skipped, not failed
+    assert "stale since never" in r.stdout and r.stdout.count("stale since never") == 3
+    assert "  reddit_live          skipped" in r.stdout and "  clean: skipped; publish: skipped" in r.stdout
+    assert "error: JokemineError: every source failed and there is no data yet: anekdot_ru: cannot reach " in r.stdout
+    assert (
+        "reddit_jokes_1m: hf://datasets/SocialGrep/one-million-reddit-jokes (split 'train'): cannot read the "
+        in r.stdout
+    )
+    assert not (data / "releases").exists()
 
 
 def test_bad_config_is_one_line_exit_2(tmp_path: Path) -> None:

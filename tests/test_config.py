@@ -32,9 +32,16 @@ def test_real_offline_config_validates_and_resolves_paths() -> None:
     assert cfg.data_dir("/tmp/x") == Path("/tmp/x")
 
 
-def test_default_config_has_no_sources() -> None:
+def test_default_config_needs_no_credentials_or_local_files() -> None:
     cfg = load_config(REPO / "configs" / "default.toml")
-    assert cfg.sources == []
+    assert [(s.name, s.kind) for s in cfg.sources] == [
+        ("anekdot_ru", "anekdot_ru"),
+        ("reddit_jokes_1m", "hub_dataset"),
+        ("short_jokes", "hub_dataset"),
+        ("reddit_live", "reddit_api"),
+    ]
+    hub = [s for s in cfg.sources if s.kind == "hub_dataset"]
+    assert all(s.license for s in hub) and [s.license for s in hub] == ["CC-BY-4.0", "MIT"]
     assert cfg.clean.languages == ["en", "ru"]
 
 

@@ -10,11 +10,14 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import PurePosixPath
 from typing import Any
 
 from jokemine.config import AnySource, TableSource
 from jokemine.pipeline.steps import Record
 from jokemine.schema import empty_record, make_id
+from jokemine.scrapers.shapes import dig
 
 
 @dataclass(frozen=True)
@@ -121,8 +124,6 @@ _DATE_FORMATS = (
 def _parse_date(s: str) -> datetime | None:
     """ISO 8601, RFC 2822 (``Tue, 05 Jan 2021 10:00:00 +0000``), then :data:`_DATE_FORMATS` (day first with dots,
     month first with slashes, as those separators are used)."""
-    from email.utils import parsedate_to_datetime
-
     try:
         return datetime.fromisoformat(s.replace("Z", "+00:00"))
     except ValueError:
@@ -203,8 +204,6 @@ def parse_table(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
     else ``votes_up - votes_down`` (``net_votes``). ``author`` is hashed like Reddit's; ``nsfw``, ``is_self``,
     ``stickied`` accept booleans, ``0``/``1`` and ``true``/``false``/``yes``/``no``. A text field that holds
     escaped line breaks (``\\n``) and no real one is unescaped."""
-    from jokemine.scrapers.shapes import dig
-
     d = env["data"]
     if d is None or isinstance(d, list):
         raise ParseError("row is not a record")
@@ -302,8 +301,6 @@ def _constants(constants: dict[str, str], origin: str) -> dict[str, Any]:
     """``constants`` with ``{stem}``, ``{name}`` and ``{parent}`` of the file (the member, in an archive)."""
     if not constants:
         return {}
-    from pathlib import PurePosixPath
-
     name = origin.rsplit("::", 1)[-1]
     p = PurePosixPath(name.replace("\\", "/"))
     stem = p.stem if p.suffix.lower() not in (".gz", ".zst", ".bz2", ".xz") else PurePosixPath(p.stem).stem

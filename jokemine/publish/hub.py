@@ -36,7 +36,6 @@ With an explicit ``endpoint`` every request goes there: huggingface_hub 2.4's Us
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import logging
 import os
@@ -51,9 +50,10 @@ from typing import Any
 
 import huggingface_hub
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, RepoFile
-from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
+from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
 from jokemine.errors import JokemineError
+from jokemine.hf import READ_ERRORS, TRANSPORT_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -66,21 +66,9 @@ BACKOFF_S = 0.2
 _VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z._+-]*")
 
 
-def _transport_errors() -> tuple[type[BaseException], ...]:
-    """Network-level errors of the HTTP library ``huggingface_hub`` uses (httpx2 in 2.x, httpx in 1.x)."""
-    errors: list[type[BaseException]] = [ConnectionError, TimeoutError]
-    for module in ("httpx2", "httpx"):
-        try:
-            errors.append(importlib.import_module(module).TransportError)
-            break
-        except (ImportError, AttributeError):
-            continue
-    return tuple(errors)
-
-
-_TRANSPORT_ERRORS = _transport_errors()
+_TRANSPORT_ERRORS = TRANSPORT_ERRORS
 _PUSH_ERRORS: tuple[type[BaseException], ...] = (HfHubHTTPError, RuntimeError, ValueError, *_TRANSPORT_ERRORS)
-_READ_ERRORS: tuple[type[BaseException], ...] = (HfHubHTTPError, LocalEntryNotFoundError, *_TRANSPORT_ERRORS)
+_READ_ERRORS = READ_ERRORS
 
 
 @dataclass

@@ -401,6 +401,7 @@ def walk_files(
     read_one: Callable[[Path], Iterator[Event]],
     stats: Counter[str],
     settings: str = "",
+    labels: dict[Path, str] | None = None,
 ) -> Iterator[Event]:
     """Read each file with ``read_one`` unless the committed cursor ``file:<path>`` says it is done.
 
@@ -423,7 +424,12 @@ def walk_files(
     """
     if not files:
         raise SourceError("no input files configured")
+    labels = labels or {}
     for path in files:
+        if path in labels:  # a local copy of a Hub file: provenance, messages and cursor name its URL
+            mapped = {**cursors, f"file:{path.resolve()}": cursors.get(f"file:{labels[path]}")}
+            yield from _relabel(walk_files([path], mapped, force, read_one, stats, settings), path, labels[path])
+            continue
         try:
             check_regular(path)
             done = {**fingerprint(path), "settings": settings}
@@ -493,6 +499,19 @@ def walk_files(
             yield Checkpoint({key: cursor})
         else:
             yield Checkpoint({})
+
+
+def _relabel(events: Iterator[Event], path: Path, label: str) -> Iterator[Event]:
+    """``events`` of the local copy ``path`` with its name replaced by ``label`` (the Hub URL), cursor keys too."""
+    local, key = str(path), f"file:{path.resolve()}"
+    for ev in events:
+        if isinstance(ev, RawItem | BadItem):
+            ev.origin = ev.origin.replace(local, label)
+        elif isinstance(ev, Notice):
+            ev.message = ev.message.replace(local, label)
+        elif isinstance(ev, Checkpoint):
+            ev.cursors = {(f"file:{label}" if k == key else k): v for k, v in ev.cursors.items()}
+        yield ev
 
 
 MAX_JSON_DEPTH = 1000

@@ -39,6 +39,7 @@ from jokemine.scrapers.files import (
     walk_files,
 )
 from jokemine.scrapers.registry import register
+from jokemine.scrapers.remote import with_remote
 
 PARSER_VERSION = "reddit_dump/1"
 
@@ -80,6 +81,7 @@ class RedditDump:
     def __init__(self, cfg: RedditDumpSource, base_dir: Path) -> None:
         self.name = cfg.name
         self.files = cfg.files(base_dir)
+        self.remote = cfg.remote_paths()
         self.subreddits = {s.lower().removeprefix("r/") for s in cfg.subreddits} if cfg.subreddits else None
         self.settings = cfg.read_settings()
         self.stats: Counter[str] = Counter()
@@ -88,7 +90,11 @@ class RedditDump:
 
     def read(self, ctx: ReadContext) -> Iterator[Event]:
         """Yield the submissions of every changed file, a checkpoint after each file."""
-        yield from walk_files(self.files, ctx.cursors, ctx.force, self._read_file, self.stats, self.settings)
+        files, labels, errors = with_remote(self.files, self.remote, ctx.data_dir)
+        for e in errors:
+            yield Notice(e, "error")
+        if files or not errors:
+            yield from walk_files(files, ctx.cursors, ctx.force, self._read_file, self.stats, self.settings, labels)
 
     def _item(self, obj: Any, origin: str, line: int, unit: Unit, raw: Any) -> RawItem | BadItem | None:
         if not isinstance(obj, dict):

@@ -64,7 +64,9 @@ def select_sources(cfg: Config, names: list[str] | None) -> list[AnySource]:
             "see README 'Use your own dumps'), or run with CONFIG=configs/real-offline.toml"
         )
     file_sources: list[Any] = [s for s in sources if kind_of(s).files]
-    present = any(os.path.lexists(p) for s in file_sources for p in s.files(cfg.base_dir))
+    present = any(os.path.lexists(p) for s in file_sources for p in s.files(cfg.base_dir)) or any(
+        s.remote_paths() for s in file_sources
+    )
     if len(file_sources) == len(sources) and not present:
         listed = "; ".join(f"{s.name}: {', '.join(s.paths(cfg.base_dir))}" for s in file_sources)
         raise NothingToDo(

@@ -44,6 +44,7 @@ import hashlib
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +53,10 @@ from jokemine.cleaning.parse import table_records
 from jokemine.config import HttpConfig, TableSource
 from jokemine.errors import SourceError
 from jokemine.scrapers.archives import archive_kind, iter_members, member_origin
-from jokemine.scrapers.base import BadItem, Event, Notice, RawItem, ReadContext, clip_raw
+from jokemine.scrapers.base import BadItem, Event, NoRowIds, Notice, RawItem, ReadContext, RowIds, clip_raw
 from jokemine.scrapers.files import fingerprint, sniff_encoding, walk_files
 from jokemine.scrapers.registry import register
+from jokemine.scrapers.remote import repo_path, with_remote
 from jokemine.scrapers.shapes import (
     Row,
     Shape,
@@ -117,18 +119,22 @@ class Table:
         parents = [str(p.parent) for p in self.files]
         self._root = os.path.commonpath(parents) if parents else ""
         self._sidecar: dict[str, Any] | None = None
+        self._labels: dict[Path, str] = {}  # local copy of a Hub file -> its hf:// URL
 
     track_ids = False
 
     def read(self, ctx: ReadContext) -> Iterator[Event]:
         """Yield the rows of every changed file, a checkpoint after each file."""
-        self._row_ids = ctx.row_ids
-        self._run_ids: dict[str, tuple[str, str]] = {}  # id -> (file, text digest), rows read by this run
+        self.ids = RowIdPolicy(self.mapping.get("id"), self.text_columns, ctx.row_ids)
         settings = self.cfg.read_settings()
         if self.cfg.join:
             self._sidecar, sidecar_digest = self._load_sidecar()
             settings += ":" + sidecar_digest  # a changed sidecar re-reads the files it joins
-        yield from walk_files(self.files, ctx.cursors, ctx.force, self._read_file, self.stats, settings)
+        files, self._labels, errors = with_remote(self.files, self.cfg.remote_paths(), ctx.data_dir)
+        for e in errors:
+            yield Notice(e, "error")
+        if files or not errors:
+            yield from walk_files(files, ctx.cursors, ctx.force, self._read_file, self.stats, settings, self._labels)
 
     # ---------------------------------------------------------------------------------------------------------
     def _read_file(self, path: Path) -> Iterator[Event]:
@@ -163,11 +169,10 @@ class Table:
         """The prefix of mapped ids read from ``path`` (``member`` of it), or None for source-wide ids."""
         if self.cfg.id_scope == "source" or "id" not in self.mapping:
             return None
+        name = repo_path(self._labels[path]) if path in self._labels else os.path.relpath(path, self._root)
         if member is not None:
-            if len(self.files) == 1:
-                return member
-            return f"{os.path.relpath(path, self._root)}::{member}"
-        return os.path.relpath(path, self._root) if self._scope_files else None
+            return member if len(self.files) + len(self._labels) == 1 else f"{name}::{member}"
+        return name if self._scope_files else None
 
     def _read_one(self, path: Path, label: str, scope: str | None) -> Iterator[Event]:
         shape = detect(path, self.opts, label, self.cfg.columns.columns_read())
@@ -229,7 +234,7 @@ class Table:
                     data = {**data, "_join": match} if isinstance(data, dict) else {".": data, "_join": match}
                     self.stats["joined"] += 1
             ev = RawItem("", data, label, row.n, row.unit)
-            self._assign_id(ev, seen, file_key, scope)
+            self.ids.assign(ev, seen, file_key, scope)
             if ev.note == "id_collision":
                 n_collisions += 1
                 first_collision = first_collision or f"{ev.unit} {ev.line}, id {ev.source_id.split('~')[0]!r}"
@@ -351,35 +356,50 @@ class Table:
             origin = env.get("origin")
             if isinstance(data, dict) and origin:
                 file_key = origin if "::" in origin else str(Path(origin).resolve())
-                out.append((str(env["source_id"]), file_key, self._text_digest(data)))
+                out.append((str(env["source_id"]), file_key, text_digest(data, self.text_columns)))
         return out
 
-    def _text_digest(self, row: Any) -> str:
-        h = hashlib.blake2b(digest_size=8)
-        for col in self.text_columns:
-            h.update(str(dig(row, col) or "").encode("utf-8", "surrogateescape"))
-            h.update(b"\x1f")
-        return h.hexdigest()
 
-    def _assign_id(self, ev: RawItem, seen: Counter[str], file_key: str, scope: str | None) -> None:
-        """Set ``ev.source_id`` (and ``note``/``row_key`` for mapped ids) by the rules in the module docstring."""
-        digest = self._text_digest(ev.data)
-        id_col = self.mapping.get("id")
-        value = dig(ev.data, id_col) if id_col else None
+def text_digest(row: Any, text_columns: list[str]) -> str:
+    """BLAKE2b-64 (hex) of a row's mapped text columns (dotted paths allowed), each followed by ``\\x1f``."""
+    h = hashlib.blake2b(digest_size=8)
+    for col in text_columns:
+        h.update(str(dig(row, col) or "").encode("utf-8", "surrogateescape"))
+        h.update(b"\x1f")
+    return h.hexdigest()
+
+
+@dataclass
+class RowIdPolicy:
+    """The ids of rows read by one run (the module docstring's rules): ``id_column`` (a mapped id, or None for
+    content-hash ids), the ``text_columns`` hashed, the committed ids of earlier runs (``row_ids``)."""
+
+    id_column: str | None
+    text_columns: list[str]
+    row_ids: RowIds = field(default_factory=NoRowIds)
+    run_ids: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (file, text digest), this run
+
+    def assign(self, ev: RawItem, seen: Counter[str], file_key: str, scope: str | None = None) -> None:
+        """Set ``ev.source_id`` (and ``note``/``row_key`` for mapped ids); ``seen`` counts content hashes in the
+        file so far, ``scope`` prefixes mapped ids (``id_scope = "file"``)."""
+        digest = text_digest(ev.data, self.text_columns)
+        value = dig(ev.data, self.id_column) if self.id_column else None
         if value is None or not str(value).strip():
             seen[digest] += 1
             ev.source_id = digest if seen[digest] == 1 else f"{digest}~{seen[digest]}"
             return
         sid = str(value).strip()
+        if isinstance(value, float) and value.is_integer():
+            sid = str(int(value))
         if scope is not None:
             sid = f"{scope}:{sid}"
-        this_run = self._run_ids.get(sid)
-        prev = this_run or self._row_ids.get(sid)
+        this_run = self.run_ids.get(sid)
+        prev = this_run or self.row_ids.get(sid)
         if prev is not None and prev[1] != digest and (this_run is not None or prev[0] != file_key):
             sid, ev.note = f"{sid}~{digest}", "id_collision"
         ev.source_id = sid
         ev.row_key = (file_key, digest)
-        self._run_ids[sid] = (file_key, digest)
+        self.run_ids[sid] = (file_key, digest)
 
 
 _WANTED: dict[type, str] = {dict: "a JSON object", str: "a string", list: "an array"}
