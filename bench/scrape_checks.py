@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 from pipeline import machine, update_results  # noqa: E402
 
 from jokemine.config import load_config  # noqa: E402
-from jokemine.scrapers import files, reddit_dump, table  # noqa: E402
+from jokemine.scrapers import files, reddit_dump, shapes, table  # noqa: E402
 from jokemine.scrapers.base import NoRowIds  # noqa: E402
 from jokemine.scrapers.run import scrape  # noqa: E402
 
@@ -49,9 +49,8 @@ def checks_off() -> dict[tuple[Any, str], Any]:
                                                    "compressed": True})  # fmt: skip
     swap(table, "sniff_encoding", lambda path, declared, **kw: declared)
     swap(reddit_dump, "sniff_encoding", lambda path, declared, **kw: declared)
-    swap(table, "guard_json_depth", _passthrough)
+    swap(shapes, "guard_json_depth", _passthrough)
     swap(reddit_dump, "guard_json_depth", _passthrough)
-    swap(table.Table, "_check_json_array", lambda self, path, encoding: None)
     original_read = table.Table.read
 
     def read_without_row_ids(self: Any, ctx: Any) -> Any:

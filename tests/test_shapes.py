@@ -165,7 +165,7 @@ def test_caption_contest_archive_member_by_member(extra: Path) -> None:
     assert not bad and not [n for n in notices if n.level == "error"]
     got = Counter(i.origin.split("::")[1] for i in items)
     assert got == per_member and sum(got.values()) == 1_081_771
-    assert {Path(i.origin.split("::")[0]).resolve() for i in items} == {tar_path.resolve()}
+    assert {Path(o.split("::")[0]).resolve() for o in {i.origin for i in items}} == {tar_path.resolve()}
     # score = mean vote (funny 3, somewhat 2, unfunny 1), equal to the contest's own `score` column; counts kept
     member = [i for i in items if i.origin.endswith("::summaries/600_summary_KLUCB.csv")]
     with open(extra / "newyorker-caption-contest/600_summary_KLUCB.csv", newline="") as fh:

@@ -793,7 +793,14 @@ def has_surrogates(value: Any) -> bool:
     if isinstance(value, str):
         return bool(_SURROGATES.search(value))
     if isinstance(value, dict):
-        return any(has_surrogates(v) for v in value.values())
+        texts = [v for v in value.values() if isinstance(v, str)]
+        if texts and _SURROGATES.search("\x00".join(texts)):
+            return True
+        return any(has_surrogates(v) for v in value.values() if isinstance(v, dict | list))
     if isinstance(value, list):
         return any(has_surrogates(v) for v in value)
     return False
+
+
+DECODED_WITH_SURROGATES = ("csv", "tsv", "jsonl", "text")
+"""Formats whose text is decoded with ``surrogateescape`` (so undecodable bytes can be found per record)."""

@@ -58,6 +58,7 @@ from jokemine.scrapers.files import fingerprint, sniff_encoding, walk_files
 from jokemine.scrapers.registry import register
 from jokemine.scrapers.remote import repo_path, with_remote
 from jokemine.scrapers.shapes import (
+    DECODED_WITH_SURROGATES,
     Row,
     Shape,
     ShapeOptions,
@@ -197,6 +198,7 @@ class Table:
         file_key = label if label != str(path) else str(path.resolve())
         notes: list[str] = []
         first_kind: type | None = None
+        check_bytes = shape.format in DECODED_WITH_SURROGATES
         for row in read_records(path, shape, shape_options(self.cfg, encoding), encoding, label, notes):
             if row.n == 0:  # a table's header
                 repeated = self._check_header(label, row.data, shape)
@@ -222,7 +224,7 @@ class Table:
             if not checked:
                 self._check_first(label, row, shape)
                 checked = True
-            if has_surrogates(row.data):
+            if check_bytes and has_surrogates(row.data):
                 n_undecodable += 1
                 first_bad_line = first_bad_line or row.n
                 yield BadItem(label, row.n, f"bytes not valid in encoding {encoding!r}", _lossless(row.data), row.unit)
