@@ -324,7 +324,9 @@ app.add_typer(sources_app, name="sources")
 @sources_app.command("inspect")
 @user_errors
 def sources_inspect(
-    path: Annotated[Path, typer.Argument(help="A joke file or archive (any shape a table source reads).")],
+    path: Annotated[
+        str, typer.Argument(help="A joke file or archive (any shape a table source reads), or an hf:// URL.")
+    ],
     format_: Annotated[str | None, typer.Option("--format", help="Read as this format instead of detecting.")] = None,
     records_path: Annotated[
         str | None, typer.Option("--records-path", help="JSON/YAML key path or XML element path of the records.")
@@ -335,17 +337,33 @@ def sources_inspect(
 ) -> None:
     """Print the detected shape of PATH, its record count, columns with examples, what would be quarantined, and a
     [[sources]] block to start from."""
-    from jokemine.errors import BadArgument
+    import os
+    import tempfile
+
+    from jokemine.errors import BadArgument, SourceError
     from jokemine.scrapers.files import check_regular
+    from jokemine.scrapers.remote import fetch, is_remote
     from jokemine.scrapers.shapes import FORMATS, ShapeOptions
     from jokemine.scrapers.survey import inspect_file, render
 
     if format_ is not None and format_ not in FORMATS:
         raise BadArgument(f"--format {format_!r}: use one of {', '.join(FORMATS)}")
-    check_regular(path)
     opts = ShapeOptions(format=format_, delimiter=delimiter, records_path=records_path, encoding=encoding)
-    for line in render(path, inspect_file(path, opts, members), opts, members):
-        typer.echo(line)
+    if not is_remote(path):
+        if not os.path.lexists(path):
+            raise BadArgument(f"{path}: no such file")
+        check_regular(Path(path))
+        for line in render(Path(path), inspect_file(Path(path), opts, members), opts, members):
+            typer.echo(line)
+        return
+    with tempfile.TemporaryDirectory(prefix="jokemine-inspect-") as tmp:
+        fetched, errors = fetch([path], Path(tmp))
+        if errors:
+            raise SourceError(errors[0])
+        for url, local in fetched:
+            lines = render(local, inspect_file(local, opts, members), opts, members)
+            for line in lines:
+                typer.echo(line.replace(str(local), url))
 
 
 def main() -> None:

@@ -97,6 +97,15 @@ def test_hub_dataset_and_hf_paths_read_from_the_loopback_hub(real: Path, tmp_pat
         files = raw_envelopes(data, "hubfiles")
         assert [e["data"] for e in files] == test
         assert {e["origin"] for e in files} == {"hf://datasets/alice/cleancomedy/data/en/test.csv"}
+        # `sources inspect` reads a Hub file too, naming it by its URL
+        env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "0"}
+        url = "hf://datasets/alice/cleancomedy/data/en/test.csv"
+        r = subprocess.run(
+            [sys.executable, "-m", "jokemine", "sources", "inspect", url], env=env, capture_output=True, text=True
+        )
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert r.stdout.startswith(f"{url}:\n  shape: csv (delimiter ',', header row; from the extension)\n")
+        assert "  records: 100 (100 objects)" in r.stdout and f'path = "{url}"' in r.stdout
         # nothing changed on the Hub: nothing is read again (the commit and the blob id are the cursors)
         resolves = len(hub.calls("resolve"))
         r = _scrape(config, hub.url, tmp_path)
