@@ -41,6 +41,7 @@ bench:  ## speed and memory benchmarks on the real data -> bench/RESULTS.md
 	$(PY) bench/pipeline.py $(if $(CONFIG),--config $(CONFIG))
 	$(PY) bench/reddit_api.py
 	$(PY) bench/anekdot.py
+	$(PY) bench/table_read.py
 	$(PY) -m pip install --quiet 'fastcdc==1.7.0'  # bench/refresh.py counts Xet-size chunks
 	$(PY) bench/refresh.py
 	$(PY) bench/scrape_checks.py
