@@ -45,8 +45,8 @@ def checks_off() -> dict[tuple[Any, str], Any]:
         saved[(module, name)] = getattr(module, name)
         setattr(module, name, value)
 
-    swap(files, "prefix_info", lambda path, size: {"size": size, "sha256": "", "sha256_ends": "", "newlines": 0,
-                                                   "compressed": True})  # fmt: skip
+    swap(files, "prefix_info", lambda path, size, *_: {"size": size, "sha256": "", "sha256_ends": "",
+                                                       "newlines": 0, "compressed": True})  # fmt: skip
     swap(table, "sniff_encoding", lambda path, declared, **kw: declared)
     swap(reddit_dump, "sniff_encoding", lambda path, declared, **kw: declared)
     swap(shapes, "guard_json_depth", _passthrough)
