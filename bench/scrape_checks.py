@@ -47,7 +47,7 @@ def checks_off() -> dict[tuple[Any, str], Any]:
 
     swap(files, "prefix_info", lambda path, size, *_: {"size": size, "sha256": "", "sha256_ends": "",
                                                        "newlines": 0, "compressed": True})  # fmt: skip
-    swap(table, "sniff_encoding", lambda path, declared, **kw: declared)
+    swap(shapes, "sniff_encoding", lambda path, declared, **kw: declared)
     swap(reddit_dump, "sniff_encoding", lambda path, declared, **kw: declared)
     swap(shapes, "guard_json_depth", _passthrough)
     swap(reddit_dump, "guard_json_depth", _passthrough)

@@ -328,15 +328,6 @@ class TableSource(_FileSource, _MappedSource):
             raise ValueError("`join` needs `columns.id` (the rows' id, matched to the sidecar's `on` column)")
         return self
 
-    def format_for(self, path: Path) -> str:
-        """The table format ``path``'s name suggests: ``format`` if set, else from the extension (``csv`` if
-        unknown). The reader itself decides from the content (:func:`jokemine.scrapers.shapes.detect`)."""
-        if self.format:
-            return self.format
-        from jokemine.scrapers.shapes import format_by_name
-
-        return format_by_name(str(path)) or "csv"
-
 
 class HubDatasetSource(_SourceBase, _MappedSource):
     """``kind = "hub_dataset"``: a dataset on the Hugging Face Hub, read with ``datasets.load_dataset(repo, config,

@@ -56,6 +56,7 @@ from jokemine.scrapers.files import (
     head_bytes,
     iter_chunks,
     iter_utf8_chunks,
+    sniff_encoding,
 )
 
 Format = Literal["csv", "tsv", "json", "jsonl", "parquet", "text", "xml", "yaml", "sqlite"]
@@ -79,6 +80,8 @@ EXTENSIONS: dict[str, str] = {
     ".sqlite3": "sqlite",
     ".db": "sqlite",
 }
+BINARY_FORMATS = ("parquet", "sqlite")
+"""Formats that are not text: no encoding, no binary-content check."""
 COMPRESSION_SUFFIXES = (".gz", ".zst", ".zstd", ".bz2", ".xz")
 DELIMITERS = (",", ";", "\t", "|")
 MAX_WHOLE_BYTES = 2 << 30
@@ -163,7 +166,7 @@ def detect(path: Path, opts: ShapeOptions, label: str | None = None, mapped: lis
             else ("csv" if _sniff_delimiter(_head_text(head, opts.encoding)) else "text", "content")
         )
     fmt, by = found
-    if by != "config" and fmt not in ("parquet", "sqlite") and _looks_binary(head):
+    if by != "config" and fmt not in BINARY_FORMATS and _looks_binary(head):
         raise SourceError(
             f"{label}: binary content of no format jokemine reads (expected JSON, JSON lines, CSV/TSV, text, XML, "
             "YAML, Parquet or SQLite, plain or compressed, or a .zip/.tar archive of them)"
@@ -267,6 +270,12 @@ def _sniff_text_split(text: str, opts: ShapeOptions) -> str:
     if len(blocks) >= 2 and sizes[len(sizes) // 2] <= 12:  # short blocks between blank lines: one joke each
         return "blank_line"
     return "line"
+
+
+def encoding_for(path: Path, shape: Shape, declared: str) -> str:
+    """The encoding to read ``path`` in ``shape`` with: ``declared`` for binary formats, else what
+    :func:`jokemine.scrapers.files.sniff_encoding` says (a byte order mark wins)."""
+    return declared if shape.format in BINARY_FORMATS else sniff_encoding(path, declared)
 
 
 # --- readers -------------------------------------------------------------------------------------------------

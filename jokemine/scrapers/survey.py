@@ -17,8 +17,7 @@ from typing import Any
 
 from jokemine.errors import SourceError
 from jokemine.scrapers.archives import archive_kind, iter_members, member_origin
-from jokemine.scrapers.files import sniff_encoding
-from jokemine.scrapers.shapes import Shape, ShapeOptions, detect, positional, read_records
+from jokemine.scrapers.shapes import Shape, ShapeOptions, detect, encoding_for, positional, read_records
 
 SAMPLE = 2000
 """Records whose columns are summarised (all records are counted)."""
@@ -174,9 +173,7 @@ def _inspect_one(path: Path, label: str, opts: ShapeOptions) -> FileReport:
     report = FileReport(label)
     try:
         report.shape = detect(path, opts, label)
-        encoding = opts.encoding
-        if report.shape.format not in ("parquet", "sqlite"):
-            encoding = sniff_encoding(path, opts.encoding)
+        encoding = encoding_for(path, report.shape, opts.encoding)
         _summarise(report, read_records(path, report.shape, opts, encoding, label))
     except SourceError as e:
         report.error = str(e).replace(str(path), label)

@@ -54,7 +54,7 @@ from jokemine.config import HttpConfig, TableSource
 from jokemine.errors import SourceError
 from jokemine.scrapers.archives import archive_kind, iter_members, member_origin
 from jokemine.scrapers.base import BadItem, Event, NoRowIds, Notice, RawItem, ReadContext, RowIds, clip_raw
-from jokemine.scrapers.files import fingerprint, sniff_encoding, walk_files
+from jokemine.scrapers.files import fingerprint, walk_files
 from jokemine.scrapers.registry import register
 from jokemine.scrapers.remote import repo_path, with_remote
 from jokemine.scrapers.shapes import (
@@ -64,18 +64,17 @@ from jokemine.scrapers.shapes import (
     ShapeOptions,
     detect,
     dig,
+    encoding_for,
     format_by_name,
     has_path,
     has_surrogates,
-    json_top_level,
     positional,
     read_records,
 )
 
 PARSER_VERSION = "table/2"
 TEXT_FIELDS = ("text", "title", "body", "setup", "punchline", "question", "answer")
-BINARY_FORMATS = ("parquet", "sqlite")
-__all__ = ["Table", "json_top_level", "shape_options"]
+__all__ = ["RowIdPolicy", "Table", "shape_options", "text_digest"]
 
 
 def shape_options(cfg: TableSource, encoding: str | None = None) -> ShapeOptions:
@@ -183,13 +182,11 @@ class Table:
             yield Notice(f"{label}: read as {shape.describe()}, not as {named} as its name says")
         elif shape.by == "content" and named in ("json", "jsonl") and named != shape.format:
             self.stats["files_json_lines_by_content" if shape.format == "jsonl" else "files_json_by_content"] += 1
-        encoding = self.cfg.encoding
-        if shape.format not in BINARY_FORMATS:
-            encoding = sniff_encoding(path, self.cfg.encoding)
-            if _codec_family(encoding) != _codec_family(self.cfg.encoding):
-                self.stats["files_encoding_from_bom"] += 1
-                declared = self.cfg.encoding
-                yield Notice(f"{label}: read as {encoding}: its byte order mark says so (`encoding` is {declared!r})")
+        declared = self.cfg.encoding
+        encoding = encoding_for(path, shape, declared)
+        if _codec_family(encoding) != _codec_family(declared):
+            self.stats["files_encoding_from_bom"] += 1
+            yield Notice(f"{label}: read as {encoding}: its byte order mark says so (`encoding` is {declared!r})")
         seen: Counter[str] = Counter()
         n_rows = n_bad = n_undecodable = n_collisions = 0
         first_bad_line: int | None = None
@@ -329,9 +326,7 @@ class Table:
             try:
                 digest.update(repr(sorted(fingerprint(path).items())).encode())
                 shape = detect(path, shape_options(sidecar), str(path), [join.on])
-                encoding = (
-                    self.cfg.encoding if shape.format in BINARY_FORMATS else sniff_encoding(path, sidecar.encoding)
-                )
+                encoding = encoding_for(path, shape, sidecar.encoding)
                 for row in read_records(path, shape, shape_options(sidecar, encoding), encoding, str(path)):
                     if row.n == 0 and join.on not in row.data:
                         raise SourceError(
@@ -385,14 +380,11 @@ class RowIdPolicy:
         """Set ``ev.source_id`` (and ``note``/``row_key`` for mapped ids); ``seen`` counts content hashes in the
         file so far, ``scope`` prefixes mapped ids (``id_scope = "file"``)."""
         digest = text_digest(ev.data, self.text_columns)
-        value = dig(ev.data, self.id_column) if self.id_column else None
-        if value is None or not str(value).strip():
+        sid = _key(dig(ev.data, self.id_column)) if self.id_column else ""
+        if not sid:
             seen[digest] += 1
             ev.source_id = digest if seen[digest] == 1 else f"{digest}~{seen[digest]}"
             return
-        sid = str(value).strip()
-        if isinstance(value, float) and value.is_integer():
-            sid = str(int(value))
         if scope is not None:
             sid = f"{scope}:{sid}"
         this_run = self.run_ids.get(sid)
