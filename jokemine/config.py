@@ -25,7 +25,16 @@ if TYPE_CHECKING:
     from jokemine.cleaning.dedup import NearDupParams
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-SOURCE_KINDS = ("reddit_dump", "table", "hub_dataset", "reddit_api", "anekdot_ru", "html_spec")
+SOURCE_KINDS = (
+    "reddit_dump",
+    "reddit_comments",
+    "table",
+    "hub_dataset",
+    "reddit_api",
+    "reddit_threads",
+    "anekdot_ru",
+    "html_spec",
+)
 TABLE_FIELDS = (
     "id",
     "text",
@@ -51,6 +60,8 @@ TABLE_FIELDS = (
     "is_self",
     "stickied",
     "distinguished",
+    "thread",
+    "thread_score",
 )
 """Schema fields a table source maps to columns (``columns``), in the order the README lists them."""
 TableFormat = Literal["csv", "tsv", "json", "jsonl", "parquet", "text", "xml", "yaml", "sqlite"]
@@ -124,20 +135,25 @@ class _FileSource(_SourceBase):
         (the reader then reports it as missing, naming the path). Directories a glob matches are left out; other
         non-regular entries (FIFOs, devices, broken symlinks) are kept so that the reader reports them. A file
         reached by several paths (a recursive glob through a symlinked directory) is read once, by its first."""
-        out: list[Path] = []
-        real: set[str] = set()
-        for pattern in self.paths(base_dir):
-            if pattern.startswith("hf://"):
-                continue  # fetched by the reader (jokemine.scrapers.remote)
-            matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else []
-            for p in matches or [pattern]:
-                if matches and os.path.isdir(p):
-                    continue
-                key = os.path.realpath(p)
-                if key not in real:
-                    real.add(key)
-                    out.append(Path(p))
-        return out
+        return expand_files(self.paths(base_dir))
+
+
+def expand_files(patterns: list[str]) -> list[Path]:
+    """The local files of resolved path ``patterns`` (see :meth:`_FileSource.files`); ``hf://`` ones skipped."""
+    out: list[Path] = []
+    real: set[str] = set()
+    for pattern in patterns:
+        if pattern.startswith("hf://"):
+            continue  # fetched by the reader (jokemine.scrapers.remote)
+        matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else []
+        for p in matches or [pattern]:
+            if matches and os.path.isdir(p):
+                continue
+            key = os.path.realpath(p)
+            if key not in real:
+                real.add(key)
+                out.append(Path(p))
+    return out
 
 
 class RedditDumpSource(_FileSource):
@@ -150,6 +166,37 @@ class RedditDumpSource(_FileSource):
     kind: Literal["reddit_dump"]
     subreddits: list[str] | None = None
     id_namespace: str | None = Field("reddit", pattern=NAME_PATTERN)
+
+
+class RedditCommentsSource(_FileSource):
+    """``kind = "reddit_comments"``: the replies of Reddit threads, each a thread record (setup = the post's title
+    and body, punchline = the reply; :mod:`jokemine.scrapers.reddit_comments`).
+
+    ``path``: comment files: Pushshift / Arctic Shift comment dumps (``RC_YYYY-MM.zst``, ``<Sub>_comments.zst``;
+    NDJSON with ``link_id``, ``parent_id``, ``body``, ``score``, ``created_utc``), URS comment scrapes (a post's
+    ``submission_metadata`` and its ``comments``) or saved API pages (``/comments/<id>.json``: ``[post listing,
+    comment listing]``). ``posts``: submission dumps the dump comments are joined to by ``link_id`` (comments of a
+    post not found there are skipped and counted); files that carry their post need none. ``subreddits``: keep
+    only threads of these subreddits. ``max_depth``: deepest reply kept, 0 = top-level replies only (Stanford SHP
+    uses top-level ones). ``min_reply_chars``/``max_reply_chars``: reply length bounds (characters, after cleaning).
+    ``bots``: more author names to drop as bots (``AutoModerator`` and names ending in ``bot`` always are).
+    """
+
+    kind: Literal["reddit_comments"]
+    posts: str | list[str] | None = None
+    subreddits: list[str] | None = None
+    max_depth: int = Field(0, ge=0)
+    min_reply_chars: int = Field(3, ge=1)
+    max_reply_chars: int = Field(2000, ge=1)
+    bots: list[str] = []
+    id_namespace: str | None = Field("reddit", pattern=NAME_PATTERN)
+
+    def post_files(self, base_dir: Path) -> list[Path]:
+        """The submission files of ``posts`` (globs expanded as for ``path``); none when unset."""
+        if not self.posts:
+            return []
+        raw = [self.posts] if isinstance(self.posts, str) else list(self.posts)
+        return expand_files([os.path.normpath(base_dir / os.path.expandvars(os.path.expanduser(p))) for p in raw])
 
 
 class ColumnMap(_Model):
@@ -183,15 +230,18 @@ class ColumnMap(_Model):
     is_self: str | None = None
     stickied: str | None = None
     distinguished: str | None = None
+    thread: str | None = None
+    thread_score: str | None = None
     votes: dict[str, str] | None = None
     vote_values: dict[str, float] | None = None
 
     @model_validator(mode="after")
     def _has_text(self) -> ColumnMap:
-        for a, b in (("question", "answer"), ("setup", "punchline")):
-            if bool(getattr(self, a)) != bool(getattr(self, b)):
-                raise ValueError(f"{a!r} and {b!r} must be mapped together")
-        if not (self.text or self.title or self.question or self.setup):
+        if bool(self.question) != bool(self.answer):
+            raise ValueError("'question' and 'answer' must be mapped together")
+        if self.setup and not self.punchline:
+            raise ValueError("'setup' and 'punchline' must be mapped together")
+        if not (self.text or self.title or self.question or self.punchline):
             raise ValueError("map 'text', or 'title' (+ 'body'), or 'setup' + 'punchline', or 'question' + 'answer'")
         if self.votes is not None:
             if not self.votes:
@@ -250,11 +300,20 @@ class JoinConfig(_Model):
         return v
 
 
+CONSTANT_FIELDS = ("setup", "category", "tags", "lang", "score_kind", "url", "author", "created", "thread")
+"""Fields a ``constants`` entry may set (a template: ``{stem}``, ``{name}``, ``{parent}`` of the file, ``{<column>}``
+of the row)."""
+
+
 class _MappedSource(_Model):
-    """The keys a ``table`` and a ``hub_dataset`` source share: how records map to schema fields."""
+    """The keys a ``table`` and a ``hub_dataset`` source share: how records map to schema fields. ``replies``:
+    dotted path of a list of replies in each record (Q&A dumps with several answers per question: ``{"question",
+    "answers": [{"text", "likes"}]}``): each reply becomes a record (a thread reply; the record is its thread,
+    unless ``columns.thread`` names one), with the reply in place of the list, so ``answers.text`` maps its text."""
 
     columns: ColumnMap = Field(default_factory=lambda: ColumnMap(text="."))
     constants: dict[str, str] = {}
+    replies: str | None = Field(None, min_length=1)
     markup: Literal["plain", "reddit", "html"] = "plain"
     score_kind: Literal["upvotes", "net_votes", "mean_rating", "likes", "caption_votes"] | None = None
     lang: str | None = Field(None, pattern=r"^[a-z]{2,3}(-[A-Za-z]+)?$")
@@ -262,12 +321,16 @@ class _MappedSource(_Model):
     @field_validator("constants")
     @classmethod
     def _constant_fields(cls, v: dict[str, str]) -> dict[str, str]:
-        bad = [k for k in v if k not in ("category", "tags", "lang", "score_kind", "url", "author", "created")]
+        bad = [k for k in v if k not in CONSTANT_FIELDS]
         if bad:
-            raise ValueError(
-                f"no constant for field(s) {bad!r}: use category, tags, lang, score_kind, url, author, created"
-            )
+            raise ValueError(f"no constant for field(s) {bad!r}: use {', '.join(CONSTANT_FIELDS)}")
         return v
+
+    @model_validator(mode="after")
+    def _setup_of_punchline(self) -> _MappedSource:
+        if self.columns.punchline and not (self.columns.setup or "setup" in self.constants):
+            raise ValueError("'punchline' needs 'setup': map a column, or give `constants = { setup = \"...\" }`")
+        return self
 
 
 class TableSource(_FileSource, _MappedSource):
@@ -348,23 +411,9 @@ LISTING_PATTERN = r"^(new|hot|rising|(top|controversial)(:(hour|day|week|month|y
 USER_AGENT_PATTERN = r"^\S+:\S+:\S+ \(by /?u/[\w-]+\)$"
 
 
-class RedditApiSource(_SourceBase):
-    """``kind = "reddit_api"``: live Reddit through PRAW, read-only (client credentials).
+class RedditApiKeys(_SourceBase):
+    """The keys every live Reddit source shares (``reddit_api``, ``reddit_threads``): see :class:`RedditApiSource`."""
 
-    ``subreddits``: which to read (default ``["Jokes"]``). ``listings``: ``new`` (walked incrementally until
-    posts already stored), ``hot``, ``rising``, ``top:<t>``/``controversial:<t>`` with ``t`` in hour, day,
-    week, month, year, all; each listing serves at most ~1000 posts (history comes from dumps).
-    ``user_agent``: Reddit's required form ``<platform>:<app id>:<version> (by u/<name>)``. Credentials come
-    from the environment (``praw_client_id``, ``praw_client_secret``) or the ``praw.ini`` site ``praw_site``;
-    without them the source is skipped. ``refresh_days``: posts younger than this are re-read each run (score
-    refresh, deletion sync). ``max_pages``: pages of 100 per listing. ``max_retries``/``backoff_s``/
-    ``max_backoff_s``: bounded exponential backoff (with jitter) on 429/5xx/connection errors, on top of
-    prawcore's own two retries; ``timeout_s``: per socket operation of a request; ``total_timeout_s``: the whole
-    request (connect, headers, body), past which it fails without a retry in this run. ``oauth_url``/``reddit_url``:
-    the API and token endpoints (README "Live Reddit"; a proxy, a mirror, or a local test server).
-    """
-
-    kind: Literal["reddit_api"]
     id_namespace: str | None = Field("reddit", pattern=NAME_PATTERN)
     subreddits: list[Annotated[str, Field(pattern=r"^(r/)?[A-Za-z0-9_]{2,21}$")]] = ["Jokes"]
     listings: list[Annotated[str, Field(pattern=LISTING_PATTERN)]] = ["new", "top:day", "top:week"]
@@ -383,6 +432,63 @@ class RedditApiSource(_SourceBase):
     def read_settings(self) -> str:
         """Cursors of a live source do not depend on its options."""
         return ""
+
+
+class RedditApiSource(RedditApiKeys):
+    """``kind = "reddit_api"``: live Reddit through PRAW, read-only (client credentials).
+
+    ``subreddits``: which to read (default ``["Jokes"]``). ``listings``: ``new`` (walked incrementally until
+    posts already stored), ``hot``, ``rising``, ``top:<t>``/``controversial:<t>`` with ``t`` in hour, day,
+    week, month, year, all; each listing serves at most ~1000 posts (history comes from dumps).
+    ``user_agent``: Reddit's required form ``<platform>:<app id>:<version> (by u/<name>)``. Credentials come
+    from the environment (``praw_client_id``, ``praw_client_secret``) or the ``praw.ini`` site ``praw_site``;
+    without them the source is skipped. ``refresh_days``: posts younger than this are re-read each run (score
+    refresh, deletion sync). ``max_pages``: pages of 100 per listing. ``max_retries``/``backoff_s``/
+    ``max_backoff_s``: bounded exponential backoff (with jitter) on 429/5xx/connection errors, on top of
+    prawcore's own two retries; ``timeout_s``: per socket operation of a request; ``total_timeout_s``: the whole
+    request (connect, headers, body), past which it fails without a retry in this run. ``oauth_url``/``reddit_url``:
+    the API and token endpoints (README "Live Reddit"; a proxy, a mirror, or a local test server).
+    """
+
+    kind: Literal["reddit_api"]
+
+
+class RedditThreadsSource(RedditApiKeys):
+    """``kind = "reddit_threads"``: the replies of live Reddit threads through PRAW, each a thread record
+    (:mod:`jokemine.scrapers.reddit_threads`). Shares the keys of ``reddit_api`` (credentials, endpoints,
+    retries). ``threads``: post ids or URLs to read; else (or besides) the posts of ``subreddits`` x ``listings``
+    (default ``top:day``) with at least ``min_comments`` comments, at most ``max_threads`` per run. Each thread's
+    comment forest is read once and again every run while its post is younger than ``refresh_days`` (scores
+    refreshed, deletions synced); ``replace_more_limit``/``replace_more_threshold`` bound the collapsed branches
+    expanded (PRAW's ``replace_more(limit=, threshold=)``, one request each; ``limit = 0`` expands none).
+    ``comment_sort``: the order Reddit ranks the forest in. ``max_depth``, ``min_reply_chars``,
+    ``max_reply_chars``, ``bots``: as for ``reddit_comments``."""
+
+    kind: Literal["reddit_threads"]
+    listings: list[Annotated[str, Field(pattern=LISTING_PATTERN)]] = ["top:day"]
+    threads: list[str] = []
+    min_comments: int = Field(10, ge=0)
+    max_threads: int = Field(25, ge=1)
+    replace_more_limit: int = Field(32, ge=0)
+    replace_more_threshold: int = Field(0, ge=0)
+    comment_sort: Literal["confidence", "top", "new", "old", "controversial", "qa"] = "confidence"
+    max_depth: int = Field(0, ge=0)
+    min_reply_chars: int = Field(3, ge=1)
+    max_reply_chars: int = Field(2000, ge=1)
+    bots: list[str] = []
+
+    @field_validator("threads")
+    @classmethod
+    def _thread_ids(cls, v: list[str]) -> list[str]:
+        out = []
+        for t in v:
+            m = re.fullmatch(
+                r"(?:https?://[^/]+)?(?:/r/\w+)?/?(?:comments/)?(?:t3_)?([a-z0-9]{2,12})(?:/.*)?", t.strip()
+            )
+            if not m:
+                raise ValueError(f"{t!r} is not a post id (e.g. '3hahrw') or a post URL")
+            out.append(m.group(1))
+        return out
 
 
 class _CrawlSource(_SourceBase):
@@ -507,9 +613,18 @@ class HttpConfig(_Model):
         return f"jokemine/{__version__} (humor dataset crawler; +https://pypi.org/project/jokemine/{contact})"
 
 
-FileSourceConfig = RedditDumpSource | TableSource
+FileSourceConfig = RedditDumpSource | RedditCommentsSource | TableSource
 CrawlSourceConfig = AnekdotRuSource | HtmlSpecSource
-AnySource = RedditDumpSource | TableSource | HubDatasetSource | RedditApiSource | AnekdotRuSource | HtmlSpecSource
+AnySource = (
+    RedditDumpSource
+    | RedditCommentsSource
+    | TableSource
+    | HubDatasetSource
+    | RedditApiSource
+    | RedditThreadsSource
+    | AnekdotRuSource
+    | HtmlSpecSource
+)
 SourceConfig = Annotated[AnySource, Field(discriminator="kind")]
 
 
@@ -591,8 +706,10 @@ class PublishConfig(_Model):
     """``[publish]``: release metadata and sharding. ``version`` defaults to the UTC date ``YYYY.MM.DD``
     (``.N`` appended for a second release the same day). Grouped configs (:mod:`jokemine.publish.groups`):
     ``setup_punches_min``: fewest distinct punchlines for a setup to get a ``setup_punches`` row;
+    ``setup_punches_max``: most punchlines listed per row (the best ones; ``num_punchlines`` counts them all);
     ``preference_rule``: ``margin`` (``score_norm`` at least ``preference_margin`` apart) or ``shp`` (Stanford SHP's
-    rule: vote counts >= ``preference_min_score``, the chosen at least twice the rejected and posted no earlier);
+    rule: vote counts >= ``preference_min_score``, the chosen at least twice the rejected and posted no earlier, and
+    for replies the thread's post scored >= ``preference_min_thread_score``, SHP's 10);
     ``preference_max_pairs``: most pairs per setup (Stanford SHP used 50); ``preference_top_prompts`` and
     ``preference_top_share``: per split, setups are cut to the most pairs each that keeps the top prompts at or
     under this share of the split. Card: ``license_name``/``license_link`` (for ``license = "other"``),
@@ -618,10 +735,12 @@ class PublishConfig(_Model):
     hub_endpoint: str | None = None
     allow_empty_splits: bool = False
     setup_punches_min: int = Field(2, ge=1)
+    setup_punches_max: int = Field(1000, ge=1)
     preference_margin: float = Field(0.2, gt=0, le=1)
     preference_max_pairs: int = Field(50, ge=1)
     preference_rule: Literal["margin", "shp"] = "margin"
     preference_min_score: float = Field(2.0, gt=0)
+    preference_min_thread_score: float = Field(10.0, ge=0)
     preference_top_prompts: int = Field(10, ge=1)
     preference_top_share: float = Field(0.25, gt=0, le=1)
 

@@ -1,7 +1,7 @@
 """The one record schema every stage shares.
 
 A record is a plain ``dict`` keyed by the field names below; :data:`RECORD_SCHEMA` is its Arrow form, used for
-the clean Parquet shards, and :data:`RELEASE_COLUMNS` names the columns each release config publishes. The table
+the clean Parquet shards, and :data:`RELEASE_CONFIGS` is the registry of release configs (their columns). The table
 in the README is generated from :data:`FIELDS` (``python -m jokemine.schema``).
 """
 
@@ -34,7 +34,9 @@ class DropReason(StrEnum):
     REMOVED = "removed"
     DELETED_UPSTREAM = "deleted_upstream"
     MOD_POST = "mod_post"
+    BOT = "bot"
     LINK_POST = "link_post"
+    META_REPLY = "meta_reply"
     INCOMPLETE = "incomplete"
     EMPTY = "empty"
     TOO_SHORT = "too_short"
@@ -52,11 +54,17 @@ class DropReason(StrEnum):
 
 
 _DROP_MEANINGS: dict[DropReason, str] = {
-    DropReason.DELETED: "a text field is Reddit's `[deleted]` (Reddit-derived tables carry it too)",
-    DropReason.REMOVED: "`[removed]`, or `removed_by_category` set",
+    DropReason.DELETED: "a text field is Reddit's `[deleted]` (Reddit-derived tables carry it too), or an Arctic Shift "
+    "dump's `_meta` says its author deleted it later (`was_deleted_later`, `was_initially_deleted`)",
+    DropReason.REMOVED: "`[removed]`, `removed_by_category` set, or a dump's `_meta.removal_type` other than `deleted`",
     DropReason.DELETED_UPSTREAM: "a stored post found deleted or removed (or gone) when re-read from the live API",
     DropReason.MOD_POST: "stickied, or distinguished as a moderator/admin post (announcements)",
-    DropReason.LINK_POST: "link or image post (`is_self` false) or a body that is only a URL",
+    DropReason.BOT: "a reply by AutoModerator or a bot account (a name ending in `bot`, a `bots` entry, or a body "
+    "that says it is a bot)",
+    DropReason.LINK_POST: "link or image post (`is_self` false) or a body that is only a URL; a reply to such a post "
+    "(its setup would lack the picture)",
+    DropReason.META_REPLY: "a reply that only quotes, links or names a subreddit, or only talks about the thread "
+    '("repost", "this", "take my upvote", "I\'ll see myself out")',
     DropReason.INCOMPLETE: "a mapped question without an answer, or the reverse",
     DropReason.EMPTY: "nothing left after cleaning",
     DropReason.TOO_SHORT: "shorter than `[clean] min_chars`",
@@ -172,6 +180,26 @@ FIELDS: tuple[Field, ...] = (
     Field("upvote_ratio", pa.float64(), "Reddit upvote ratio in [0, 1], when the origin has it."),
     Field("num_comments", pa.int64(), "Number of comments, when the origin has it."),
     Field(
+        "thread_id",
+        pa.string(),
+        "For a reply in a thread (a Reddit comment, an answer to a Q&A question): the record id of the thread's "
+        "post or question (`reddit:<post id>`); its setup is that post. Null for other records.",
+    ),
+    Field(
+        "parent_id",
+        pa.string(),
+        "For a reply: the record id of what it answers, the thread (`thread_id`) for a top-level reply, else the "
+        "parent reply (`reddit:t1_<comment id>`). Null for other records.",
+    ),
+    Field("depth", pa.int64(), "For a reply: 0 when it answers the post, 1 when it answers a top-level reply, ..."),
+    Field("thread_score", pa.float64(), "For a reply: the score of its thread's post (same kind as `score`)."),
+    Field(
+        "score_norm_thread",
+        pa.float64(),
+        "For a reply: the percentile of `score` among the published replies to the same parent (its siblings), "
+        "ranked as `score_norm`; set when the release is built (null in clean shards).",
+    ),
+    Field(
         "nsfw",
         pa.bool_(),
         "Not safe for work: `nsfw_over_18` OR `nsfw_wordlist` (true when either is true, false when neither is true "
@@ -237,7 +265,7 @@ FIELDS: tuple[Field, ...] = (
 RECORD_SCHEMA = pa.schema([pa.field(f.name, f.type) for f in FIELDS])
 FIELD_NAMES = tuple(f.name for f in FIELDS)
 
-_COMMON = [
+_COMMON = (
     "id",
     "lang",
     "source",
@@ -252,35 +280,8 @@ _COMMON = [
     "nsfw_wordlist",
     "created_at",
     "url",
-]
-RELEASE_COLUMNS: dict[str, list[str]] = {
-    "setup_punch": ["setup", "punchline", "kind", "structure", "structure_confidence", *_COMMON],
-    "qa": ["question", "answer", *_COMMON],
-    "jokes": [
-        "text",
-        "kind",
-        "structure",
-        "structure_confidence",
-        "title",
-        "body",
-        "setup",
-        "punchline",
-        "question",
-        "answer",
-        *_COMMON,
-        "votes_up",
-        "votes_down",
-        "vote_counts",
-        "source_id",
-        "tags",
-        "author_hash",
-        "fetched_at",
-        "dup_cluster",
-        "dup_cluster_size",
-        "also_in",
-    ],
-}
-"""Columns of each release config, in order (``setup_punch`` is the default config)."""
+)
+_THREAD = ("thread_id", "parent_id", "depth", "thread_score", "score_norm_thread")
 
 PUNCHLINE_ITEM = pa.struct(
     [
@@ -290,48 +291,182 @@ PUNCHLINE_ITEM = pa.struct(
         pa.field("score", pa.float64()),
         pa.field("score_kind", pa.string()),
         pa.field("score_norm", pa.float64()),
+        pa.field("created_at", TS),
     ]
 )
 
-GROUPED_FIELDS: dict[str, tuple[Field, ...]] = {
-    "setup_punches": (
-        Field("setup", pa.string(), "The setup (its most frequent wording)."),
-        Field("num_punchlines", pa.int64(), "Number of distinct punchlines (>= `[publish] setup_punches_min`)."),
-        Field(
-            "punchlines",
-            pa.list_(PUNCHLINE_ITEM),
-            "The distinct punchlines, best `score_norm` first: `punchline`, `id`, `source`, `score`, `score_kind`, "
-            "`score_norm` as in the `jokes` config.",
-        ),
-        Field("lang", pa.string(), "Language of the best-scored punchline's joke."),
-        Field("group_key", pa.string(), "Hex BLAKE2b-64 of the normalized setup (as in `jokes`)."),
-    ),
-    "preference": (
-        Field("prompt", pa.string(), "The setup."),
-        Field("chosen", pa.string(), "The preferred punchline (see `[publish] preference_rule`)."),
-        Field("rejected", pa.string(), "The other punchline of the same setup."),
-        Field("score_chosen", pa.float64(), "Raw score of the chosen punchline's joke (as `score` in `jokes`)."),
-        Field("score_rejected", pa.float64(), "Raw score of the rejected punchline's joke."),
-        Field("score_norm_chosen", pa.float64(), "`score_norm` of the chosen punchline's joke."),
-        Field("score_norm_rejected", pa.float64(), "`score_norm` of the rejected punchline's joke."),
-        Field(
-            "score_ratio",
-            pa.float64(),
-            "`score_chosen / score_rejected` for vote counts (`upvotes`, `net_votes`, `likes`) with a positive "
-            "rejected score, as SHP's `score_ratio`; null otherwise.",
-        ),
-        Field("created_at_chosen", TS, "When the chosen punchline's joke was posted (UTC), when known."),
-        Field("created_at_rejected", TS, "When the rejected punchline's joke was posted (UTC), when known."),
-        Field("id_chosen", pa.string(), "Record id of the chosen punchline's joke."),
-        Field("id_rejected", pa.string(), "Record id of the rejected punchline's joke."),
-        Field("score_kind", pa.string(), "The kind of both raw scores (pairs never mix kinds)."),
-        Field("lang", pa.string(), "Language of the chosen punchline's joke."),
-        Field("group_key", pa.string(), "Hex BLAKE2b-64 of the normalized setup (as in `jokes`)."),
-    ),
-}
-"""Configs built by grouping records (``jokemine.publish.groups``) rather than one row per record."""
 
-RELEASE_CONFIGS = tuple(RELEASE_COLUMNS) + tuple(GROUPED_FIELDS)
+@dataclass(frozen=True)
+class ReleaseConfig:
+    """One config of a release (a ``load_dataset(repo, name)`` name): the one registry entry that the release
+    builder, the validation gate, the changelog, the dataset card and the baseline fine-tune read.
+
+    A *record* config (``grouped`` False) has one row per kept record that has every field of ``requires``
+    (non-null), with ``columns`` (fields of :data:`FIELDS`, in order). A *grouped* config
+    (:mod:`jokemine.publish.groups`) has its own ``fields``. ``id_column``: the column that identifies a row
+    across splits (the validation gate checks that no value is in two splits). ``prompt_target``: the columns a
+    baseline fine-tune reads as prompt and target (None: not a fine-tuning config). ``description``: one line for
+    the card's config table. ``default``: the config ``load_dataset(repo)`` opens. ``optional``: a config whose rows
+    come from few split groups (threads, setups) and may leave a split empty in small data: it is then left out of
+    the release (logged) rather than failing the validation gate.
+    """
+
+    name: str
+    description: str
+    columns: tuple[str, ...] = ()
+    fields: tuple[Field, ...] = ()
+    requires: tuple[str, ...] = ()
+    id_column: str = "id"
+    prompt_target: tuple[str, str] | None = None
+    grouped: bool = False
+    default: bool = False
+    optional: bool = False
+
+    @property
+    def column_names(self) -> list[str]:
+        """The config's columns, in order."""
+        return [f.name for f in self.fields] if self.grouped else list(self.columns)
+
+    def schema(self) -> pa.Schema:
+        """Arrow schema of the config: a projection of :data:`RECORD_SCHEMA`, or the grouped config's own fields."""
+        if self.grouped:
+            return pa.schema([pa.field(f.name, f.type) for f in self.fields])
+        return pa.schema([RECORD_SCHEMA.field(name) for name in self.columns])
+
+
+RELEASE_CONFIGS: dict[str, ReleaseConfig] = {
+    c.name: c
+    for c in (
+        ReleaseConfig(
+            "setup_punch",
+            "two-part jokes: `setup` -> `punchline` (Reddit title -> body, question -> answer, thread post -> reply, "
+            "caption contest -> caption)",
+            columns=("setup", "punchline", "kind", "structure", "structure_confidence", *_COMMON),
+            requires=("setup", "punchline"),
+            prompt_target=("setup", "punchline"),
+            default=True,
+        ),
+        ReleaseConfig(
+            "qa",
+            "question -> answer jokes (`question`, `answer`)",
+            columns=("question", "answer", *_COMMON),
+            requires=("question", "answer"),
+            prompt_target=("question", "answer"),
+        ),
+        ReleaseConfig(
+            "jokes",
+            "one row per joke with the whole `text` and every field",
+            columns=(
+                "text",
+                "kind",
+                "structure",
+                "structure_confidence",
+                "title",
+                "body",
+                "setup",
+                "punchline",
+                "question",
+                "answer",
+                *_COMMON,
+                "votes_up",
+                "votes_down",
+                "vote_counts",
+                "source_id",
+                "tags",
+                "author_hash",
+                "fetched_at",
+                "dup_cluster",
+                "dup_cluster_size",
+                "also_in",
+                "thread_id",
+                "parent_id",
+                "depth",
+                "thread_score",
+            ),
+            requires=("text",),
+        ),
+        ReleaseConfig(
+            "threads",
+            "one row per reply of a thread (Reddit comments, Q&A answers): the post as `setup`, the reply as "
+            "`punchline`, its score, its rank among its siblings and the thread fields",
+            columns=("setup", "punchline", "kind", *_THREAD, *_COMMON),
+            requires=("thread_id", "setup", "punchline"),
+            prompt_target=("setup", "punchline"),
+            optional=True,
+        ),
+        ReleaseConfig(
+            "setup_punches",
+            "one row per setup with its distinct punchlines and their scores, best first (rating models; threads "
+            "and caption contests give hundreds per setup)",
+            fields=(
+                Field("setup", pa.string(), "The setup (its most frequent wording)."),
+                Field(
+                    "num_punchlines",
+                    pa.int64(),
+                    "Number of distinct punchlines (>= `[publish] setup_punches_min`), before the cap.",
+                ),
+                Field(
+                    "punchlines",
+                    pa.list_(PUNCHLINE_ITEM),
+                    "The distinct punchlines, best `score_norm` first (unscored last), at most `[publish] "
+                    "setup_punches_max`: `punchline`, `id`, `source`, `score`, `score_kind`, `score_norm`, "
+                    "`created_at` as in the `jokes` config.",
+                ),
+                Field("lang", pa.string(), "Language of the best-scored punchline's joke."),
+                Field("group_key", pa.string(), "Hex BLAKE2b-64 of the normalized setup (as in `jokes`)."),
+            ),
+            id_column="group_key",
+            grouped=True,
+            optional=True,
+        ),
+        ReleaseConfig(
+            "preference",
+            "`prompt`, `chosen`, `rejected`: two punchlines of one setup (siblings of one thread for replies), the "
+            "chosen one preferred by its scores (reward models)",
+            fields=(
+                Field("prompt", pa.string(), "The setup."),
+                Field("chosen", pa.string(), "The preferred punchline (see `[publish] preference_rule`)."),
+                Field("rejected", pa.string(), "The other punchline of the same setup (a sibling, for replies)."),
+                Field(
+                    "score_chosen", pa.float64(), "Raw score of the chosen punchline's joke (as `score` in `jokes`)."
+                ),
+                Field("score_rejected", pa.float64(), "Raw score of the rejected punchline's joke."),
+                Field("score_norm_chosen", pa.float64(), "`score_norm` of the chosen punchline's joke."),
+                Field("score_norm_rejected", pa.float64(), "`score_norm` of the rejected punchline's joke."),
+                Field(
+                    "score_ratio",
+                    pa.float64(),
+                    "`score_chosen / score_rejected` for vote counts (`upvotes`, `net_votes`, `likes`) with a "
+                    "positive rejected score, as SHP's `score_ratio`; null otherwise.",
+                ),
+                Field("created_at_chosen", TS, "When the chosen punchline's joke was posted (UTC), when known."),
+                Field("created_at_rejected", TS, "When the rejected punchline's joke was posted (UTC), when known."),
+                Field("id_chosen", pa.string(), "Record id of the chosen punchline's joke."),
+                Field("id_rejected", pa.string(), "Record id of the rejected punchline's joke."),
+                Field("score_kind", pa.string(), "The kind of both raw scores (pairs never mix kinds)."),
+                Field("lang", pa.string(), "Language of the chosen punchline's joke."),
+                Field("group_key", pa.string(), "Hex BLAKE2b-64 of the normalized setup (as in `jokes`)."),
+                Field(
+                    "thread_id",
+                    pa.string(),
+                    "For a pair of replies: their thread (`thread_id` in `threads`); null otherwise.",
+                ),
+            ),
+            id_column="id_chosen",
+            grouped=True,
+            optional=True,
+        ),
+    )
+}
+"""Every release config, in the order a release lists them (``setup_punch`` is the default)."""
+
+
+def release_config(name: str) -> ReleaseConfig:
+    """The registry entry of config ``name``. Raises KeyError naming the known configs."""
+    try:
+        return RELEASE_CONFIGS[name]
+    except KeyError:
+        raise KeyError(f"unknown release config {name!r}; configs: {', '.join(RELEASE_CONFIGS)}") from None
 
 
 def empty_record() -> dict[str, Any]:
@@ -347,11 +482,8 @@ def make_id(namespace: str, source_id: str) -> str:
 
 
 def release_schema(config: str) -> pa.Schema:
-    """Arrow schema of one release config: a projection of :data:`RECORD_SCHEMA`, or a grouped config's own
-    (:data:`GROUPED_FIELDS`). Raises KeyError for an unknown config."""
-    if config in GROUPED_FIELDS:
-        return pa.schema([pa.field(f.name, f.type) for f in GROUPED_FIELDS[config]])
-    return pa.schema([RECORD_SCHEMA.field(name) for name in RELEASE_COLUMNS[config]])
+    """Arrow schema of one release config (:meth:`ReleaseConfig.schema`). Raises KeyError for an unknown config."""
+    return release_config(config).schema()
 
 
 def markdown_table(fields: tuple[Field, ...] = FIELDS) -> str:
@@ -364,6 +496,7 @@ def markdown_table(fields: tuple[Field, ...] = FIELDS) -> str:
 if __name__ == "__main__":  # pragma: no cover
     print(drop_reason_table() + "\n")
     print(markdown_table())
-    for name, fields in GROUPED_FIELDS.items():
-        print(f"\nConfig `{name}`:\n")
-        print(markdown_table(fields))
+    for c in RELEASE_CONFIGS.values():
+        if c.grouped:
+            print(f"\nConfig `{c.name}`:\n")
+            print(markdown_table(c.fields))

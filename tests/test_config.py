@@ -21,6 +21,8 @@ def test_real_offline_config_validates_and_resolves_paths() -> None:
         "bfinan_lightbulbs",
         "cleancomedy_en",
         "cleancomedy_ru",
+        "askreddit_thread",
+        "praw_threads",
     ]
     rjokes = cfg.source("rjokes")
     assert rjokes.paths(cfg.base_dir) == [

@@ -26,6 +26,9 @@ def _rows(items: list[tuple[str, str, str, float | None]], split: str = "train",
             "score_kind": kind,
             "score_norm": [n for *_, n in items],
             "created_at": pd.NaT,
+            "thread_id": None,
+            "parent_id": None,
+            "thread_score": None,
         }
     )
 
@@ -146,3 +149,25 @@ def test_split_cap_keeps_ten_prompts_under_a_quarter_of_the_split() -> None:
     # each setup keeps its strongest pairs: the widest score gaps
     big = pairs[pairs.group_key == per_prompt.index[0]]
     assert (big.score_norm_chosen - big.score_norm_rejected).min() >= 37 / 41 - 1e-9  # gaps 40,39,39,38,38,38,37,37
+
+
+def test_thread_replies_pair_only_with_siblings_and_keep_shp_per_post_cap() -> None:
+    items = [("a", "Knock knock", "r1", 0.9), ("b", "Knock knock", "r2", 0.5), ("c", "Knock knock", "r3", 0.1),
+             ("d", "Knock knock", "r4", 0.8)]  # fmt: skip
+    df = _rows(items)
+    df["thread_id"] = "reddit:t"
+    df["parent_id"] = ["reddit:t", "reddit:t", "reddit:t", "reddit:t1_x"]  # d answers another reply
+    df["thread_score"] = 50.0
+    pairs, stats = preference_pairs(df, margin=0.2)
+    assert sorted(zip(pairs.id_chosen, pairs.id_rejected, strict=True)) == [("a", "b"), ("a", "c"), ("b", "c")]
+    assert (pairs.thread_id == "reddit:t").all() and stats.pairs_over_split_cap == 0  # no share cap for threads
+    df["score"] = [90, 40, 10, 80]
+    df["created_at"] = pd.to_datetime(["2020-01-02", "2020-01-01", "2020-01-01", "2020-01-01"], utc=True)
+    shp, _ = preference_pairs(df, rule="shp")
+    assert list(zip(shp.id_chosen, shp.id_rejected, strict=True)) == [("a", "c"), ("b", "c"), ("a", "b")]
+    df["thread_score"] = 9.0  # SHP: the post must score >= 10
+    none, stats = preference_pairs(df, rule="shp")
+    assert none.empty and stats.replies_low_thread_score == 4
+    rows, stats = setup_punches(df, max_punchlines=2)
+    assert rows.iloc[0].num_punchlines == 4 and [p["id"] for p in rows.iloc[0].punchlines] == ["a", "d"]
+    assert stats.punchlines_over_cap == 2

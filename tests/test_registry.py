@@ -20,9 +20,14 @@ def test_every_kind_is_registered_once_with_its_config_model() -> None:
     for kind, entry in reg.items():
         assert entry.config is SOURCE_MODELS[kind], kind
         assert hasattr(entry.reader, "from_config") and entry.reader.__module__ == f"jokemine.scrapers.{kind}"
-    assert {k for k, e in reg.items() if e.live} == {"reddit_api"}
-    assert {k for k, e in reg.items() if e.files} == {"reddit_dump", "table"}
-    assert {k for k, e in reg.items() if e.card_terms} == {"reddit_dump", "reddit_api"}
+    assert {k for k, e in reg.items() if e.live} == {"reddit_api", "reddit_threads"}
+    assert {k for k, e in reg.items() if e.files} == {"reddit_dump", "reddit_comments", "table"}
+    assert {k for k, e in reg.items() if e.card_terms} == {
+        "reddit_dump",
+        "reddit_comments",
+        "reddit_api",
+        "reddit_threads",
+    }
 
 
 def test_no_isinstance_chain_on_source_kinds_outside_the_config() -> None:
@@ -41,7 +46,7 @@ def test_no_isinstance_chain_on_source_kinds_outside_the_config() -> None:
 def test_drop_reasons_are_one_enum_that_filters_return() -> None:
     from jokemine.cleaning import filters
 
-    assert len(DropReason) == 14 and all(r.meaning for r in DropReason)
+    assert len(DropReason) == 16 and all(r.meaning for r in DropReason)
     rec = {"text": "", "drop_reason": None}
     assert filters.empty(rec) is DropReason.EMPTY
     source = (PACKAGE / "cleaning" / "filters.py").read_text()

@@ -172,7 +172,9 @@ def test_caption_contest_archive_member_by_member(extra: Path) -> None:
         rows = list(csv.DictReader(fh))
     recs = _records(src, member)
     assert len(recs) == len(rows) == 6043
-    assert [r["_raw_text"] for r in recs] == [r["caption"] for r in rows]
+    assert [r["_raw_punchline"] for r in recs] == [r["caption"] for r in rows]
+    assert {r["_raw_setup"] for r in recs} == {"New Yorker Cartoon Caption Contest #600"}  # one setup per contest
+    assert {r["thread_id"] for r in recs} == {"newyorker_captions:600"}
     assert all(r["score"] == pytest.approx(float(row["score"])) for r, row in zip(recs, rows, strict=True))
     assert recs[0]["vote_counts"] == [
         {"label": "funny", "count": 923},

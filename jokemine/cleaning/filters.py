@@ -37,7 +37,8 @@ RAW_TEXT_FIELDS = (
 
 def upstream_deleted(rec: Record) -> DropReason | None:
     """``deleted``/``removed`` for posts their author or the moderators took down (Reddit sentinels in any
-    text field: Reddit-derived tables carry them too); ``deleted_upstream`` when that was found on a re-read of
+    text field: Reddit-derived tables carry them too; a dump's ``_meta`` deletion marks; a reply whose thread's
+    post its author deleted); ``deleted_upstream`` when that was found on a re-read of
     a stored post, or the API no longer returns it."""
     if rec.get("_missing"):
         return DropReason.DELETED_UPSTREAM
@@ -49,6 +50,10 @@ def upstream_deleted(rec: Record) -> DropReason | None:
             break
     if reason is None and rec.get("_removed_by_category"):
         reason = DropReason.REMOVED
+    if reason is None and rec.get("_meta_deleted"):  # an Arctic Shift dump's second look (its ``_meta``)
+        reason = DropReason.DELETED if rec["_meta_deleted"] == "deleted" else DropReason.REMOVED
+    if reason is None and rec.get("_thread_gone"):  # a reply to a post its author deleted
+        reason = DropReason.DELETED
     if reason and rec.get("_reread"):
         return DropReason.DELETED_UPSTREAM
     return reason
@@ -192,21 +197,24 @@ _HAS_TEXT = re.compile(r"[^\W_]")
 def build_pairs(rec: Record) -> Record:
     """Shape the joke (:mod:`jokemine.cleaning.structure`): mapped question + answer columns are ``qa``
     (``structure = "qa_columns"``); mapped setup + punchline columns are ``setup_columns`` (``qa`` when the setup
-    ends with ``?``); a title + body post goes through :func:`split_post` (title = setup unless the
-    title is a label or the body repeats it); one text through :func:`split_joke`. Kind: ``qa`` for question
-    rules (and titles ending in ``?``), ``single`` for one-liners, else ``setup_punch``. Two-part jokes get
-    ``setup``/``punchline`` (``question``/``answer`` for ``qa``); ``text`` is the joke as one text (title and body
-    joined by a newline; the body alone when the title is a label)."""
+    ends with ``?``); either is ``thread_reply`` when the row is a reply in a thread (``thread_id`` set); a title +
+    body post goes through :func:`split_post` (title = setup unless the title is a label or the body repeats it);
+    one text through :func:`split_joke`. Kind: ``qa`` for question rules (and titles ending in ``?``), ``single``
+    for one-liners, else ``setup_punch``. Two-part jokes get ``setup``/``punchline`` (``question``/``answer`` for
+    ``qa``); ``text`` is the joke as one text (title and body joined by a newline; the body alone when the title is
+    a label)."""
     q, a = rec.get("question"), rec.get("answer")
     title, body = rec.get("title"), rec.get("body")
     if q and a:
         rec["setup"], rec["punchline"] = q, a
-        rec["kind"], rec["structure"], rec["structure_confidence"] = "qa", "qa_columns", None
+        rec["kind"], rec["structure_confidence"] = "qa", None
+        rec["structure"] = "thread_reply" if rec.get("thread_id") else "qa_columns"
         rec["text"] = f"{q}\n{a}"
         return rec
     setup, punchline = rec.get("setup"), rec.get("punchline")
     if setup and punchline:  # mapped setup and punchline columns (two-part jokes with or without a question)
-        rec["structure"], rec["structure_confidence"] = "setup_columns", None
+        rec["structure"] = "thread_reply" if rec.get("thread_id") else "setup_columns"
+        rec["structure_confidence"] = None
         rec["text"] = f"{setup}\n{punchline}"
         if setup.rstrip().endswith("?"):
             rec["kind"], rec["question"], rec["answer"] = "qa", setup, punchline
@@ -265,6 +273,200 @@ def add_keys(rec: Record) -> Record:
     rec["text_key"] = key_hash(rec["text"])
     rec["group_key"] = key_hash(rec["setup"]) if rec["setup"] else rec["text_key"]
     return rec
+
+
+_BOT_NAME = re.compile(r"(?:[_-](?:bot|Bot|BOT)|[a-z0-9]Bot|^[a-z0-9_-]*bot)$")  # RemindMeBot, haikusbot, x_bot
+_BOT_BODY = re.compile(
+    r"\bI(?: am|'m) a bot\b|\bthis (?:action|comment) was performed automatically\b|^beep,? boop\b", re.IGNORECASE
+)
+
+
+def bot_reply(extra: list[str]) -> Callable[[Record], DropReason | None]:
+    """``bot`` for a reply by AutoModerator, one of ``extra``, an account named as bots are (``RemindMeBot``,
+    ``haikusbot``, ``totes_meta_bot``; not ``Talbot`` or ``Cajunbot``), or whose body says it is a bot ("I am a bot",
+    "This action was performed automatically")."""
+    names = {"automoderator", *(n.lower().removeprefix("u/") for n in extra)}
+
+    def check(rec: Record) -> DropReason | None:
+        author = rec.get("_author") or ""
+        if author.lower() in names or _BOT_NAME.search(author):
+            return DropReason.BOT
+        body = rec.get("_raw_punchline")
+        if isinstance(body, str) and _BOT_BODY.search(body):
+            return DropReason.BOT
+        return None
+
+    return check
+
+
+_META_PHRASES = frozenset(
+    {
+        "this",
+        "this right here",
+        "this is a repost",
+        "repost",
+        "reposted",
+        "old",
+        "old joke",
+        "heard it",
+        "heard this one",
+        "seen this",
+        "i've seen this before",
+        "came here to say this",
+        "came here for this",
+        "was about to say this",
+        "beat me to it",
+        "take my upvote",
+        "have my upvote",
+        "have an upvote",
+        "here's your upvote",
+        "upvote",
+        "upvoted",
+        "underrated comment",
+        "underrated",
+        "username checks out",
+        "source",
+        "sauce",
+        "lol",
+        "lmao",
+        "lmfao",
+        "rofl",
+        "haha",
+        "hahaha",
+        "hahahaha",
+        "ha",
+        "heh",
+        "same",
+        "me too",
+        "nice",
+        "wow",
+        "ok",
+        "okay",
+        "what",
+        "wat",
+        "huh",
+        "why",
+        "yes",
+        "no",
+        "yep",
+        "nope",
+        "true",
+        "facts",
+        "agreed",
+        "i'll see myself out",
+        "ill see myself out",
+        "i see what you did there",
+        "well played",
+        "well done",
+        "nice one",
+        "good one",
+        "take it",
+        "thanks i hate it",
+        "ba dum tss",
+        "badum tss",
+        "ba dum tsss",
+        "r jokes",
+        "r dadjokes",
+        "r puns",
+    }
+)
+_PUNCT = re.compile(r"[^\w\s']+")
+_MENTIONS = re.compile(r"^(?:\s*/?[ru]/[A-Za-z0-9_-]+[\s.,!?]*)+$")
+_CORRECTION = re.compile(r"^\*\S+$")  # "*your": a spelling correction
+
+
+def _meta_key(text: str) -> str:
+    return " ".join(_PUNCT.sub(" ", text.lower().replace("’", "'")).split())
+
+
+def meta_reply(rec: Record) -> DropReason | None:
+    """``meta_reply`` for a reply that is no punchline: only quotes (every line a ``>`` quote, checked on the raw
+    Markdown), only a link, only subreddit/user mentions (``r/...``, ``u/...``), a spelling correction
+    ("*your"), or one of the stock thread
+    comments ("repost", "this", "take my upvote", "username checks out", "I'll see myself out", ...)."""
+    raw = rec.get("_raw_reply") or ""
+    lines = [ln for ln in raw.splitlines() if ln.strip()]
+    if lines and all(ln.lstrip().startswith((">", "&gt;")) for ln in lines):
+        return DropReason.META_REPLY
+    text = rec.get("punchline") or ""
+    if _URL_ONLY.match(text) or _MENTIONS.match(text) or _CORRECTION.match(text) or _meta_key(text) in _META_PHRASES:
+        return DropReason.META_REPLY
+    return None
+
+
+def thread_link_post(rec: Record) -> DropReason | None:
+    """``link_post`` for a reply to a link or image post: its setup would be a title without the picture or page
+    the replies talk about."""
+    return DropReason.LINK_POST if rec.get("_thread_link") else None
+
+
+def reply_length(min_chars: int, max_chars: int) -> Callable[[Record], DropReason | None]:
+    """``too_short``/``too_long`` by the length of the reply (``punchline``, characters after cleaning)."""
+
+    def check(rec: Record) -> DropReason | None:
+        n = len(rec.get("punchline") or "")
+        if n < min_chars:
+            return DropReason.TOO_SHORT
+        if n > max_chars:
+            return DropReason.TOO_LONG
+        return None
+
+    return check
+
+
+def normalize_thread(strip_edits: bool) -> Callable[[Record], Record]:
+    """The thread's post becomes the ``setup`` (title without leading tags, then the body, Markdown and notes
+    removed; a body that is only Reddit's sentinel is left out) and the reply the ``punchline`` (Markdown and notes
+    around it removed, as a post body); the raw reply stays as ``_raw_reply`` for :func:`meta_reply`."""
+
+    def run(rec: Record) -> Record:
+        title = _title(rec, reddit_text(rec.pop("_thread_title", None), markdown=False))
+        body = reddit_text(rec.pop("_thread_body", None))
+        if strip_edits and body:
+            body = last_part(title, body)
+        if placeholder(body):
+            body = ""
+        setup = "\n".join(p for p in (title, body) if p)
+        raw = rec.pop("_raw_punchline", None)
+        rec["_raw_reply"] = raw
+        reply = reddit_text(raw)
+        if strip_edits and reply:
+            reply = last_part(setup, reply)
+        rec["setup"], rec["punchline"] = setup or None, reply or None
+        rec["title"], rec["body"] = title or None, body or None
+        return rec
+
+    return run
+
+
+def build_thread(rec: Record) -> Record:
+    """A reply's record: ``text`` = setup + newline + reply, ``structure = "thread_reply"``; ``qa`` (question and
+    answer set) when the post ends with ``?`` (an r/AskReddit prompt), else ``setup_punch``."""
+    setup, reply = rec.get("setup") or "", rec.get("punchline") or ""
+    rec["text"] = f"{setup}\n{reply}" if setup and reply else setup or reply
+    rec["structure"], rec["structure_confidence"] = "thread_reply", None
+    if setup.rstrip().endswith("?") and reply:
+        rec["kind"], rec["question"], rec["answer"] = "qa", setup, reply
+    else:
+        rec["kind"], rec["question"], rec["answer"] = "setup_punch", None, None
+    return rec
+
+
+def thread_steps(source: Any, cfg: CleanConfig) -> list[Step]:
+    """Pass-1 steps of thread replies (:mod:`jokemine.scrapers.reddit_comments`, ``reddit_api`` threads)."""
+    return [
+        filter_step("upstream_deleted", upstream_deleted),
+        filter_step("mod_post", mod_post),
+        filter_step("bot", bot_reply(list(getattr(source, "bots", [])))),
+        filter_step("link_post", thread_link_post),
+        map_step("normalize", normalize_thread(cfg.strip_edits)),
+        filter_step("placeholder", placeholder_text),
+        filter_step("meta_reply", meta_reply),
+        filter_step("incomplete", incomplete),
+        filter_step("reply_length", reply_length(source.min_reply_chars, source.max_reply_chars)),
+        map_step("build_thread", build_thread),
+        *_tail(cfg)[1:],
+    ]
 
 
 def reddit_steps(source: Any, cfg: CleanConfig) -> list[Step]:

@@ -177,6 +177,20 @@ def _forms(p1: str, rows: np.ndarray, two_parts: bool) -> tuple[list[str], list[
     return forms, [mh.shingle_form(p) if isinstance(p, str) and p else None for p in punch]
 
 
+NOT_SEARCHED = frozenset({"thread_reply"})
+"""``structure`` values left out of the near-duplicate search (exact duplicates still apply): replies in a thread
+share their post as setup, so their texts are near-duplicates of each other whatever the reply ("Nut button." and
+"Fidget button" under one r/AskReddit prompt), and one reply under two different posts is two jokes. Near-duplicate
+siblings never make a preference pair (:func:`jokemine.publish.groups.preference_pairs` checks punchlines)."""
+
+
+def _searched(p1: str, rows: np.ndarray) -> np.ndarray:
+    """Bool per pass-1 row of ``rows``: whether the near-duplicate search looks at it (:data:`NOT_SEARCHED`)."""
+    t = storage.read_table(p1, ["structure"]).take(pa.array(rows, pa.int64()))
+    structure = t.column("structure").to_pandas()
+    return ~structure.isin(NOT_SEARCHED).to_numpy()
+
+
 Forms = dict[int, tuple[str, str | None]]  # pass-1 row -> (shingle form of the text, of the punchline or None)
 
 
@@ -253,7 +267,8 @@ def sign(task: SignTask) -> Stats:
             },
             schema=NODE_SCHEMA,
         )
-        has = np.flatnonzero(sh.sizes() > 0)  # a text without shingles is nobody's near-duplicate
+        # a text without shingles is nobody's near-duplicate; nor is a reply in a thread (see NOT_SEARCHED)
+        has = np.flatnonzero((sh.sizes() > 0) & _searched(task.p1, live["row"].to_numpy(np.int64)[first]))
         entries = pd.DataFrame(
             {
                 "band": np.repeat(np.arange(bands, dtype=np.int32), len(has)),

@@ -82,7 +82,8 @@ def to_int(v: Any) -> int | None:
 def to_datetime(v: Any) -> datetime | None:
     """UTC datetime from epoch seconds (milliseconds when > 1e11), or a string: ISO 8601, extended
     (``2020-01-31T12:00:00Z``) or basic (``20200131``), RFC 2822, ``31.01.2020``, ``01/31/2020``, ``2020/01/31``,
-    ``31 January 2020``, ``January 31, 2020``; naive times are taken as UTC. None when unparseable."""
+    ``31 January 2020``, ``January 31, 2020``, ``01-31-2020 12:00:00`` (URS); naive times are taken as UTC. None
+    when unparseable."""
     if v is None or v == "" or isinstance(v, bool):
         return None
     if isinstance(v, str):
@@ -113,6 +114,7 @@ _DATE_FORMATS = (
     "%m/%d/%Y %H:%M",
     "%m/%d/%Y %H:%M:%S",
     "%m/%d/%Y %I:%M %p",
+    "%m-%d-%Y %H:%M:%S",
     "%Y/%m/%d",
     "%Y/%m/%d %H:%M:%S",
     "%d %B %Y",
@@ -174,12 +176,13 @@ def parse_reddit(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
     rec["_stickied"] = d.get("stickied")
     rec["_distinguished"] = d.get("distinguished")
     rec["_removed_by_category"] = d.get("removed_by_category")
+    rec["_meta_deleted"] = meta_deletion(d)
     rec["score"] = to_float(d.get("score"))
     rec["score_kind"] = "upvotes" if rec["score"] is not None else None
     if str(env.get("parser", "")).startswith("reddit_api"):  # read from the API just now
         rec["score_retrieved_at"] = rec["fetched_at"]
-    else:  # a dump's own retrieval time (Arctic Shift retrieved_utc, Pushshift retrieved_on); unknown otherwise
-        rec["score_retrieved_at"] = to_datetime(d.get("retrieved_utc") or d.get("retrieved_on"))
+    else:
+        rec["score_retrieved_at"] = dump_retrieved_at(d)
     rec["_reread"] = env.get("note") in ("reread", "missing")
     rec["_missing"] = env.get("note") == "missing"
     rec["upvote_ratio"] = to_float(d.get("upvote_ratio"))
@@ -196,14 +199,82 @@ def parse_reddit(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
     return rec
 
 
-def parse_table(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
+def meta_deletion(d: dict[str, Any]) -> str | None:
+    """``"deleted"`` or ``"removed"`` when an Arctic Shift dump object's ``_meta`` block says the post or comment
+    was taken down (https://github.com/ArthurHeitmann/arctic_shift, ``file_content_explanations.md``):
+    ``removal_type`` ``deleted``/``author`` is its author's deletion, any other type a removal; ``was_deleted_later``
+    or ``was_initially_deleted`` without a type is a deletion. None otherwise (no ``_meta``: Pushshift dumps)."""
+    meta = d.get("_meta")
+    if not isinstance(meta, dict):
+        return None
+    kind = meta.get("removal_type")
+    if kind:
+        return "deleted" if kind in ("deleted", "author") else "removed"
+    if meta.get("was_deleted_later") or meta.get("was_initially_deleted"):
+        return "deleted"
+    return None
+
+
+def dump_retrieved_at(d: dict[str, Any]) -> datetime | None:
+    """When a dump object's score was read: Arctic Shift's second retrieval (``_meta.retrieved_2nd_on``, when the
+    score fields were updated), else its ``retrieved_utc``/``retrieved_on``; None when unknown."""
+    meta = d.get("_meta")
+    second = meta.get("retrieved_2nd_on") if isinstance(meta, dict) else None
+    return to_datetime(second or d.get("retrieved_utc") or d.get("retrieved_on"))
+
+
+def parse_reply(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
+    """A reply in a Reddit thread (``{"comment", "post", "depth"}`` of :mod:`jokemine.scrapers.reddit_comments`) as a
+    thread record: ``thread_id``/``parent_id`` as record ids, ``depth``, the post's score as ``thread_score``; the
+    post's title and body travel as ``_thread_title``/``_thread_body`` (the setup is made from them in clean), the
+    reply as ``_raw_punchline``."""
+    d = env["data"]
+    c, post = (d.get("comment"), d.get("post")) if isinstance(d, dict) else (None, None)
+    if not isinstance(c, dict) or not isinstance(post, dict):
+        raise ParseError("not a thread reply (comment + post)")
+    ns = ctx.source.namespace
+    rec = _base(env, ctx, origin)
+    post_id = str(post.get("id") or str(c.get("link_id") or "").removeprefix("t3_"))
+    rec["thread_id"] = make_id(ns, post_id)
+    parent = str(c.get("parent_id") or "")
+    rec["parent_id"] = make_id(ns, parent) if parent.startswith("t1_") else rec["thread_id"]
+    rec["depth"] = to_int(d.get("depth"))
+    rec["_thread_title"] = text_or_none(post.get("title"))
+    rec["_thread_body"] = text_or_none(post.get("selftext"))
+    rec["_thread_gone"] = meta_deletion(post) == "deleted" or str(post.get("selftext") or "").strip() == "[deleted]"
+    rec["_thread_link"] = post.get("is_self") is False
+    rec["_raw_punchline"] = text_or_none(c.get("body"))
+    author = text_or_none(c.get("author"))
+    rec["_author"] = author.removeprefix("u/") if author else None
+    rec["_stickied"] = c.get("stickied")
+    rec["_distinguished"] = c.get("distinguished")
+    rec["_meta_deleted"] = meta_deletion(c)
+    rec["score"] = to_float(c.get("score"))
+    rec["score_kind"] = "upvotes" if rec["score"] is not None else None
+    live = str(env.get("parser", "")).startswith(("reddit_api", "reddit_threads"))
+    rec["score_retrieved_at"] = rec["fetched_at"] if live else dump_retrieved_at(c)
+    rec["_reread"] = env.get("note") in ("reread", "missing")
+    rec["_missing"] = env.get("note") == "missing"
+    rec["thread_score"] = to_float(post.get("score"))
+    rec["nsfw_over_18"] = bool(post["over_18"]) if post.get("over_18") is not None else None
+    rec["created_at"] = to_datetime(c.get("created_utc"))
+    sub = c.get("subreddit") or post.get("subreddit")
+    rec["category"] = f"r/{sub}" if sub else None
+    cid = rec["source_id"].removeprefix("t1_")
+    rec["url"] = f"https://www.reddit.com/r/{sub}/comments/{post_id}/_/{cid}/" if sub else None
+    rec["author_hash"] = author_hash(rec["_author"], ctx.author_salt)
+    return rec
+
+
+def parse_table(env: dict[str, Any], ctx: ParseContext, origin: str, thread: str | None = None) -> Record:
     """A table row through the source's column mapping (``columns``, dotted paths allowed), its ``constants``
     (``{stem}``/``{name}``/``{parent}`` of the file or archive member) and a joined sidecar row (``_join``).
 
     ``score``: the mapped column; else the mean vote of ``votes`` (``caption_votes``, counts in ``vote_counts``);
     else ``votes_up - votes_down`` (``net_votes``). ``author`` is hashed like Reddit's; ``nsfw``, ``is_self``,
     ``stickied`` accept booleans, ``0``/``1`` and ``true``/``false``/``yes``/``no``. A text field that holds
-    escaped line breaks (``\\n``) and no real one is unescaped."""
+    escaped line breaks (``\\n``) and no real one is unescaped. ``thread``: the thread of a reply when
+    ``columns.thread`` maps none (:func:`table_records` with ``replies``)."""
     d = env["data"]
     if d is None or isinstance(d, list):
         raise ParseError("row is not a record")
@@ -211,7 +282,7 @@ def parse_table(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
     m = cfg.columns.mapped()
     joined = d.get("_join") if isinstance(d, dict) else None
     row = d.get(".", d) if isinstance(d, dict) and "_join" in d and "." in d else d
-    consts = _constants(cfg.constants, str(env.get("origin") or ""))
+    consts = _constants(cfg.constants, str(env.get("origin") or ""), row)
 
     def get(field: str) -> Any:
         if isinstance(joined, dict) and joined.get(field) is not None:
@@ -250,6 +321,11 @@ def parse_table(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
     rec["upvote_ratio"] = to_float(get("upvote_ratio"))
     rec["num_comments"] = to_int(get("num_comments"))
     rec["nsfw_over_18"] = to_bool(get("nsfw"))
+    thread = get("thread") or thread
+    if thread is not None and str(thread).strip():  # a reply to a thread: a contest's caption, a question's answer
+        rec["thread_id"] = rec["parent_id"] = make_id(cfg.namespace, str(thread).strip())
+        rec["depth"] = 0
+        rec["thread_score"] = to_float(get("thread_score"))
     rec["_is_self"] = to_bool(get("is_self"))
     rec["_stickied"] = to_bool(get("stickied"))
     dist = get("distinguished")
@@ -297,21 +373,37 @@ def _unescape(s: str | None) -> str | None:
     return _ESCAPED_NL.sub("\n", s).replace("\\t", "\t")
 
 
-def _constants(constants: dict[str, str], origin: str) -> dict[str, Any]:
-    """``constants`` with ``{stem}``, ``{name}`` and ``{parent}`` of the file (the member, in an archive)."""
+def _constants(constants: dict[str, str], origin: str, row: Any = None) -> dict[str, Any]:
+    """``constants`` filled in: ``{stem}``, ``{name}`` and ``{parent}`` of the file (the member, in an archive),
+    ``{<column>}`` of the row (a top-level column; the file's names win). A constant whose column is missing or
+    empty in this row is left out (the field stays unset). Raises :class:`ParseError` naming the constant for a
+    malformed template."""
     if not constants:
         return {}
     name = origin.rsplit("::", 1)[-1]
     p = PurePosixPath(name.replace("\\", "/"))
     stem = p.stem if p.suffix.lower() not in (".gz", ".zst", ".bz2", ".xz") else PurePosixPath(p.stem).stem
-    values = {"stem": stem, "name": p.name, "parent": p.parent.name}
+    values: dict[str, Any] = dict(row) if isinstance(row, dict) else {}
+    values.update(stem=stem, name=p.name, parent=p.parent.name)
     out: dict[str, Any] = {}
     for field, template in constants.items():
         try:
-            out[field] = template.format(**values)
-        except (KeyError, IndexError, ValueError) as e:
+            out[field] = template.format_map(_NoNone(values))
+        except KeyError:
+            continue
+        except (IndexError, ValueError, AttributeError) as e:
             raise ParseError(f"constant {field!r}: cannot fill {template!r}: {e}") from None
     return out
+
+
+class _NoNone(dict[str, Any]):
+    """Template values where a missing or null column is a :class:`KeyError` (never the text "None")."""
+
+    def __getitem__(self, key: str) -> Any:
+        value = super().__getitem__(key)
+        if value is None or value == "":
+            raise KeyError(key)
+        return value
 
 
 JokesOf = Callable[[Any, str, dict[str, Any]], tuple[list[dict[str, Any]], Counter[str]]]
@@ -367,9 +459,46 @@ def reddit_records(env: dict[str, Any], ctx: ParseContext, origin: str, stats: C
     return [parse_reddit(env, ctx, origin)]
 
 
+def thread_records(env: dict[str, Any], ctx: ParseContext, origin: str, stats: Counter[str]) -> list[Record]:
+    """A reply in a thread: one thread record (:func:`parse_reply`)."""
+    return [parse_reply(env, ctx, origin)]
+
+
 def table_records(env: dict[str, Any], ctx: ParseContext, origin: str, stats: Counter[str]) -> list[Record]:
-    """A table row: one record."""
-    return [parse_table(env, ctx, origin)]
+    """A table row: one record; with ``replies`` (a Q&A record with its answers), one thread record per reply, id
+    ``<row id>/<n>`` (1-based), its thread the row (``columns.thread`` when mapped). A row without replies gives
+    none (counted as ``no_replies``). Raises :class:`ParseError` when the path holds something else than a list."""
+    path = getattr(ctx.source, "replies", None)
+    if not path:
+        return [parse_table(env, ctx, origin)]
+    d = env["data"]
+    wrapped = isinstance(d, dict) and "_join" in d and "." in d
+    row = d["."] if wrapped else d
+    items = dig(row, path)
+    if items is None:
+        stats["no_replies"] += 1
+        return []
+    if not isinstance(items, list):
+        raise ParseError(f"replies {path!r}: expected a list of replies, got {type(items).__name__}")
+    out = []
+    for n, item in enumerate(items, start=1):
+        sub = _with_value(row, path, item)
+        data = {**d, ".": sub} if wrapped else sub
+        out.append(parse_table({**env, "data": data, "source_id": f"{env['source_id']}/{n}"}, ctx, origin,
+                               thread=str(env["source_id"])))  # fmt: skip
+    stats["replies"] += len(out)
+    return out
+
+
+def _with_value(record: Any, path: str, value: Any) -> Any:
+    """A shallow copy of ``record`` with ``value`` at the dotted ``path`` (a key written with dots wins, as in
+    :func:`jokemine.scrapers.shapes.dig`)."""
+    if not isinstance(record, dict):
+        return record
+    if path in record or "." not in path:
+        return {**record, path: value}
+    head, rest = path.split(".", 1)
+    return {**record, head: _with_value(record.get(head), rest, value)}
 
 
 def parse_envelope(

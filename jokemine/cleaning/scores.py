@@ -28,3 +28,17 @@ def cohort_percentiles(df: pd.DataFrame) -> pd.Series:
     norm = np.where(sizes > 1, (ranks - 1) / (sizes - 1).clip(lower=1), 0.5)
     out.loc[scored.index] = norm
     return out
+
+
+def sibling_percentiles(df: pd.DataFrame) -> pd.Series:
+    """``score_norm_thread`` for rows of ``df`` (columns ``parent_id``, ``score``): the percentile of ``score`` among
+    the rows with the same ``parent_id`` (a reply's siblings), ranked as :func:`cohort_percentiles` (average rank,
+    ``(r - 1) / (n - 1)``, 0.5 for an only child). NaN where ``score`` or ``parent_id`` is missing."""
+    out = pd.Series(np.nan, index=df.index, dtype="float64")
+    scored = df[df["score"].notna() & df["parent_id"].notna()]
+    if scored.empty:
+        return out
+    groups = scored["score"].groupby(scored["parent_id"])
+    ranks, sizes = groups.rank(method="average"), groups.transform("size")
+    out.loc[scored.index] = np.where(sizes > 1, (ranks - 1) / (sizes - 1).clip(lower=1), 0.5)
+    return out

@@ -25,17 +25,8 @@ from huggingface_hub import DatasetCard, DatasetCardData
 from jokemine.config import Config
 from jokemine.dataset_cards.baseline import PLACEHOLDER
 from jokemine.publish.changelog import markdown as changelog_markdown
-from jokemine.schema import GROUPED_FIELDS, RELEASE_CONFIGS, SPLITS, DropReason, markdown_table, release_schema
+from jokemine.schema import RELEASE_CONFIGS, SPLITS, DropReason, markdown_table, release_schema
 from jokemine.scrapers.registry import kind_of
-
-CONFIG_DOCS = {
-    "setup_punch": "two-part jokes: `setup` -> `punchline` (Reddit title -> body, question -> answer)",
-    "qa": "question -> answer jokes (`question`, `answer`)",
-    "jokes": "one row per joke with the whole `text` and every field",
-    "setup_punches": "one row per setup with its distinct punchlines and their scores (rating models)",
-    "preference": "`prompt`, `chosen`, `rejected`: two punchlines of one setup, the chosen one preferred by its "
-    "scores (reward models)",
-}
 
 FIGURE_CAPTIONS = {
     "lengths": "Joke length in characters and words",
@@ -123,7 +114,8 @@ def card_data(
         if not splits:
             continue
         entry: dict[str, Any] = {"config_name": name}
-        if name == "setup_punch" or (not configs and "setup_punch" not in counts):
+        default = next(c.name for c in RELEASE_CONFIGS.values() if c.default)
+        if name == default or (not configs and default not in counts):
             entry["default"] = True
         entry["data_files"] = [{"split": s, "path": f"{name}/{s}-*"} for s in SPLITS if s in splits]
         configs.append(entry)
@@ -330,9 +322,10 @@ def _grouped_section(inp: CardInputs) -> list[str]:
     if splits:
         top = pref.get("top_prompts", 10)
         lines += [
-            f"Preference pairs by split: each setup (prompt) is cut to the most pairs that keep its split's {top} "
-            f"largest prompts at or under {pref.get('top_share', 0.25):.0%} of the split "
-            f"({pref.get('over_split_cap', 0):,} pairs cut).",
+            f"Preference pairs of reposted jokes by split: each setup (prompt) is cut to the most pairs that keep "
+            f"its split's {top} largest prompts at or under {pref.get('top_share', 0.25):.0%} of the split's repost "
+            f"pairs ({pref.get('over_split_cap', 0):,} pairs cut). Pairs of thread replies (siblings under one "
+            "post) keep only the per-setup cap, as Stanford SHP's per-post cap.",
             "",
             f"| split | prompts | pairs | pairs per prompt at most | share of the top {top} prompts |",
             "|---|---|---|---|---|",
@@ -413,7 +406,7 @@ def render(cfg: Config, inp: CardInputs) -> str:
     for name in RELEASE_CONFIGS:
         if name in inp.counts:
             lines.append(
-                f"| `{name}` | {CONFIG_DOCS[name]} | "
+                f"| `{name}` | {RELEASE_CONFIGS[name].description} | "
                 + " | ".join(f"{inp.counts[name].get(s, 0):,}" for s in SPLITS)
                 + " |"
             )
@@ -450,9 +443,9 @@ def render(cfg: Config, inp: CardInputs) -> str:
     if inp.changelog:
         lines += [changelog_markdown(inp.changelog), "Earlier releases: `CHANGELOG.md` in this release.", ""]
     lines += ["## Fields", "", markdown_table(), ""]
-    for name, fields in GROUPED_FIELDS.items():
-        if name in inp.counts:
-            lines += [f"Config `{name}`:", "", markdown_table(fields), ""]
+    for c in RELEASE_CONFIGS.values():
+        if c.grouped and c.name in inp.counts:
+            lines += [f"Config `{c.name}`:", "", markdown_table(c.fields), ""]
     lines += ["## Notes", "", *_manual("notes"), ""]
     body = "\n".join(lines)
     return DatasetCard("---\n" + data.to_yaml() + "\n---\n\n" + body).content

@@ -22,14 +22,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from jokemine.errors import JokemineError
+from jokemine.schema import release_config
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
-
-PROMPT_TARGET = {"setup_punch": ("setup", "punchline"), "qa": ("question", "answer")}
-"""Release config -> (prompt column, target column)."""
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|sep|>", "<|pad|>"]
 """Special tokens of the tokenizer trained per release: bos = eos, separator, padding (ids 0, 1, 2)."""
@@ -41,7 +39,10 @@ def load_split(release: Path, config: str, split: str, *, limit: int | None = No
 
     ``limit``: a seeded random sample of that many rows (same rows for the same seed and release). Raises
     :class:`JokemineError` naming the folder when the config or split has no Parquet files."""
-    prompt_col, target_col = PROMPT_TARGET[config]
+    pt = release_config(config).prompt_target
+    if pt is None:
+        raise JokemineError(f"config {config!r} has no prompt and target column to fine-tune on")
+    prompt_col, target_col = pt
     files = sorted((release / config).glob(f"{split}-*.parquet"))
     if not files:
         raise JokemineError(f"{release / config}: no {split}-*.parquet files (is {release} a jokemine release?)")

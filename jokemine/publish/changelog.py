@@ -17,9 +17,8 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from jokemine.schema import SPLITS
+from jokemine.schema import RELEASE_CONFIGS, SPLITS
 
-RECORD_CONFIGS = ("setup_punch", "qa", "jokes")
 EXAMPLES = 5
 
 
@@ -112,7 +111,7 @@ def changelog(previous: Path | None, new: Path, clean: pd.DataFrame, version: st
     if previous is not None:
         prev_version = previous.resolve().name
     out: dict[str, Any] = {"version": version, "previous": prev_version, "configs": {}}
-    for config in RECORD_CONFIGS:
+    for config in (c.name for c in RELEASE_CONFIGS.values() if not c.grouped):
         old = release_rows(previous, config) if previous is not None else release_rows(new / "__none__", config)
         cur = release_rows(new, config)
         if old.empty and cur.empty:

@@ -43,6 +43,9 @@ INPUT_COLUMNS = [
     "score_kind",
     "score_norm",
     "created_at",
+    "thread_id",
+    "parent_id",
+    "thread_score",
 ]
 """Columns of the kept two-part jokes the builders read."""
 
@@ -57,6 +60,8 @@ class GroupStats:
     pairs_near_duplicate: int = 0
     pairs_over_cap: int = 0
     pairs_over_split_cap: int = 0
+    replies_low_thread_score: int = 0
+    punchlines_over_cap: int = 0
     splits: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -111,16 +116,20 @@ SIZE_BINS = ((1, 1), (2, 2), (3, 4), (5, 9), (10, None))
 """Bins of :attr:`GroupStats.setups_by_size` (setups by number of distinct punchlines)."""
 
 
-def setup_punches(rows: pd.DataFrame, min_punchlines: int = 2) -> tuple[pd.DataFrame, GroupStats]:
+def setup_punches(
+    rows: pd.DataFrame, min_punchlines: int = 2, max_punchlines: int | None = None
+) -> tuple[pd.DataFrame, GroupStats]:
     """One row per setup with at least ``min_punchlines`` distinct punchlines.
 
-    ``rows``: kept two-part jokes (:data:`INPUT_COLUMNS`). Returns columns ``setup``, ``num_punchlines``,
-    ``punchlines`` (list of dicts ``punchline, id, source, score, score_kind, score_norm``, best ``score_norm``
-    first), ``lang`` (of the best-scored punchline), ``group_key``, ``split``; sorted by ``group_key``.
+    ``rows``: kept two-part jokes (:data:`INPUT_COLUMNS`): reposts of one setup, replies of one thread, captions of
+    one contest alike. Returns columns ``setup``, ``num_punchlines`` (all distinct ones), ``punchlines`` (list of
+    dicts ``punchline, id, source, score, score_kind, score_norm, created_at``, best ``score_norm`` first, at most
+    ``max_punchlines``: the rest are counted in ``punchlines_over_cap``), ``lang`` (of the best-scored punchline),
+    ``group_key``, ``split``; sorted by ``group_key``.
     """
     df = distinct_punchlines(rows)
     stats = GroupStats()
-    item_cols = ["punchline", "id", "source", "score", "score_kind", "score_norm"]
+    item_cols = ["punchline", "id", "source", "score", "score_kind", "score_norm", "created_at"]
     col = _columns(df, [*INPUT_COLUMNS])
     out = []
     for lo, hi in _runs(df["group_key"].to_numpy()):
@@ -129,11 +138,13 @@ def setup_punches(rows: pd.DataFrame, min_punchlines: int = 2) -> tuple[pd.DataF
         stats.setups_by_size[label] = stats.setups_by_size.get(label, 0) + 1
         if n < min_punchlines:
             continue
+        top = hi if max_punchlines is None else min(hi, lo + max_punchlines)
+        stats.punchlines_over_cap += hi - top
         out.append(
             {
                 "setup": _setup_text(col["setup"][lo:hi]),
                 "num_punchlines": n,
-                "punchlines": [{c: col[c][k] for c in item_cols} for k in range(lo, hi)],
+                "punchlines": [{c: col[c][k] for c in item_cols} for k in range(lo, top)],
                 "lang": col["lang"][lo],
                 "group_key": col["group_key"][lo],
                 "split": col["split"][lo],
@@ -205,6 +216,7 @@ def preference_pairs(
     rule: str = "margin",
     margin: float = 0.2,
     min_score: float = 2.0,
+    min_thread_score: float = 10.0,
     max_pairs: int = 50,
     top_prompts: int = 10,
     top_share: float = 0.25,
@@ -218,9 +230,12 @@ def preference_pairs(
     score kind). ``"shp"``: Stanford SHP's rule (https://huggingface.co/datasets/stanfordnlp/SHP, "Data
     Selection"): vote-count kinds only (:data:`COUNT_KINDS`), both raw scores >= ``min_score`` (SHP: 2), the chosen
     score at least twice the rejected one, and the chosen joke posted no earlier than the rejected one, so that
-    its higher score cannot come from being seen first (SHP's ``seconds_difference`` is always >= 0); undated
-    jokes make no pair. Pairs are taken strongest first (largest ``score_norm`` gap, or largest score ratio),
-    skipping near-duplicates (punchline Jaccard >= ``max_jaccard``), until ``max_pairs`` per setup. Then, per
+    its higher score cannot come from being seen first (SHP's README: "if comment A was written *after* comment B
+    but has a higher score nonetheless"; its ``seconds_difference`` is always >= 0); undated jokes make no pair;
+    replies of a thread whose post scored under ``min_thread_score`` (SHP: 10) make none either.
+    Replies of a thread (``parent_id`` set) are only paired with their siblings (same parent), as SHP pairs the
+    top-level comments of one post. Pairs are taken strongest first (largest ``score_norm`` gap, or largest score
+    ratio), skipping near-duplicates (punchline Jaccard >= ``max_jaccard``), until ``max_pairs`` per setup. Then, per
     split, every setup keeps only its first :func:`split_cap` pairs so that no ``top_prompts`` setups hold more
     than ``top_share`` of the split (a few heavily reposted setups would otherwise be most of a small split).
 
@@ -235,12 +250,17 @@ def preference_pairs(
         raise ValueError(f"margin must be in (0, 1], not {margin}")
     df = distinct_punchlines(rows[rows["score_norm"].notna()])
     stats = GroupStats()
+    if rule == "shp" and not df.empty:
+        low = df["thread_id"].notna() & (df["thread_score"].fillna(0) < min_thread_score)
+        stats.replies_low_thread_score = int(low.sum())  # replies left out (not pairs)
+        df = df[~low]
     if df.empty:
         return pd.DataFrame(columns=[*PAIR_COLUMNS, "split"]), stats
     key = "score_norm" if rule == "margin" else "score"
-    df = df.sort_values(["group_key", "score_kind", key, "id"], ascending=[True, True, False, True])
+    df = df.assign(_parent=df["parent_id"].fillna(""))
+    df = df.sort_values(["group_key", "_parent", "score_kind", key, "id"], ascending=[True, True, True, False, True])
     col = _columns(df, ["setup", "punchline", "score_kind"])  # the rest is read as arrays below
-    keys = (df["group_key"] + "\x00" + df["score_kind"].fillna("")).to_numpy()
+    keys = (df["group_key"] + "\x00" + df["_parent"] + "\x00" + df["score_kind"].fillna("")).to_numpy()
     norm = df["score_norm"].to_numpy(dtype=float)
     score = df["score"].to_numpy(dtype=float)
     when = pd.to_datetime(df["created_at"], utc=True).dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
@@ -267,7 +287,9 @@ def preference_pairs(
     a, b = np.asarray(take_a, dtype=np.int64), np.asarray(take_b, dtype=np.int64)
     gk = df["group_key"].to_numpy()
     split = df["split"].to_numpy()
-    keep = _cap_by_split(gk[a], split[a], top_prompts, top_share, max_pairs, stats)
+    keep = np.ones(len(a), dtype=bool)
+    reposts = df["thread_id"].isna().to_numpy()[a]  # thread pairs follow SHP: its per-post cap only
+    keep[reposts] = _cap_by_split(gk[a][reposts], split[a][reposts], top_prompts, top_share, max_pairs, stats)
     a, b = a[keep], b[keep]
     paired = set(gk[a].tolist())
     setups = {gk[lo]: _setup_text(col["setup"][lo:hi]) for lo, hi in _runs(gk) if gk[lo] in paired}
@@ -291,6 +313,7 @@ def preference_pairs(
             "score_kind": kind[a],
             "lang": df["lang"].to_numpy()[a],
             "group_key": gk[a],
+            "thread_id": df["thread_id"].to_numpy()[a],
             "split": split[a],
         }
     )
@@ -340,5 +363,6 @@ PAIR_COLUMNS = [
     "score_kind",
     "lang",
     "group_key",
+    "thread_id",
 ]
 """Columns of a ``preference`` row (:func:`preference_pairs`; the release adds nothing, the split is the file)."""

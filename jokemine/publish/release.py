@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from jokemine import atomic
+from jokemine.cleaning.scores import sibling_percentiles
 from jokemine.config import Config
 from jokemine.dataset_cards.card import CardInputs, merge_card, render
 from jokemine.dataset_cards.plots import write_figures
@@ -48,18 +49,11 @@ from jokemine.publish.changelog import markdown as changelog_markdown
 from jokemine.publish.groups import INPUT_COLUMNS, preference_pairs, punchline_keys, setup_punches
 from jokemine.publish.layout import layout_keys, plan_files, previous_layout, same_rows, write_file
 from jokemine.publish.validate import validate_release
-from jokemine.schema import GROUPED_FIELDS, RELEASE_COLUMNS, RELEASE_CONFIGS, SPLITS, DropReason, release_schema
+from jokemine.schema import RELEASE_CONFIGS, SPLITS, DropReason, release_schema
 from jokemine.splits.ledger import LedgerView, ledger_files, ledger_view, record_release
 from jokemine.state import Layout, State, new_run_id
 
 log = logging.getLogger(__name__)
-
-CONFIG_FILTERS = {
-    "setup_punch": ("setup", "punchline"),
-    "qa": ("question", "answer"),
-    "jokes": ("text",),
-}
-"""A kept record belongs to a config when these fields are all non-null."""
 
 
 @dataclass
@@ -116,13 +110,14 @@ def _grouped(cfg: Config, two_part: list[pa.Table]) -> tuple[dict[str, pd.DataFr
     """The ``setup_punches`` and ``preference`` rows (with a ``split`` column) and their build counts."""
     rows = pa.concat_tables(two_part).to_pandas() if two_part else pd.DataFrame(columns=INPUT_COLUMNS)
     rows["_pkey"] = punchline_keys(rows["punchline"])  # both configs group by it: compute once
-    sp, sp_stats = setup_punches(rows, cfg.publish.setup_punches_min)
     pub = cfg.publish
+    sp, sp_stats = setup_punches(rows, pub.setup_punches_min, pub.setup_punches_max)
     pref, pref_stats = preference_pairs(
         rows,
         rule=pub.preference_rule,
         margin=pub.preference_margin,
         min_score=pub.preference_min_score,
+        min_thread_score=pub.preference_min_thread_score,
         max_pairs=pub.preference_max_pairs,
         top_prompts=pub.preference_top_prompts,
         top_share=pub.preference_top_share,
@@ -131,16 +126,23 @@ def _grouped(cfg: Config, two_part: list[pa.Table]) -> tuple[dict[str, pd.DataFr
         unit=cfg.dedup.shingle,
     )
     info = {
-        "setup_punches": {"setups": sp_stats.setups, "setups_by_distinct_punchlines": sp_stats.setups_by_size},
+        "setup_punches": {
+            "setups": sp_stats.setups,
+            "setups_by_distinct_punchlines": sp_stats.setups_by_size,
+            "max_punchlines": pub.setup_punches_max,
+            "punchlines_over_cap": sp_stats.punchlines_over_cap,
+        },
         "preference": {
             "setups": pref_stats.setups,
             "pairs": pref_stats.pairs,
             "refused_near_duplicate": pref_stats.pairs_near_duplicate,
             "over_cap": pref_stats.pairs_over_cap,
             "over_split_cap": pref_stats.pairs_over_split_cap,
+            "replies_low_thread_score": pref_stats.replies_low_thread_score,
             "rule": pub.preference_rule,
             "margin": pub.preference_margin,
             "min_score": pub.preference_min_score,
+            "min_thread_score": pub.preference_min_thread_score,
             "max_pairs_per_setup": pub.preference_max_pairs,
             "top_prompts": pub.preference_top_prompts,
             "top_share": pub.preference_top_share,
@@ -150,15 +152,32 @@ def _grouped(cfg: Config, two_part: list[pa.Table]) -> tuple[dict[str, pd.DataFr
     return {"setup_punches": sp, "preference": pref}, info
 
 
-def _incomplete_grouped(pending: dict[str, dict[str, list[pa.Table]]]) -> list[str]:
-    """Grouped configs with rows in some but not all of :data:`SPLITS` (small data): they are left out of the
-    release, since every published config has all splits (the validation gate's rule)."""
+def thread_percentiles(parts: list[Path]) -> pd.Series:
+    """``score_norm_thread`` by record id for the kept replies of the clean shards ``parts``
+    (:func:`jokemine.cleaning.scores.sibling_percentiles`: among the kept replies to the same parent); empty when
+    there are no replies."""
+    frames = []
+    for part in parts:
+        t = pq.read_table(part, columns=["id", "parent_id", "score", "drop_reason"])
+        t = t.filter(pc.and_(pc.is_null(t["drop_reason"]), pc.is_valid(t["parent_id"])))
+        if t.num_rows:
+            frames.append(t.select(["id", "parent_id", "score"]).to_pandas())
+    if not frames:
+        return pd.Series([], dtype="float64")
+    df = pd.concat(frames, ignore_index=True)
+    return pd.Series(sibling_percentiles(df).to_numpy(), index=df["id"].to_numpy())
+
+
+def _incomplete_optional(pending: dict[str, dict[str, list[pa.Table]]]) -> list[str]:
+    """Optional configs (:attr:`jokemine.schema.ReleaseConfig.optional`: grouped ones, ``threads``) with rows in
+    some but not all of :data:`SPLITS` (small data): they are left out of the release, since every published
+    config has all splits (the validation gate's rule)."""
     out = []
-    for config in GROUPED_FIELDS:
+    for config in (c.name for c in RELEASE_CONFIGS.values() if c.optional):
         have = [s for s in SPLITS if sum(t.num_rows for t in pending[config][s])]
         if have and len(have) < len(SPLITS):
             out.append(config)
-            log.warning("config %s left out of the release: too few rows for every split", config)
+            log.warning("config %s left out of the release: too few rows (or threads) for every split", config)
     return out
 
 
@@ -239,12 +258,18 @@ def build_release(
     two_part: list[pa.Table] = []
     card_rows: list[pd.DataFrame] = []
     reasons: list[pd.DataFrame] = []
-    for part in sorted(clean_dir.glob("part-*.parquet")):
+    parts = sorted(clean_dir.glob("part-*.parquet"))
+    thread_norm = thread_percentiles(parts)
+    for part in parts:
         table = pq.read_table(part)
         reasons.append(table.select(["id", "drop_reason"]).to_pandas())
         table = table.filter(pc.is_null(table["drop_reason"]))
         if table.num_rows == 0:
             continue
+        if len(thread_norm):
+            norm = thread_norm.reindex(table["id"].to_numpy(zero_copy_only=False)).to_numpy()
+            col = table.schema.get_field_index("score_norm_thread")
+            table = table.set_column(col, "score_norm_thread", pa.array(norm, pa.float64(), from_pandas=True))
         two_part.append(
             table.filter(pc.and_(pc.is_valid(table["setup"]), pc.is_valid(table["punchline"]))).select(INPUT_COLUMNS)
         )
@@ -252,16 +277,18 @@ def build_release(
         card_rows.append(pd.concat([frame, lengths(table["text"].to_pandas())], axis=1))
         for lang, n in zip(*pc.value_counts(table["lang"]).flatten(), strict=True):
             languages[str(lang)] = languages.get(str(lang), 0) + int(n.as_py())
-        for config, cols in RELEASE_COLUMNS.items():
+        for rc in RELEASE_CONFIGS.values():
+            if rc.grouped:
+                continue
             mask = None
-            for col in CONFIG_FILTERS[config]:
+            for col in rc.requires:
                 m = pc.is_valid(table[col])
                 mask = m if mask is None else pc.and_(mask, m)
             sub = table.filter(mask)
             for split in SPLITS:
                 rows = sub.filter(pc.equal(sub["split"], split))
                 if rows.num_rows:
-                    pending[config][split].append(rows.select(cols))
+                    pending[rc.name][split].append(rows.select(rc.column_names))
     grouped, grouped_info = _grouped(cfg, two_part)
     del two_part
     for config, df in grouped.items():
@@ -272,7 +299,7 @@ def build_release(
                 pending[config][split].append(
                     pa.Table.from_pandas(rows[schema.names], schema=schema, preserve_index=False)
                 )
-    left_out = [] if cfg.publish.allow_empty_splits else _incomplete_grouped(pending)
+    left_out = [] if cfg.publish.allow_empty_splits else _incomplete_optional(pending)
     grouped_info["left_out"] = left_out
     previous_manifest = _manifest(previous) if previous is not None else None
     files: list[dict[str, Any]] = []

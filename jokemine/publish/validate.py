@@ -17,9 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from jokemine.errors import JokemineError
-from jokemine.schema import SPLITS, release_schema
-
-ID_COLUMN = {"setup_punches": "group_key", "preference": "id_chosen"}
+from jokemine.schema import SPLITS, release_config, release_schema
 
 
 class ReleaseInvalid(JokemineError):
@@ -59,7 +57,7 @@ def validate_release(
                         )
                     elif ds[split].features != want:
                         problems.append(f"{config}/{split}: features {ds[split].features} != declared {want}")
-                problems += _crossing_ids(config, {s: ds[s].data.column(ID_COLUMN.get(config, "id")) for s in ds})
+                problems += _crossing_ids(config, {s: ds[s].data.column(release_config(config).id_column) for s in ds})
     finally:
         if progress:
             datasets.enable_progress_bars()
@@ -77,5 +75,5 @@ def _crossing_ids(config: str, ids: dict[str, pa.ChunkedArray]) -> list[str]:
         for b in names[i + 1 :]:
             shared = pc.filter(ids[b], pc.is_in(ids[b], value_set=pc.unique(ids[a])))
             if len(shared):
-                problems.append(f"{config}: {ID_COLUMN.get(config, 'id')} {shared[0].as_py()} is in {a} and {b}")
+                problems.append(f"{config}: {release_config(config).id_column} {shared[0].as_py()} is in {a} and {b}")
     return problems

@@ -28,7 +28,7 @@ from jokemine.errors import SourceError
 from jokemine.hf import READ_FAILURES, one_line
 from jokemine.scrapers.base import Checkpoint, Event, Notice, RawItem, ReadContext
 from jokemine.scrapers.registry import register
-from jokemine.scrapers.table import TEXT_FIELDS, RowIdPolicy
+from jokemine.scrapers.table import TEXT_FIELDS, RowIdPolicy, digest_columns
 
 PARSER_VERSION = "hub_dataset/1"
 CHECK_FIRST = 1  # the mapping is checked against the first row's columns
@@ -96,7 +96,7 @@ class HubDataset:
             self.stats["unchanged"] += 1
             return
         origin = f"hf://datasets/{self.cfg.repo}@{sha}/{self.cfg.config or 'default'}/{self.cfg.split}"
-        ids = RowIdPolicy(self.mapping.get("id"), self.text_columns, ctx.row_ids)
+        ids = RowIdPolicy(self.mapping.get("id"), digest_columns(self.mapping), ctx.row_ids)
         seen: Counter[str] = Counter()
         dropped: Counter[str] = Counter()
         n = 0

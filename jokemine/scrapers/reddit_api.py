@@ -29,16 +29,16 @@ import os
 import random
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
 from jokemine.cleaning.filters import reddit_steps
 from jokemine.cleaning.parse import reddit_records
-from jokemine.config import HttpConfig, RedditApiSource
+from jokemine.config import HttpConfig, RedditApiKeys, RedditApiSource
 from jokemine.errors import SourceError
 from jokemine.scrapers.base import Checkpoint, Event, Notice, RawItem, ReadContext
 from jokemine.scrapers.deadline import DeadlineAdapter, DeadlineExceeded, deadline
@@ -46,6 +46,7 @@ from jokemine.scrapers.reddit_dump import REDDIT_TERMS
 from jokemine.scrapers.registry import register
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 PARSER_VERSION = "reddit_api/1"
 INFO_BATCH = 100
 PAGE = 100
@@ -110,7 +111,7 @@ def _not_json(resp: requests.Response) -> str:
     return f"a body that is not JSON (HTTP {resp.status_code}, {kind}, {len(resp.content):,} bytes: {head!r})"
 
 
-def credentials_missing(cfg: RedditApiSource) -> str | None:
+def credentials_missing(cfg: RedditApiKeys) -> str | None:
     """Why the source cannot authenticate here (None when credentials are configured)."""
     if os.environ.get("praw_client_id") and os.environ.get("praw_client_secret"):
         return None
@@ -148,13 +149,19 @@ class RedditApi:
         """The reader of one configured source (:mod:`jokemine.scrapers.registry`)."""
         return cls(cfg, base_dir)
 
-    def __init__(self, cfg: RedditApiSource, base_dir: Path) -> None:
+    def __init__(self, cfg: RedditApiKeys, base_dir: Path) -> None:
         self.cfg = cfg
         self.name = cfg.name
         self.stats: Counter[str] = Counter()
         self._reddit: Any = None
 
     # --- connection --------------------------------------------------------------------------------------------
+    def connect(self) -> Any:
+        """A read-only ``praw.Reddit`` for this source's credentials and endpoints (kept for :meth:`retrying`).
+        Raises :class:`SourceError` for a missing setting or an unknown ``praw.ini`` site."""
+        self._reddit = self._connect()
+        return self._reddit
+
     def _connect(self) -> Any:
         import praw
         import prawcore
@@ -184,19 +191,29 @@ class RedditApi:
         Raises :class:`AuthFailed` when Reddit rejects the credentials, :class:`RequestFailed` for anything else
         that retrying did not fix (a private or banned subreddit, a malformed response, retries exhausted).
         """
+        url = f"{self.cfg.oauth_url}/{path}"
+
+        def get() -> dict[str, Any]:
+            data = self._reddit.request(method="GET", path=path, params=params)
+            if not isinstance(data, dict):
+                raise RequestFailed(f"{url}: unexpected response ({type(data).__name__}, not a JSON object)")
+            return data
+
+        return self.retrying(get, url)
+
+    def retrying(self, call: Callable[[], T], url: str) -> T:
+        """``call()`` (one or more PRAW requests; a call that resumes where it stopped, such as
+        ``CommentForest.replace_more``, may make many) with the bounded retries of the module docstring; ``url``
+        names it in messages. Raises :class:`AuthFailed` or :class:`RequestFailed` as :meth:`_get`."""
         import praw
 
         pc = self._prawcore
-        url = f"{self.cfg.oauth_url}/{path}"
         last = ""
         for attempt in range(self.cfg.max_retries + 1):
             wait = self._backoff(attempt)
             try:
                 self.stats["requests"] += 1
-                data = self._reddit.request(method="GET", path=path, params=params)
-                if not isinstance(data, dict):
-                    raise RequestFailed(f"{url}: unexpected response ({type(data).__name__}, not a JSON object)")
-                return data
+                return call()
             except pc.exceptions.RequestException as e:  # connection errors, timeouts (after prawcore's retries)
                 if isinstance(e.original_exception, DeadlineExceeded):
                     self.stats["deadline_exceeded"] += 1
@@ -237,7 +254,7 @@ class RedditApi:
                 # e.g. a 400 with an unusual body, a 401 without www-authenticate: report it, no traceback
                 raise RequestFailed(f"{url}: unexpected response ({type(e).__name__}: {e})") from None
             if attempt < self.cfg.max_retries:
-                log.warning("%s: %s on %s; retrying in %.1f s", self.name, last, path, wait)
+                log.warning("%s: %s on %s; retrying in %.1f s", self.name, last, url, wait)
                 time.sleep(wait)
         raise RequestFailed(
             f"giving up on {url} after {self.cfg.max_retries + 1} attempts ({last}); what was read before is kept"
@@ -407,6 +424,20 @@ class RedditApi:
             if not after or not posts:
                 return
             cursors_seen.add(after)
+
+    def listing_posts(self, sub: str, listing: str) -> Iterator[dict[str, Any]]:
+        """The posts of one listing of ``sub`` (``new``, ``top:day``...), at most ``max_pages`` pages of 100, as
+        the API serves them. Raises :class:`RequestFailed` as :meth:`_get`."""
+        kind, _, t = listing.partition(":")
+        params: dict[str, Any] = {"t": t} if t else {}
+        after: str | None = None
+        seen: set[str] = set()
+        for _ in range(self.cfg.max_pages):
+            posts, after, _, _ = self._page(sub, kind, {**params, **({"after": after} if after else {})})
+            yield from posts
+            if not after or not posts or after in seen:
+                return
+            seen.add(after)
 
     def _info(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         """``/api/info`` for up to 100 ids: the posts it returned, by id. A response that is not a listing, or an

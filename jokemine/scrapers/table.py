@@ -74,7 +74,7 @@ from jokemine.scrapers.shapes import (
 
 PARSER_VERSION = "table/2"
 TEXT_FIELDS = ("text", "title", "body", "setup", "punchline", "question", "answer")
-__all__ = ["RowIdPolicy", "Table", "shape_options", "text_digest"]
+__all__ = ["RowIdPolicy", "Table", "digest_columns", "shape_options", "text_digest"]
 
 
 def shape_options(cfg: TableSource, encoding: str | None = None) -> ShapeOptions:
@@ -111,6 +111,7 @@ class Table:
         self.files = cfg.files(base_dir)
         self.mapping = cfg.columns.mapped()
         self.text_columns = [self.mapping[f] for f in TEXT_FIELDS if f in self.mapping]
+        self.id_columns = digest_columns(self.mapping)
         self.opts = shape_options(cfg)
         self.stats: Counter[str] = Counter()
         patterns = cfg.paths(base_dir)
@@ -125,7 +126,7 @@ class Table:
 
     def read(self, ctx: ReadContext) -> Iterator[Event]:
         """Yield the rows of every changed file, a checkpoint after each file."""
-        self.ids = RowIdPolicy(self.mapping.get("id"), self.text_columns, ctx.row_ids)
+        self.ids = RowIdPolicy(self.mapping.get("id"), self.id_columns, ctx.row_ids)
         settings = self.cfg.read_settings()
         if self.cfg.join:
             self._sidecar, sidecar_digest = self._load_sidecar()
@@ -353,8 +354,14 @@ class Table:
             origin = env.get("origin")
             if isinstance(data, dict) and origin:
                 file_key = origin if "::" in origin else str(Path(origin).resolve())
-                out.append((str(env["source_id"]), file_key, text_digest(data, self.text_columns)))
+                out.append((str(env["source_id"]), file_key, text_digest(data, self.id_columns)))
         return out
+
+
+def digest_columns(mapping: dict[str, str]) -> list[str]:
+    """The columns a row's content digest (its id without a mapped ``id``) is made of: the mapped text columns,
+    and the ``thread`` column when mapped (one caption in two contests is two rows)."""
+    return [mapping[f] for f in (*TEXT_FIELDS, "thread") if f in mapping]
 
 
 def text_digest(row: Any, text_columns: list[str]) -> str:
