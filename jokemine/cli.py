@@ -15,6 +15,7 @@ import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, ParamSpec
 
@@ -24,9 +25,9 @@ from jokemine.config import Config, load_config
 from jokemine.errors import JokemineError
 
 app = typer.Typer(
-    add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts name config sections ("[clean] workers"): no markup to eat them
     help="Mine, clean, deduplicate and publish humor datasets.",
 )
 log = logging.getLogger("jokemine")
@@ -77,6 +78,53 @@ class Ctx:
         return cfg, cfg.data_dir(self.data_dir)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from jokemine import __version__
+
+        typer.echo(f"jokemine {__version__}")
+        raise typer.Exit()
+
+
+class PrintKind(StrEnum):
+    """``schedule --print`` choices."""
+
+    cron = "cron"
+    systemd = "systemd"
+    github = "github"
+
+
+class Preset(StrEnum):
+    """``finetune --preset`` choices (:data:`jokemine.finetune.model.PRESETS`)."""
+
+    tiny = "tiny"
+    mini = "mini"
+    small = "small"
+
+
+class Device(StrEnum):
+    """``finetune --device`` choices."""
+
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class LossOn(StrEnum):
+    """``finetune --loss-on`` choices."""
+
+    all = "all"
+    punchline = "punchline"
+
+
+class TrainConfig(StrEnum):
+    """``finetune --config-name`` choices: the release configs with a prompt and a target that ``[finetune]``
+    accepts."""
+
+    setup_punch = "setup_punch"
+    qa = "qa"
+
+
 @app.callback()
 def _main(
     ctx: typer.Context,
@@ -88,13 +136,16 @@ def _main(
         typer.Option("--data-dir", help="Data directory (overrides the config).", envvar="JOKEMINE_DATA_DIR"),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True)
+    ] = False,
 ) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s" if verbose else "%(levelname)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("urllib3", "fsspec", "filelock", "datasets", "huggingface_hub", "httpx", "httpx2"):
+    for noisy in ("urllib3", "fsspec", "filelock", "datasets", "huggingface_hub", "httpx", "httpx2", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     ctx.obj = Ctx(config or None, data_dir or None)
 
@@ -200,21 +251,21 @@ def publish(
 def finetune(
     ctx: typer.Context,
     release: Annotated[
-        Path | None, typer.Option("--release", "-r", help="Release folder (default: releases/latest of the data dir).")
+        str | None, typer.Option("--release", "-r", help="Release folder (default: releases/latest of the data dir).")
     ] = None,
-    config: Annotated[str | None, typer.Option("--config-name", help="Release config: setup_punch or qa.")] = None,
+    config: Annotated[TrainConfig | None, typer.Option("--config-name", help="Release config to train on.")] = None,
     model: Annotated[
         str | None, typer.Option("--model", help="Pretrained causal LM to fine-tune: a local folder or a Hub id.")
     ] = None,
-    preset: Annotated[str | None, typer.Option(help="Model size when no --model: tiny, mini or small.")] = None,
+    preset: Annotated[Preset | None, typer.Option(help="Model size when no --model.")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Optimizer steps (default: [finetune] epochs).")] = None,
     max_train_examples: Annotated[int | None, typer.Option(help="Train on a seeded sample of this many.")] = None,
     max_eval_examples: Annotated[int | None, typer.Option(help="Evaluate on a seeded sample per split.")] = None,
-    loss_on: Annotated[str | None, typer.Option(help="all or punchline (target tokens only).")] = None,
-    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
+    loss_on: Annotated[LossOn | None, typer.Option(help="Tokens the loss is on (punchline: target only).")] = None,
+    device: Annotated[Device | None, typer.Option(help="Where to train.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of data order, sampling and initialization.")] = None,
     previous: Annotated[
-        Path | None, typer.Option(help="Release to compare with (default: the one this release was built after).")
+        str | None, typer.Option(help="Release to compare with (default: the one this release was built after).")
     ] = None,
     save_model: Annotated[Path | None, typer.Option(help="Save the trained model and tokenizer here.")] = None,
 ) -> None:
@@ -227,9 +278,9 @@ def finetune(
 
     cfg, data_dir = ctx.obj.load()
     overrides = {
-        "config": config, "model": model, "preset": preset, "max_steps": max_steps,
-        "max_train_examples": max_train_examples, "max_eval_examples": max_eval_examples, "loss_on": loss_on,
-        "device": device, "seed": seed,
+        "config": config and config.value, "model": model, "preset": preset and preset.value, "max_steps": max_steps,
+        "max_train_examples": max_train_examples, "max_eval_examples": max_eval_examples,
+        "loss_on": loss_on and loss_on.value, "device": device and device.value, "seed": seed,
     }  # fmt: skip
     data = cfg.finetune.model_dump() | {k: v for k, v in overrides.items() if v is not None}
     try:
@@ -240,13 +291,27 @@ def finetune(
         from jokemine.finetune.train import finetune as run
     except ImportError as e:
         raise BadArgument(f"finetune needs the finetune extra: pip install 'jokemine[finetune]' ({e})") from None
-    if release is None:
-        release = data_dir / "releases" / "latest"
-    report = run(release, fcfg, previous=previous, save_model=save_model)
+    folder = _release_folder("--release", release) if release else data_dir / "releases" / "latest"
+    if not (folder / "MANIFEST.json").exists():
+        raise BadArgument(f"--release {folder}: not a jokemine release folder (no MANIFEST.json)")
+    before = _release_folder("--previous", previous) if previous else None
+    report = run(folder, fcfg, previous=before, save_model=save_model)
     for line in report.lines():
         typer.echo(line)
     if report.metrics.get("regression"):
         raise typer.Exit(3)
+
+
+def _release_folder(option: str, value: str) -> Path:
+    """A local release folder from a command-line value; ``hf://`` and URLs are refused with a way out."""
+    from jokemine.errors import BadArgument
+
+    if "://" in value:
+        raise BadArgument(
+            f"{option} {value}: remote releases are not supported; download one first, e.g. "
+            "`hf download <owner>/<name> --repo-type dataset --revision v<version> --local-dir <folder>`"
+        )
+    return Path(value).expanduser()
 
 
 @app.command()
@@ -290,18 +355,15 @@ def refresh(
 @user_errors
 def schedule(
     ctx: typer.Context,
-    print_: Annotated[str, typer.Option("--print", help="cron, systemd or github.")] = "cron",
+    print_: Annotated[PrintKind, typer.Option("--print", help="What to print.")] = PrintKind.cron,
     at: Annotated[str, typer.Option(help="Time of day (UTC for github), HH:MM.")] = "03:17",
 ) -> None:
     """Print a ready crontab line, systemd service + timer, or GitHub Actions workflow that runs `jokemine refresh`
     for this checkout, config and data dir."""
-    from jokemine.errors import BadArgument
     from jokemine.schedule import render
 
     cfg, data_dir = ctx.obj.load()
-    if print_ not in ("cron", "systemd", "github"):
-        raise BadArgument(f"--print {print_!r}: use cron, systemd or github")
-    typer.echo(render(print_, cfg, data_dir, at=at), nl=False)
+    typer.echo(render(print_.value, cfg, data_dir, at=at), nl=False)
 
 
 @app.command()
@@ -316,7 +378,9 @@ def status(ctx: typer.Context) -> None:
 
 
 sources_app = typer.Typer(
-    no_args_is_help=True, help="Look at joke files before configuring a source (`sources inspect PATH`)."
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Look at joke files before configuring a source (`sources inspect PATH`).",
 )
 app.add_typer(sources_app, name="sources")
 

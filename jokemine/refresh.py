@@ -380,3 +380,8 @@ def _run_stats(report: RefreshReport) -> dict[str, Any]:
         "seconds": round(report.seconds, 3),
         "error": report.error,
     }
+
+
+from jokemine.api import callable_module  # noqa: E402  (jokemine.refresh(config) is the API function too)
+
+callable_module(__name__, "refresh")

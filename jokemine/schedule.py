@@ -89,6 +89,12 @@ def render(kind: str, cfg: Config, data_dir: Path, *, at: str = "03:17", checkou
         )
     if kind == "github":
         rel_cfg = _relative(Path(cfg.config_path).resolve(), checkout) if cfg.config_path else None
+        if rel_cfg and rel_cfg.startswith("../"):
+            raise BadArgument(
+                f"--print github: the config {Path(str(cfg.config_path)).resolve()} is outside the checkout "
+                f"{checkout}; the workflow runs in a fresh clone of the repository, so commit the config into it "
+                "(or schedule with --print cron or systemd on this machine)"
+            )
         config_arg = f" --config {rel_cfg}" if rel_cfg else ""
         return f"""# .github/workflows/jokemine-refresh.yml: nightly refresh, data dir kept in the Actions cache,
 # new releases pushed to the Hub ([publish] repo_id) with the HF_TOKEN repository secret.

@@ -55,6 +55,7 @@ def real_pipeline(real: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
     import sys
 
     data = tmp_path_factory.mktemp("e2e") / "data"
+    env = {**os.environ, "MPLCONFIGDIR": str(data.parent / "mpl")}  # a first run: matplotlib builds its font cache
     r = subprocess.run(
         ["make", "--no-print-directory", "scrape", "clean", "publish", "CONFIG=configs/real-offline.toml",
          f"DATA_DIR={data}", f"PY={sys.executable}"],
@@ -62,6 +63,7 @@ def real_pipeline(real: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
         capture_output=True,
         text=True,
         timeout=1200,
+        env=env,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
     return {"data": data, "stdout": r.stdout, "stderr": r.stderr, "release": (data / "releases" / "latest").resolve()}

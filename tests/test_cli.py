@@ -156,3 +156,45 @@ path = "{cut}"
     assert not (out / "clean").exists() and not (out / "releases").exists()
     quarantine = list((out / "raw" / "cut").glob("*/quarantine.jsonl"))
     assert len(quarantine) == 1 and "incomplete last line" in quarantine[0].read_text()
+
+
+def test_help_keeps_config_section_names_and_offers_version_and_completion() -> None:
+    """Typer's rich markup used to eat "[clean]"-style section names from help texts."""
+    r = _jm("clean", "--help")
+    assert r.returncode == 0 and "[executor] workers" in " ".join(r.stdout.split())
+    top = _jm("--help")
+    assert "--version" in top.stdout and "--show-completion" in top.stdout
+    v = _jm("--version")
+    from jokemine import __version__
+
+    assert (v.returncode, v.stdout) == (0, f"jokemine {__version__}\n")
+
+
+def test_fixed_choices_are_checked_by_the_parser(tmp_path: Path) -> None:
+    for args, option in (
+        (["schedule", "--print", "anacron"], "--print"),
+        (["finetune", "--preset", "huge"], "--preset"),
+        (["finetune", "--device", "tpu"], "--device"),
+        (["finetune", "--loss-on", "setup"], "--loss-on"),
+        (["finetune", "--config-name", "jokes"], "--config-name"),
+    ):
+        r = _jm(*args, cwd=tmp_path)
+        assert r.returncode == 2 and option in r.stderr and "is not one of" in r.stderr, (args, r.stderr)
+
+
+def test_finetune_release_errors_are_user_errors(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "jm.toml", '[paths]\ndata_dir = "data"\n')
+    r = _jm("--config", str(cfg), "finetune", "--release", str(tmp_path / "missing"))
+    assert r.returncode == 2 and r.stderr.strip() == (
+        f"error: --release {tmp_path / 'missing'}: not a jokemine release folder (no MANIFEST.json)"
+    )
+    r = _jm("--config", str(cfg), "finetune", "--release", "hf://datasets/me/jokes")
+    assert r.returncode == 2 and "remote releases are not supported" in r.stderr and "hf:/datasets" not in r.stderr
+
+
+def test_schedule_github_refuses_a_config_outside_the_checkout(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "jm.toml", '[paths]\ndata_dir = "data"\n')
+    r = _jm("--config", str(cfg), "schedule", "--print", "github")
+    assert r.returncode == 2 and "outside the checkout" in r.stderr and str(cfg) in r.stderr
+    ok = _jm("--config", "configs/real-offline.toml", "schedule", "--print", "github")
+    assert ok.returncode == 0 and "--config configs/real-offline.toml" in ok.stdout

@@ -494,6 +494,8 @@ hub_endpoint = "{hub.url}"
     with State(Layout(data).state_path) as st:
         assert [(r["stage"], r["status"]) for r in st.runs(2)] == [("push", "failed"), ("publish", "ok")]
 
+    again = publish(cfg, data, dry_run=True)  # same data: the plan pushes 1.0, as the real run below does
+    assert any("'jokemine release 1.0' + tag v1.0" in line for line in again.plan), again.plan
     report = publish(cfg, data)  # same data: unchanged locally, but the push is retried
     assert report.status == "unchanged" and report.hub.status == "pushed"
     repo = hub.repo(REPO)

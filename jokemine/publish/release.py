@@ -529,9 +529,10 @@ def _dry_run(
         ]
         if repo_id:
             hub = push_release(out, repo_id, dry_run=True)
+            pushed = target.name  # unchanged data: the real run pushes the latest release, not a new version
             report.plan.append(
                 f"would push {len(hub.files)} files to https://huggingface.co/datasets/{repo_id} as one commit "
-                f"'jokemine release {version}' + tag v{version}; token "
+                f"'jokemine release {pushed}' + tag v{pushed}; token "
                 + ("found" if has_token else "MISSING (set HF_TOKEN)")
             )
         else:
