@@ -481,12 +481,15 @@ class RedditThreadsSource(RedditApiKeys):
     @classmethod
     def _thread_ids(cls, v: list[str]) -> list[str]:
         out = []
-        for t in v:
-            m = re.fullmatch(
-                r"(?:https?://[^/]+)?(?:/r/\w+)?/?(?:comments/)?(?:t3_)?([a-z0-9]{2,12})(?:/.*)?", t.strip()
+        for raw in v:
+            t = raw.strip()
+            m = (
+                re.fullmatch(r"(?:t3_)?([a-z0-9]{2,12})", t)
+                or re.fullmatch(r"https?://(?:www\.)?redd\.it/([a-z0-9]{2,12})/?", t)
+                or re.fullmatch(r"(?:https?://[^/\s]+)?(?:/r/\w+)?/comments/([a-z0-9]{2,12})(?:/\S*)?", t)
             )
             if not m:
-                raise ValueError(f"{t!r} is not a post id (e.g. '3hahrw') or a post URL")
+                raise ValueError(f"{t!r} is not a post id ('3hahrw'), a redd.it link or a post URL (/comments/<id>)")
             out.append(m.group(1))
         return out
 

@@ -54,9 +54,10 @@ class DropReason(StrEnum):
 
 
 _DROP_MEANINGS: dict[DropReason, str] = {
-    DropReason.DELETED: "a text field is Reddit's `[deleted]` (Reddit-derived tables carry it too), or an Arctic Shift "
-    "dump's `_meta` says its author deleted it later (`was_deleted_later`, `was_initially_deleted`)",
-    DropReason.REMOVED: "`[removed]`, `removed_by_category` set, or a dump's `_meta.removal_type` other than `deleted`",
+    DropReason.DELETED: "a text field is Reddit's `[deleted]` (Reddit-derived tables carry it too), an Arctic Shift "
+    "dump's `_meta` says its author deleted it later (`was_deleted_later`), or a reply's post was deleted",
+    DropReason.REMOVED: "`[removed]`, `removed_by_category` set, or a dump's `_meta` says it was removed later "
+    "(`was_deleted_later` with a `removal_type` other than `deleted`)",
     DropReason.DELETED_UPSTREAM: "a stored post found deleted or removed (or gone) when re-read from the live API",
     DropReason.MOD_POST: "stickied, or distinguished as a moderator/admin post (announcements)",
     DropReason.BOT: "a reply by AutoModerator or a bot account (a name ending in `bot`, a `bots` entry, or a body "

@@ -465,8 +465,11 @@ def thread_steps(source: Any, cfg: CleanConfig) -> list[Step]:
         filter_step("incomplete", incomplete),
         filter_step("reply_length", reply_length(source.min_reply_chars, source.max_reply_chars)),
         map_step("build_thread", build_thread),
-        *_tail(cfg)[1:],
-    ]
+        filter_step("same_parts", same_parts),
+        scrub_pii_step,
+        filter_step("empty", empty),
+        map_step("keys", add_keys),
+    ]  # the reply's length is bounded above; a long post as setup does not make its replies too long
 
 
 def reddit_steps(source: Any, cfg: CleanConfig) -> list[Step]:

@@ -201,18 +201,15 @@ def parse_reddit(env: dict[str, Any], ctx: ParseContext, origin: str) -> Record:
 
 def meta_deletion(d: dict[str, Any]) -> str | None:
     """``"deleted"`` or ``"removed"`` when an Arctic Shift dump object's ``_meta`` block says the post or comment
-    was taken down (https://github.com/ArthurHeitmann/arctic_shift, ``file_content_explanations.md``):
-    ``removal_type`` ``deleted``/``author`` is its author's deletion, any other type a removal; ``was_deleted_later``
-    or ``was_initially_deleted`` without a type is a deletion. None otherwise (no ``_meta``: Pushshift dumps)."""
+    was taken down after it was first read (https://github.com/ArthurHeitmann/arctic_shift,
+    ``file_content_explanations.md``): ``was_deleted_later``, with ``removal_type`` ``deleted``/``author`` (or none)
+    as its author's deletion and any other type a removal. ``was_initially_deleted`` means the text was restored
+    (it is available now): not a deletion. None otherwise (no ``_meta``: Pushshift dumps)."""
     meta = d.get("_meta")
-    if not isinstance(meta, dict):
+    if not isinstance(meta, dict) or not meta.get("was_deleted_later"):
         return None
     kind = meta.get("removal_type")
-    if kind:
-        return "deleted" if kind in ("deleted", "author") else "removed"
-    if meta.get("was_deleted_later") or meta.get("was_initially_deleted"):
-        return "deleted"
-    return None
+    return "deleted" if kind in (None, "", "deleted", "author") else "removed"
 
 
 def dump_retrieved_at(d: dict[str, Any]) -> datetime | None:
@@ -375,9 +372,9 @@ def _unescape(s: str | None) -> str | None:
 
 def _constants(constants: dict[str, str], origin: str, row: Any = None) -> dict[str, Any]:
     """``constants`` filled in: ``{stem}``, ``{name}`` and ``{parent}`` of the file (the member, in an archive),
-    ``{<column>}`` of the row (a top-level column; the file's names win). A constant whose column is missing or
-    empty in this row is left out (the field stays unset). Raises :class:`ParseError` naming the constant for a
-    malformed template."""
+    ``{<column>}`` of the row (a top-level column; the file's names win). A constant whose column is null or empty
+    in this row is left out (the field stays unset). Raises :class:`ParseError` naming the constant for a malformed
+    template or a name that is no column of the row (a typo)."""
     if not constants:
         return {}
     name = origin.rsplit("::", 1)[-1]
@@ -389,20 +386,25 @@ def _constants(constants: dict[str, str], origin: str, row: Any = None) -> dict[
     for field, template in constants.items():
         try:
             out[field] = template.format_map(_NoNone(values))
-        except KeyError:
+        except _Empty:
             continue
-        except (IndexError, ValueError, AttributeError) as e:
+        except (KeyError, IndexError, ValueError, AttributeError) as e:
             raise ParseError(f"constant {field!r}: cannot fill {template!r}: {e}") from None
     return out
 
 
+class _Empty(Exception):
+    """A template's column is null or empty in this row."""
+
+
 class _NoNone(dict[str, Any]):
-    """Template values where a missing or null column is a :class:`KeyError` (never the text "None")."""
+    """Template values: a null or empty column raises :class:`_Empty` (the constant is left unset, never the text
+    "None"); a name that is no column of the row raises ``KeyError`` (a typo: the row is quarantined, naming it)."""
 
     def __getitem__(self, key: str) -> Any:
         value = super().__getitem__(key)
         if value is None or value == "":
-            raise KeyError(key)
+            raise _Empty(key)
         return value
 
 
@@ -466,8 +468,10 @@ def thread_records(env: dict[str, Any], ctx: ParseContext, origin: str, stats: C
 
 def table_records(env: dict[str, Any], ctx: ParseContext, origin: str, stats: Counter[str]) -> list[Record]:
     """A table row: one record; with ``replies`` (a Q&A record with its answers), one thread record per reply, id
-    ``<row id>/<n>`` (1-based), its thread the row (``columns.thread`` when mapped). A row without replies gives
-    none (counted as ``no_replies``). Raises :class:`ParseError` when the path holds something else than a list."""
+    ``<row id>#<reply id>`` (the reply's own ``id``, else a hash of the reply, ``~2`` for a repeat: stable when the
+    answers come back in another order), its thread the row (``columns.thread`` when mapped). A row without replies
+    gives none (counted as ``no_replies``). Raises :class:`ParseError` when the path holds something else than a
+    list."""
     path = getattr(ctx.source, "replies", None)
     if not path:
         return [parse_table(env, ctx, origin)]
@@ -475,19 +479,31 @@ def table_records(env: dict[str, Any], ctx: ParseContext, origin: str, stats: Co
     wrapped = isinstance(d, dict) and "_join" in d and "." in d
     row = d["."] if wrapped else d
     items = dig(row, path)
-    if items is None:
+    if items is not None and not isinstance(items, list):
+        raise ParseError(f"replies {path!r}: expected a list of replies, got {type(items).__name__}")
+    if not items:
         stats["no_replies"] += 1
         return []
-    if not isinstance(items, list):
-        raise ParseError(f"replies {path!r}: expected a list of replies, got {type(items).__name__}")
     out = []
-    for n, item in enumerate(items, start=1):
+    seen: Counter[str] = Counter()
+    for item in items:
         sub = _with_value(row, path, item)
         data = {**d, ".": sub} if wrapped else sub
-        out.append(parse_table({**env, "data": data, "source_id": f"{env['source_id']}/{n}"}, ctx, origin,
-                               thread=str(env["source_id"])))  # fmt: skip
+        own = item.get("id") if isinstance(item, dict) else None
+        key = str(own) if own not in (None, "") else _digest(item)
+        seen[key] += 1
+        rid = f"{env['source_id']}#{key}" + (f"~{seen[key]}" if seen[key] > 1 else "")
+        out.append(parse_table({**env, "data": data, "source_id": rid}, ctx, origin, thread=str(env["source_id"])))
     stats["replies"] += len(out)
     return out
+
+
+def _digest(item: Any) -> str:
+    """BLAKE2b-64 (hex) of a reply as JSON (keys sorted): its id when it has none of its own."""
+    import json
+
+    raw = json.dumps(item, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
 def _with_value(record: Any, path: str, value: Any) -> Any:

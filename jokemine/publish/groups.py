@@ -234,10 +234,12 @@ def preference_pairs(
     but has a higher score nonetheless"; its ``seconds_difference`` is always >= 0); undated jokes make no pair;
     replies of a thread whose post scored under ``min_thread_score`` (SHP: 10) make none either.
     Replies of a thread (``parent_id`` set) are only paired with their siblings (same parent), as SHP pairs the
-    top-level comments of one post. Pairs are taken strongest first (largest ``score_norm`` gap, or largest score
-    ratio), skipping near-duplicates (punchline Jaccard >= ``max_jaccard``), until ``max_pairs`` per setup. Then, per
-    split, every setup keeps only its first :func:`split_cap` pairs so that no ``top_prompts`` setups hold more
-    than ``top_share`` of the split (a few heavily reposted setups would otherwise be most of a small split).
+    top-level comments of one post, and the margin rule ranks siblings among themselves (by raw score). Pairs are
+    taken strongest first (largest ``score_norm`` gap, or largest score ratio), skipping near-duplicates
+    (punchline Jaccard >= ``max_jaccard``), until ``max_pairs`` per setup (across the threads that share it).
+    Then, per split, every setup of reposted jokes keeps only its first :func:`split_cap` pairs so that no
+    ``top_prompts`` setups hold more than ``top_share`` of the split's repost pairs (a few heavily reposted setups
+    would otherwise be most of a small split); thread pairs keep SHP's per-setup cap only.
 
     Returns columns :data:`PAIR_COLUMNS` plus ``split``: ``score_chosen``/``score_rejected`` are the raw scores,
     ``score_norm_chosen``/``score_norm_rejected`` their ``score_norm``, ``score_ratio`` the raw ratio (null unless
@@ -251,7 +253,7 @@ def preference_pairs(
     df = distinct_punchlines(rows[rows["score_norm"].notna()])
     stats = GroupStats()
     if rule == "shp" and not df.empty:
-        low = df["thread_id"].notna() & (df["thread_score"].fillna(0) < min_thread_score)
+        low = df["thread_id"].notna() & (df["thread_score"] < min_thread_score)  # unknown: not held against it
         stats.replies_low_thread_score = int(low.sum())  # replies left out (not pairs)
         df = df[~low]
     if df.empty:
@@ -266,14 +268,21 @@ def preference_pairs(
     when = pd.to_datetime(df["created_at"], utc=True).dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
     take_a: list[int] = []
     take_b: list[int] = []
+    per_setup: dict[str, int] = {}
+    gkeys = df["group_key"].to_numpy()
+    parents = df["_parent"].to_numpy()
     for lo, hi in _runs(keys):
         if hi - lo < 2:
             continue
-        i, j = _candidates(score[lo:hi], norm[lo:hi], when[lo:hi], col["score_kind"][lo], rule, margin, min_score)
+        run_norm = norm[lo:hi]
+        if parents[lo]:  # siblings of one thread: ranked among themselves (cohorts may split them by month)
+            run_norm = pd.Series(score[lo:hi]).rank(method="average").to_numpy()
+            run_norm = (run_norm - 1) / max(hi - lo - 1, 1)
+        i, j = _candidates(score[lo:hi], run_norm, when[lo:hi], col["score_kind"][lo], rule, margin, min_score)
         shingles: dict[int, frozenset[str]] = {}
-        taken = 0
+        taken = per_setup.get(gkeys[lo], 0)
         for n, (a, b) in enumerate(zip((i + lo).tolist(), (j + lo).tolist(), strict=True)):
-            if taken == max_pairs:
+            if taken >= max_pairs:
                 stats.pairs_over_cap += len(i) - n
                 break
             sa = shingles.setdefault(a, shingle_set(col["punchline"][a], ngram, unit))
@@ -284,6 +293,7 @@ def preference_pairs(
             take_a.append(a)
             take_b.append(b)
             taken += 1
+        per_setup[gkeys[lo]] = taken
     a, b = np.asarray(take_a, dtype=np.int64), np.asarray(take_b, dtype=np.int64)
     gk = df["group_key"].to_numpy()
     split = df["split"].to_numpy()

@@ -270,9 +270,9 @@ def build_release(
             norm = thread_norm.reindex(table["id"].to_numpy(zero_copy_only=False)).to_numpy()
             col = table.schema.get_field_index("score_norm_thread")
             table = table.set_column(col, "score_norm_thread", pa.array(norm, pa.float64(), from_pandas=True))
-        two_part.append(
-            table.filter(pc.and_(pc.is_valid(table["setup"]), pc.is_valid(table["punchline"]))).select(INPUT_COLUMNS)
-        )
+        parts_ok = pc.and_(pc.is_valid(table["setup"]), pc.is_valid(table["punchline"]))
+        top_level = pc.or_kleene(pc.is_null(table["depth"]), pc.equal(table["depth"], 0))  # a deeper reply's setup is
+        two_part.append(table.filter(pc.and_(parts_ok, top_level)).select(INPUT_COLUMNS))  # not what it answers
         frame = table.select(CARD_COLUMNS).to_pandas()
         card_rows.append(pd.concat([frame, lengths(table["text"].to_pandas())], axis=1))
         for lang, n in zip(*pc.value_counts(table["lang"]).flatten(), strict=True):

@@ -9,8 +9,10 @@ Comment files (detected from the content, not the name):
   ``created_utc`` and, from 2023-11, ``_meta`` (https://github.com/ArthurHeitmann/arctic_shift,
   ``file_content_explanations.md``). Their posts come from the ``posts`` files (submission dumps, NDJSON or a JSON
   array), joined by ``link_id``; a submission object on a line of the comment file itself is used too.
-* URS comment scrapes (https://github.com/JosephLai241/URS, "raw" style): one JSON object, ``data.submission_metadata``
-  (the post, without its id: taken from the comments' ``link_id``) and ``data.comments`` (a flat list).
+* URS comment scrapes (https://github.com/JosephLai241/URS): one JSON object, ``data.submission_metadata`` (the
+  post, without its id: taken from the comments' ``link_id``) and ``data.comments`` (a flat list in "raw" scrapes,
+  nested ``replies`` in "structured" ones, flattened here). URS writes ``created_utc`` as ``%m-%d-%Y %H:%M:%S`` in
+  the local time of the machine that scraped; it is read as UTC (off by that machine's UTC offset).
 * Saved Reddit API comment pages (``GET /comments/<id>.json``): ``[post listing, comment listing]`` with nested
   ``replies``; collapsed ``more`` stubs are counted (a saved page cannot expand them; the ``reddit_api`` source
   does).
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -34,15 +37,17 @@ from typing import Any, Literal
 import ijson
 
 from jokemine.cleaning.filters import thread_steps
-from jokemine.cleaning.parse import thread_records, to_float
+from jokemine.cleaning.parse import thread_records, to_datetime
 from jokemine.config import HttpConfig, RedditCommentsSource
 from jokemine.errors import SourceError
 from jokemine.scrapers.base import BadItem, Event, Notice, RawItem, ReadContext, clip_raw
 from jokemine.scrapers.files import (
     ChunkStream,
     TruncatedError,
+    fingerprint,
     first_byte,
     guard_json_depth,
+    head_bytes,
     iter_chunks,
     iter_lines_with_tail,
     iter_utf8_chunks,
@@ -132,7 +137,7 @@ class RedditComments:
         self.post_files = cfg.post_files(base_dir)
         self.subreddits = {s.lower().removeprefix("r/") for s in cfg.subreddits} if cfg.subreddits else None
         self.max_depth = cfg.max_depth
-        self.settings = cfg.read_settings()
+        self.settings = cfg.read_settings() + _fingerprints(self.post_files)
         self.stats: Counter[str] = Counter()
         self._posts: dict[str, dict[str, Any]] | None = None
         self._notices: list[Notice] = []
@@ -178,24 +183,23 @@ class RedditComments:
 
     @staticmethod
     def _is_urs(path: Path) -> bool:
-        """Whether a file starting with ``{`` is one JSON object with ``scrape_settings``/``data`` (URS), not
-        NDJSON: its first line does not parse as an object on its own, or has those keys."""
-        for _, line in iter_lines_with_tail(path, []):
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                return True
-            return isinstance(obj, dict) and "data" in obj and "scrape_settings" in obj
-        return False
+        """Whether a file starting with ``{`` is a URS scrape (one JSON object whose first key is
+        ``scrape_settings``), not NDJSON comments."""
+        head = head_bytes(path, 4096).lstrip()
+        return re.match(rb'\{\s*"scrape_settings"', head) is not None
 
-    def _item(self, c: dict[str, Any], post: dict[str, Any], depth: int, origin: str, n: int) -> RawItem | None:
+    def _item(
+        self, c: dict[str, Any], post: dict[str, Any], depth: int, origin: str, n: int
+    ) -> RawItem | BadItem | None:
         if depth > self.max_depth:
             self.stats["skipped_depth"] += 1
             return None
         cid = comment_id(c)
-        assert cid is not None
+        if cid is None:
+            return BadItem(origin, n, "comment has no 'id' or 'name'", clip_raw(c), "item")
+        when = to_datetime(c.get("created_utc"))
         return RawItem(f"t1_{cid}", {"comment": c, "post": post, "depth": depth}, origin, n, "line",
-                       created=to_float(c.get("created_utc")))  # fmt: skip
+                       created=when.timestamp() if when else None)  # fmt: skip
 
     def _read_ndjson(self, path: Path) -> Iterator[Event]:
         no_post = self.stats["skipped_no_post"]
@@ -268,21 +272,26 @@ class RedditComments:
     def _read_whole(self, path: Path) -> Iterator[Event]:
         data = _load_json(path)
         origin = str(path)
-        if isinstance(data, dict) and isinstance(data.get("data"), dict) and "comments" in data["data"]:
-            yield from self._urs(data["data"], origin)
-        elif isinstance(data, list) and len(data) == 2 and all(_is_listing(x) for x in data):
-            yield from self._api_page(data, origin)
-        else:
-            raise SourceError(
-                f"{path}: JSON of no known comment shape: expected a URS scrape (data.submission_metadata + "
-                "data.comments) or a /comments/<id> API page ([post listing, comment listing])"
-            )
+        try:
+            if isinstance(data, dict) and isinstance(data.get("data"), dict) and "comments" in data["data"]:
+                yield from self._urs(data["data"], origin)
+                return
+            if isinstance(data, list) and len(data) == 2 and all(_is_listing(x) for x in data):
+                yield from self._api_page(data, origin)
+                return
+        except (KeyError, TypeError, AttributeError) as e:  # a listing without children, a child not an object
+            raise SourceError(f"{path}: malformed comment page ({type(e).__name__}: {e})") from None
+        raise SourceError(
+            f"{path}: JSON of no known comment shape: expected a URS scrape (data.submission_metadata + "
+            "data.comments) or a /comments/<id> API page ([post listing, comment listing])"
+        )
 
     def _urs(self, data: dict[str, Any], origin: str) -> Iterator[Event]:
         comments = data.get("comments")
         meta = data.get("submission_metadata")
         if not isinstance(comments, list) or not isinstance(meta, dict):
             raise SourceError(f"{origin}: URS scrape without a comments list or submission_metadata")
+        comments = list(_flatten_urs(comments))  # "structured" scrapes nest replies; "raw" ones are flat
         links = {str(c.get("link_id")) for c in comments if isinstance(c, dict) and c.get("link_id")}
         if len(links) > 1:
             raise SourceError(f"{origin}: URS scrape mixes comments of {len(links)} posts: {sorted(links)[:3]}")
@@ -315,6 +324,8 @@ class RedditComments:
             self.stats["skipped_subreddit"] += 1
             return
         for n, (c, d) in enumerate(walk_forest(data[1], self.stats), start=1):
+            if isinstance(c.get("depth"), int) and not isinstance(c["depth"], bool):
+                d = c["depth"]  # the API's own depth (a saved permalink page starts below the post)
             item = self._item(c, post, d, origin, n)
             if item is not None:
                 item.unit = "item"
@@ -334,6 +345,31 @@ def walk_forest(listing: Any, stats: Counter[str], depth: int = 0) -> Iterator[t
         elif kind == "t1":
             yield {k: v for k, v in d.items() if k != "replies"}, depth
             yield from walk_forest(d.get("replies"), stats, depth + 1)
+
+
+def _flatten_urs(comments: list[Any]) -> Iterator[Any]:
+    """The comments of a URS scrape, flat: a "structured" scrape's nested ``replies`` lists are walked (each
+    comment without its ``replies``); a "raw" scrape is flat already."""
+    for c in comments:
+        if isinstance(c, dict) and isinstance(c.get("replies"), list):
+            yield {k: v for k, v in c.items() if k != "replies"}
+            yield from _flatten_urs(c["replies"])
+        else:
+            yield c
+
+
+def _fingerprints(files: list[Path]) -> str:
+    """A digest of the posts files as they are now (size, ends; missing ones named): a comment file is read again
+    when its posts change, so comments skipped for want of their post are read once it is there."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=8)
+    for p in files:
+        try:
+            h.update(json.dumps(fingerprint(p), sort_keys=True).encode())
+        except OSError:
+            h.update(f"missing:{p}".encode())
+    return ":" + h.hexdigest() if files else ""
 
 
 def _is_listing(x: Any) -> bool:

@@ -4,10 +4,11 @@ the same parser and filters).
 
 Per run:
 
-1. Threads: the configured ``threads``, the young threads read by earlier runs (post younger than
-   ``refresh_days``: re-read for their scores and deletions), then new posts of ``subreddits`` x ``listings`` with
-   at least ``min_comments`` comments; at most ``max_threads``. A thread read before whose post is older than
-   ``refresh_days`` is not read again (``--recheck-all`` reads every one).
+1. Threads: the configured ``threads``, then the young threads read by earlier runs (post younger than
+   ``refresh_days``: re-read for their scores and deletions; least recently read first, at most ``max_threads``),
+   then up to ``max_threads`` new posts of ``subreddits`` x ``listings`` with at least ``min_comments`` comments. A
+   thread read before whose post is older than ``refresh_days`` is not read again (``--recheck-all`` reads every
+   one).
 2. Per thread: ``reddit.submission(id)`` with ``comment_sort``, its comment forest (``GET /comments/<id>``), then
    PRAW's ``CommentForest.replace_more(limit=replace_more_limit, threshold=replace_more_threshold)``, which expands
    the largest collapsed branches first, one ``POST /api/morechildren`` (or ``GET /comments/<id>/_/<comment>`` for
@@ -114,8 +115,10 @@ class RedditThreads:
             raise SourceError(str(e)) from None
 
     def _threads(self, ctx: ReadContext) -> tuple[list[str], list[str]]:
-        """The thread ids of this run, in order (configured, young ones read before, new ones from the listings),
-        and the listings that failed."""
+        """The thread ids of this run, in order, and the listings that failed: the configured threads not read yet
+        or still young, then the young threads read before, least recently read first (at most ``max_threads``;
+        all of them with ``--recheck-all``), then up to ``max_threads`` new ones from the listings (a budget of
+        their own, so re-reads never crowd out new threads)."""
         cutoff = time.time() - self.cfg.refresh_days * 86400
         done = {k.removeprefix("thread:"): v for k, v in ctx.cursors.items() if k.startswith("thread:") and v}
 
@@ -123,19 +126,20 @@ class RedditThreads:
             cur = done.get(tid)
             return cur is None or ctx.recheck_all or float(cur.get("created") or 0) >= cutoff
 
-        picked: list[str] = []
-        young = sorted((t for t in done if due(t)), key=lambda t: -float(done[t].get("created") or 0))
-        for tid in [*self.cfg.threads, *young]:
-            if tid not in picked and due(tid):
-                picked.append(tid)
+        configured = [t for t in dict.fromkeys(self.cfg.threads) if due(t)]
+        young = sorted((t for t in done if due(t) and t not in configured), key=lambda t: done[t].get("read_at") or 0)
+        if not ctx.recheck_all:
+            young = young[: self.cfg.max_threads]
+        picked = [*configured, *young]
         self.stats["threads_up_to_date"] = sum(1 for t in {*self.cfg.threads, *done} if not due(t))
         errors: list[str] = []
         if self.cfg.threads and not self._discovers():
-            return picked[: self.cfg.max_threads], errors
+            return picked, errors
+        new: list[str] = []
         for sub in self.cfg.subreddits:
             for listing in self.cfg.listings:
-                if len(picked) >= self.cfg.max_threads:
-                    return picked[: self.cfg.max_threads], errors
+                if len(new) >= self.cfg.max_threads:
+                    return [*picked, *new], errors
                 try:
                     posts = list(self.api.listing_posts(sub.removeprefix("r/"), listing))
                 except RequestFailed as e:
@@ -143,13 +147,14 @@ class RedditThreads:
                     continue
                 for p in posts:
                     tid = str(p.get("id"))
-                    if tid in picked or tid in done or p.get("stickied"):
+                    if tid in picked or tid in new or tid in done or p.get("stickied"):
                         continue
                     if int(p.get("num_comments") or 0) < self.cfg.min_comments:
                         self.stats["threads_too_few_comments"] += 1
                         continue
-                    picked.append(tid)
-        return picked[: self.cfg.max_threads], errors
+                    if len(new) < self.cfg.max_threads:
+                        new.append(tid)
+        return [*picked, *new], errors
 
     def _discovers(self) -> bool:
         """Whether the listings are read for new threads: not when ``threads`` is set and the listing keys are
@@ -168,13 +173,18 @@ class RedditThreads:
         left = self.api.retrying(
             lambda: forest.replace_more(limit=self.cfg.replace_more_limit, threshold=self.cfg.replace_more_threshold),
             url,
-        )
+        )  # a retry resumes with a fresh limit: at most (max_retries + 1) x limit requests
+        # stubs that may hide replies we keep: top-level ones (PRAW may file them under a reply), or any when deeper
+        # replies are kept too
+        hidden = [m for m in left if self.cfg.max_depth > 0 or str(m.parent_id) == f"t3_{tid}"]
         post = post_fields(plain(sub))
         replies: list[tuple[Any, int]] = []
+        collapsed = 0  # comments still hidden in "more" stubs within max_depth
         stack: list[tuple[Any, int]] = [(c, 0) for c in reversed(list(forest))]
         while stack:  # depth first, in the forest's order
             c, depth = stack.pop()
             if isinstance(c, MoreComments):
+                collapsed += 1
                 self.stats["more_left"] += int(c.count or 0)
                 continue
             replies.append((c, depth))
@@ -190,8 +200,8 @@ class RedditThreads:
             created = c.created_utc if isinstance(c.created_utc, int | float) else None
             yield RawItem(sid, data, url, None, "item", created=created, note=note, fetched_at=when)
         prev = ctx.cursors.get(f"thread:{tid}") or {}
-        complete = not left
-        if complete:
+        complete = collapsed == 0 and not hidden  # every reply down to max_depth was seen
+        if complete and prev.get("max_depth", 0) <= self.cfg.max_depth:  # a lower max_depth: deeper ones not asked
             for sid in sorted(set(prev.get("replies") or []) - set(ids)):
                 self.stats["replies_missing"] += 1
                 comment = {"id": sid.removeprefix("t1_"), "link_id": f"t3_{tid}", "parent_id": f"t3_{tid}"}
@@ -200,5 +210,5 @@ class RedditThreads:
         self.stats["threads_read"] += 1
         stored = sorted({*ids, *(() if complete else prev.get("replies") or [])})
         cursor = {"created": post.get("created_utc"), "read_at": when.timestamp(), "replies": stored,
-                  "complete": complete}  # fmt: skip
+                  "complete": complete, "max_depth": self.cfg.max_depth}  # fmt: skip
         yield Checkpoint({f"thread:{tid}": cursor})
