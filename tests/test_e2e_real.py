@@ -428,7 +428,10 @@ def test_grouped_configs_setup_punches_and_preference(run: dict) -> None:
     # 2,975 pairs of reposts and 166 of thread replies (siblings ranked among themselves; SHP's per-post cap only)
     assert len(pairs) == info["pairs"] == 3141 and info["setups"] == 1046
     assert pairs.thread_id.notna().sum() == 166 and pairs.groupby("thread_id").size().max() <= 50
-    assert (pairs.score_norm_chosen - pairs.score_norm_rejected >= 0.2 - 1e-9).all()
+    reposts = pairs[pairs.thread_id.isna()]
+    assert (reposts.score_norm_chosen - reposts.score_norm_rejected >= 0.2 - 1e-9).all()
+    replies = pairs[pairs.thread_id.notna()]  # siblings are ranked among themselves, by raw score
+    assert (replies.score_chosen > replies.score_rejected).all()
     assert (kept.loc[pairs.id_chosen, "split"].to_numpy() == pairs.split.to_numpy()).all()
     assert (kept.loc[pairs.id_rejected, "group_key"].to_numpy() == pairs.group_key.to_numpy()).all()
     for side in ("chosen", "rejected"):  # raw scores and dates of the jokes themselves
