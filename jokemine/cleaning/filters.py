@@ -464,12 +464,9 @@ def thread_steps(source: Any, cfg: CleanConfig) -> list[Step]:
         filter_step("meta_reply", meta_reply),
         filter_step("incomplete", incomplete),
         filter_step("reply_length", reply_length(source.min_reply_chars, source.max_reply_chars)),
-        map_step("build_thread", build_thread),
-        filter_step("same_parts", same_parts),
-        scrub_pii_step,
-        filter_step("empty", empty),
-        map_step("keys", add_keys),
-    ]  # the reply's length is bounded above; a long post as setup does not make its replies too long
+        # the reply's length is bounded above; a long post as setup does not make its replies too long
+        *_tail(cfg, map_step("build_thread", build_thread), whole_length=False),
+    ]
 
 
 def reddit_steps(source: Any, cfg: CleanConfig) -> list[Step]:
@@ -499,12 +496,14 @@ def record_steps(source: Any, cfg: CleanConfig) -> list[Step]:
     ]
 
 
-def _tail(cfg: CleanConfig) -> list[Step]:
+def _tail(cfg: CleanConfig, shape: Step | None = None, *, whole_length: bool = True) -> list[Step]:
+    """The steps every kind ends with: ``shape`` (default :func:`build_pairs`), then PII, emptiness, the length of
+    the whole text (unless ``whole_length`` is False) and the keys."""
     return [
-        map_step("build_pairs", build_pairs),
+        shape or map_step("build_pairs", build_pairs),
         filter_step("same_parts", same_parts),
         scrub_pii_step,
         filter_step("empty", empty),
-        filter_step("length", length_bounds(cfg)),
+        *([filter_step("length", length_bounds(cfg))] if whole_length else []),
         map_step("keys", add_keys),
     ]
