@@ -7,12 +7,20 @@ CONFIG ?=
 DATA_DIR ?=
 JOKEMINE = $(PY) -m jokemine $(if $(CONFIG),--config $(CONFIG)) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 
-.PHONY: install scrape clean publish finetune refresh all status test bench bench-dedup bench-structure bench-finetune bench-scale lint format
+.PHONY: install browser scrape clean publish finetune refresh all status test bench bench-dedup bench-structure bench-finetune bench-scale lint format
 
 install:  ## create .venv and install jokemine with its dev, finetune and dask extras (pinned by constraints.txt)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[dev,finetune,dask]'
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || $(MAKE) --no-print-directory browser
+
+browser:  ## Debian's headless Chromium for the report.html browser test (apt; skipped with a note when apt is unavailable)
+	@if command -v apt-get >/dev/null; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  ($$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null) \
+	  || echo "could not install chromium: the report.html browser test will skip (CI fails it)"; \
+	else echo "no apt-get: install Chromium yourself for the report.html browser test (it skips without it)"; fi
 
 scrape:  ## read every enabled source into raw/
 	$(JOKEMINE) scrape

@@ -117,6 +117,14 @@ class LossOn(StrEnum):
     punchline = "punchline"
 
 
+class ReportTo(StrEnum):
+    """``finetune --report-to`` choices (``[finetune] report_to``; ``none``: no tracker)."""
+
+    tensorboard = "tensorboard"
+    wandb = "wandb"
+    none = "none"
+
+
 class TrainConfig(StrEnum):
     """``finetune --config-name`` choices: the release configs with a prompt and a target that ``[finetune]``
     accepts."""
@@ -268,9 +276,14 @@ def finetune(
         str | None, typer.Option(help="Release to compare with (default: the one this release was built after).")
     ] = None,
     save_model: Annotated[Path | None, typer.Option(help="Save the trained model and tokenizer here.")] = None,
+    report_to: Annotated[
+        list[ReportTo] | None,
+        typer.Option(help="Also log training to this tracker (repeatable; default: [finetune] report_to)."),
+    ] = None,
 ) -> None:
     """Train the baseline causal LM on a release and write validation/metrics.json and the card's Baseline section
-    (needs the finetune extra). Exit code 3 when the release regressed against the previous one."""
+    (needs the finetune extra). Prints the training loss as it goes (step, loss, learning rate, seconds) and each
+    evaluated split. Exit code 3 when the release regressed against the previous one."""
     from pydantic import ValidationError
 
     from jokemine.config import FinetuneConfig, format_validation_error
@@ -281,6 +294,7 @@ def finetune(
         "config": config and config.value, "model": model, "preset": preset and preset.value, "max_steps": max_steps,
         "max_train_examples": max_train_examples, "max_eval_examples": max_eval_examples,
         "loss_on": loss_on and loss_on.value, "device": device and device.value, "seed": seed,
+        "report_to": [r.value for r in report_to] if report_to else None,
     }  # fmt: skip
     data = cfg.finetune.model_dump() | {k: v for k, v in overrides.items() if v is not None}
     try:
@@ -295,7 +309,7 @@ def finetune(
     if not (folder / "MANIFEST.json").exists():
         raise BadArgument(f"--release {folder}: not a jokemine release folder (no MANIFEST.json)")
     before = _release_folder("--previous", previous) if previous else None
-    report = run(folder, fcfg, previous=before, save_model=save_model)
+    report = run(folder, fcfg, previous=before, save_model=save_model, echo=typer.echo)
     for line in report.lines():
         typer.echo(line)
     if report.metrics.get("regression"):
@@ -368,11 +382,22 @@ def schedule(
 
 @app.command()
 @user_errors
-def status(ctx: typer.Context) -> None:
-    """What is in raw/, clean/ and releases/, with counts, and the last runs."""
-    from jokemine.status import status_lines
+def status(
+    ctx: typer.Context,
+    json_: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document (the same facts) instead of text.")
+    ] = False,
+) -> None:
+    """What is in raw/, clean/ and releases/, with counts, the last runs, whether the latest release is on the Hub,
+    and the command to run next. Writes nothing."""
+    import json
+
+    from jokemine.status import status_facts, status_lines
 
     cfg, data_dir = ctx.obj.load()
+    if json_:
+        typer.echo(json.dumps(status_facts(cfg, data_dir), indent=2, ensure_ascii=False))
+        return
     for line in status_lines(cfg, data_dir):
         typer.echo(line)
 

@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     from jokemine.cleaning.dedup import NearDupParams
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+CARD_ONLY_KEYS = ("license", "terms", "source_dataset", "homepage", "citation", "producers")
+"""Keys of every ``[[sources]]`` entry that only the dataset card reads: ``license``, ``terms``, ``source_dataset``
+(the upstream's name, e.g. a Hub dataset id, for the card's ``source_datasets``), ``homepage`` (URL),
+``citation`` (BibTeX or a reference line the card repeats; CC BY sources need it for attribution) and
+``producers`` (who wrote the texts and who voted, when the kind's default is not right)."""
+
 SOURCE_KINDS = (
     "reddit_dump",
     "reddit_comments",
@@ -92,6 +98,9 @@ class _SourceBase(_Model):
     terms: str | None = None
     id_namespace: str | None = Field(None, pattern=NAME_PATTERN)
     source_dataset: str | None = None
+    homepage: str | None = None
+    citation: str | None = None
+    producers: str | None = None
 
     def read_settings(self) -> str:
         """Digest of the options that change what a scrape reads (not name, path, license...): a file read
@@ -99,9 +108,7 @@ class _SourceBase(_Model):
         import hashlib
         import json
 
-        opts = self.model_dump(
-            exclude={"name", "enabled", "license", "terms", "path", "id_namespace", "source_dataset"}
-        )
+        opts = self.model_dump(exclude=set(CARD_ONLY_KEYS) | {"name", "enabled", "path", "id_namespace"})
         return hashlib.blake2b(json.dumps(opts, sort_keys=True).encode(), digest_size=8).hexdigest()
 
     @property
@@ -834,7 +841,10 @@ class FinetuneConfig(_Model):
     ``regression_margin``: relative bits-per-byte increase on the previous release's test split that flags a
     regression. ``device``: ``auto`` (CUDA when available), ``cpu`` or ``cuda``; ``compile``: ``torch.compile``
     (``auto`` = on CUDA); ``peak_tflops``: the device's dense bf16 peak for MFU (default: known GPUs by name).
-    Preset defaults apply to every key left unset (``null``)."""
+    ``report_to``: experiment trackers that also get the training logs, passed to ``transformers``'
+    ``TrainingArguments.report_to``: a list of ``tensorboard`` and ``wandb`` (default ``[]``; ``"none"`` and a single
+    name are accepted too); each must be installed when ``finetune`` runs. Preset defaults apply to every key left
+    unset (``null``)."""
 
     config: Literal["setup_punch", "qa"] = "setup_punch"
     model: str | None = None
@@ -857,6 +867,17 @@ class FinetuneConfig(_Model):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     compile: Literal["auto", "on", "off"] = "auto"
     peak_tflops: float | None = Field(None, gt=0)
+    report_to: list[Literal["tensorboard", "wandb"]] = []
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _report_to_list(cls, v: Any) -> Any:
+        """``"none"`` -> ``[]``, ``"wandb"`` -> ``["wandb"]``; ``"none"`` inside a list is dropped, duplicates too."""
+        if isinstance(v, str):
+            v = [v]
+        if isinstance(v, list | tuple):
+            return list(dict.fromkeys(x for x in v if x != "none"))
+        return v
 
 
 class RefreshConfig(_Model):

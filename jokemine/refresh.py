@@ -186,7 +186,7 @@ def clean_needed(cfg: Config, layout: Layout, state: State) -> str | None:
 
 def publish_needed(cfg: Config, layout: Layout, state: State) -> str | None:
     """Why the publish stage must run (None: ``releases/latest`` was built from ``clean/latest`` and, with a Hub
-    repo configured, its last push succeeded)."""
+    repo configured, the last push to that repo succeeded and was of that release)."""
     clean = layout.clean_latest()
     release = layout.release_latest()
     if clean is None:
@@ -200,9 +200,11 @@ def publish_needed(cfg: Config, layout: Layout, state: State) -> str | None:
     if manifest.get("clean_run") != clean.name:
         return "new clean run"
     if cfg.publish.repo_id:
-        pushes = [r for r in state.runs(limit=200) if r["stage"] == "push"]
+        pushes = [r for r in state.stage_runs("push") if r["stats"].get("repo_id") == cfg.publish.repo_id]
         if not pushes or pushes[0]["status"] not in ("pushed", "unchanged"):
             return "Hub push pending"
+        if pushes[0]["stats"].get("version") not in (None, manifest.get("version")):
+            return "Hub push pending"  # the last push was of an older release (this one was published --no-push)
     return None
 
 

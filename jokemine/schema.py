@@ -328,6 +328,14 @@ class ReleaseConfig:
         """The config's columns, in order."""
         return [f.name for f in self.fields] if self.grouped else list(self.columns)
 
+    @property
+    def column_fields(self) -> tuple[Field, ...]:
+        """The config's columns as :class:`Field` (name, type, meaning), in order (the card's Fields table)."""
+        if self.grouped:
+            return self.fields
+        by_name = {f.name: f for f in FIELDS}
+        return tuple(by_name[n] for n in self.columns)
+
     def schema(self) -> pa.Schema:
         """Arrow schema of the config: a projection of :data:`RECORD_SCHEMA`, or the grouped config's own fields."""
         if self.grouped:

@@ -306,6 +306,16 @@ class State:
             out.append(d)
         return out
 
+    def stage_runs(self, stage: str) -> list[dict[str, Any]]:
+        """Every run of ``stage`` (e.g. ``push``), newest first: ``status``, ``started_at``, ``finished_at``,
+        ``stats`` (a dict)."""
+        rows = self.db.execute(
+            "SELECT status, started_at, finished_at, stats FROM runs WHERE stage = ? ORDER BY started_at DESC",
+            (stage,),
+        ).fetchall()
+        keys = ("status", "started_at", "finished_at", "stats")
+        return [dict(zip(keys, (s, a, b, json.loads(st) if st else {}), strict=True)) for s, a, b, st in rows]
+
     # --- meta ----------------------------------------------------------------------------------------------
     def secret(self, key: str) -> str:
         """A random secret created once per data dir (e.g. the author-hash salt); never printed."""

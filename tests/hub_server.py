@@ -1,5 +1,7 @@
 """A loopback stand-in for the Hugging Face Hub, speaking the HTTP API that ``huggingface_hub`` 2.4 uses to create a
-dataset repo, list its refs and files, commit to it, tag it and read files back.
+dataset repo, list its refs and files, commit to it, tag it and read files back, and that ``datasets`` (5.x)
+``load_dataset(repo_id, config, revision=...)`` uses to load a dataset from it (``HF_ENDPOINT`` set to ``url``),
+streamed or not, and ``HfFileSystem`` to list, inspect and read files.
 
 Endpoints (``{repo}`` is ``namespace/name``; revisions are a branch (``main``), a tag or a 40-hex commit oid)::
 
@@ -7,14 +9,23 @@ Endpoints (``{repo}`` is ``namespace/name``; revisions are a branch (``main``), 
                                                           .gitattributes, as on the real Hub
     GET  /api/{type}s/{repo}[/revision/{rev}]             repo info (id, sha, siblings)
     GET  /api/{type}s/{repo}/refs                         branches / converts / tags
-    GET  /api/{type}s/{repo}/tree/{rev}[/{path}]          file and folder entries (``?recursive=true``)
+    GET  /api/{type}s/{repo}/tree/{rev}[/{path}]          file and folder entries (``?recursive=true``;
+                                                          ``?expand=true`` adds ``lastCommit``)
+    POST /api/{type}s/{repo}/paths-info/{rev}             the entries of the form's ``paths`` (missing ones left
+                                                          out), as ``tree`` lists them
     POST /api/validate-yaml                               README front matter check (400 + errors on bad YAML)
     POST /api/{type}s/{repo}/preupload/{rev}              upload mode per file ("regular", or "lfs" for binary
                                                           suffixes when ``lfs=True``) and the oid already there
     POST /api/{type}s/{repo}/commit/{rev}                 ndjson commit: header, file (base64), lfsFile,
                                                           deletedFile, deletedFolder; honours parentCommit (412)
     POST /api/{type}s/{repo}/tag/{rev}                    create a tag (409 when it exists)
-    HEAD|GET /[{type}s/]{repo}/resolve/{rev}/{path}       file bytes with X-Repo-Commit, ETag, Content-Length
+    HEAD|GET /[{type}s/]{repo}/resolve/{rev}/{path}       a regular file: its bytes (206 for a ``Range``) with
+                                                          X-Repo-Commit, ETag (git blob id), Content-Length,
+                                                          Accept-Ranges; an LFS file: 302 to the storage host with
+                                                          X-Repo-Commit, X-Linked-Etag (sha256), X-Linked-Size
+    HEAD|GET /lfs-cdn/{sha256}                            the storage host (``cdn_url``: 127.0.0.1 on another port,
+                                                          so another origin, which huggingface_hub does not follow
+                                                          on HEAD): LFS object bytes, ``Range`` a-b, a- or -n
     POST /[{type}s/]{repo}.git/info/lfs/objects/batch     LFS batch API, always answers transfer "basic"
     PUT  /lfs-storage/{sha256}                            LFS basic upload (the "S3" URL the batch hands out)
     POST /[{type}s/]{repo}.git/info/lfs/objects/verify    LFS verify
@@ -23,7 +34,9 @@ Everything is recorded: per repo the current files ``{path: bytes}``, each commi
 which were LFS, oid, parent) and the tags; per server every request (method, path, query, headers, body size,
 status, route ``kind``). ``fail_next(kind, status=500, times=1)`` makes the next request(s) of a route fail;
 ``drop=True`` instead closes the connection without answering (a network error for the client). With ``token``
-set, every Hub API request must carry ``Authorization: Bearer <token>`` (401 otherwise).
+set, every Hub API write must carry ``Authorization: Bearer <token>`` (401 otherwise); as on the real Hub, reads
+(info, refs, tree, paths-info, resolve) of a public repo need none, those of a private repo answer 401
+RepoNotFound, and a wrong token is refused everywhere. LFS storage URLs (upload, ``lfs-cdn``) need none.
 
 Only what the flow needs is implemented; the real API is documented at https://huggingface.co/docs/hub/api.
 """
@@ -38,13 +51,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import yaml
 
 GITATTRIBUTES = b"*.parquet filter=lfs diff=lfs merge=lfs -text\n*.png filter=lfs diff=lfs merge=lfs -text\n"
 LFS_SUFFIXES = (".parquet", ".png", ".arrow", ".bin", ".zip", ".gz", ".zst")
 REPO_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
+READ_KINDS = frozenset({"info", "refs", "tree", "paths-info", "resolve"})  # routes a public repo answers anyone
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def git_oid(content: bytes) -> str:
@@ -73,6 +91,7 @@ class HubCommit:
     deleted: list[str]
     lfs: list[str]  # the added paths that arrived as lfsFile entries
     snapshot: dict[str, HubFile]
+    date: str = field(default_factory=_now)  # ISO 8601, UTC
 
 
 @dataclass
@@ -138,6 +157,7 @@ class FakeHub:
         self.lock = threading.Lock()
         self._counter = 0
         self._server: ThreadingHTTPServer | None = None
+        self._cdn: ThreadingHTTPServer | None = None
 
     # --- test helpers ------------------------------------------------------------------------------------------
 
@@ -145,6 +165,12 @@ class FakeHub:
     def url(self) -> str:
         assert self._server is not None, "server not started"
         return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def cdn_url(self) -> str:
+        """Base URL of the LFS storage host that LFS files' resolve URLs redirect to (127.0.0.1, another port)."""
+        assert self._cdn is not None, "server not started"
+        return f"http://127.0.0.1:{self._cdn.server_address[1]}"
 
     def fail_next(self, kind: str, *, status: int = 500, times: int = 1, drop: bool = False, message: str = "") -> None:
         """Answer the next ``times`` requests of route ``kind`` (e.g. "commit", "preupload", "tag") with ``status``
@@ -189,20 +215,30 @@ class FakeHub:
     def __enter__(self) -> FakeHub:
         handler = type("Handler", (_Handler,), {"hub": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._cdn = ThreadingHTTPServer(("127.0.0.1", 0), handler)  # the LFS storage host: another origin
+        for server in (self._server, self._cdn):
+            server.daemon_threads = True
+            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        for server in (self._server, self._cdn):
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+        self._server = self._cdn = None
 
     # --- state (callers hold self.lock) ------------------------------------------------------------------------
 
     def _is_lfs(self, path: str) -> bool:
         return self.lfs and path.lower().endswith(LFS_SUFFIXES)
+
+    def _lfs_object(self, oid: str) -> bytes | None:
+        """The bytes of LFS object ``oid``: uploaded, or an LFS file of any commit (``seed`` stores no object)."""
+        if oid in self.lfs_objects:
+            return self.lfs_objects[oid]
+        files = (f for repo in self.repos.values() for c in repo.commits for f in c.snapshot.values())
+        return next((f.content for f in files if f.lfs and f.oid == oid), None)
 
     def _create(self, repo_id: str, repo_type: str, private: bool) -> HubRepo:
         repo = HubRepo(repo_id, repo_type, private)
@@ -227,6 +263,19 @@ class FakeHub:
         commit = HubCommit(oid, message, description, parent, added, deleted, lfs, snapshot)
         repo.commits.append(commit)
         return commit
+
+
+def _file_entry(path: str, f: HubFile) -> dict[str, Any]:
+    """A file as ``tree`` and ``paths-info`` list it (``oid``: git blob id; ``lfs``: sha256, size, pointer size)."""
+    entry: dict[str, Any] = {"type": "file", "oid": git_oid(f.content), "size": len(f.content), "path": path}
+    if f.lfs:
+        entry["lfs"] = {"oid": f.oid, "size": len(f.content), "pointerSize": 134}
+    return entry
+
+
+def _last_commit(commit: HubCommit) -> dict[str, str]:
+    """``lastCommit`` of an expanded entry (the commit asked about, not the one that last touched the path)."""
+    return {"id": commit.oid, "title": commit.message, "date": commit.date}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -307,9 +356,9 @@ class _Handler(BaseHTTPRequestHandler):
         if route is None:
             self._error(404, f"no route for {self.command} {raw.path}")
             return
-        needs_auth = not kind.startswith("lfs-")  # storage URLs are pre-signed; verify carries the batch headers
-        if hub.token is not None and needs_auth and self.headers.get("Authorization") != f"Bearer {hub.token}":
-            self._error(401, "Invalid credentials in Authorization header")
+        refused = self._refused(kind, segments) if hub.token is not None else None
+        if refused is not None:
+            self._error(401, *refused)
             return
         try:
             route(segments, body)
@@ -317,6 +366,22 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(400, f"bad request: {err}")
 
     do_GET = do_HEAD = do_POST = do_PUT = _handle
+
+    def _refused(self, kind: str, s: list[str]) -> tuple[str, str | None] | None:
+        """Why this request lacks the credentials it needs (message, error code), None when it does not. LFS storage
+        URLs are pre-signed and verify carries the batch headers; a wrong token is refused anywhere else; without
+        one, as on the real Hub, reads of a public repo are answered, a private repo is "not found" and every
+        write is refused."""
+        if kind.startswith("lfs-"):
+            return None
+        auth = self.headers.get("Authorization")
+        if auth is not None:
+            return None if auth == f"Bearer {self.hub.token}" else ("Invalid credentials in Authorization header", None)
+        if kind not in READ_KINDS:
+            return ("Invalid credentials in Authorization header", None)
+        with self.hub.lock:
+            repo = self.hub.repos.get(self._repo_key(s))
+        return ("Repository not found", "RepoNotFound") if repo is not None and repo.private else None
 
     def _route(self, s: list[str]) -> tuple[str, Any]:
         method = self.command
@@ -335,6 +400,8 @@ class _Handler(BaseHTTPRequestHandler):
                     return "refs", self._refs
                 if rest[:1] == ["tree"] and len(rest) >= 2 and method == "GET":
                     return "tree", self._tree
+                if rest[:1] == ["paths-info"] and len(rest) == 2 and method == "POST":
+                    return "paths-info", self._paths_info
                 if rest[:1] == ["preupload"] and len(rest) == 2 and method == "POST":
                     return "preupload", self._preupload
                 if rest[:1] == ["commit"] and len(rest) == 2 and method == "POST":
@@ -344,6 +411,8 @@ class _Handler(BaseHTTPRequestHandler):
             return "unknown", None
         if s[:1] == ["lfs-storage"] and len(s) == 2 and method == "PUT":
             return "lfs-upload", self._lfs_upload
+        if s[:1] == ["lfs-cdn"] and len(s) == 2 and method in ("GET", "HEAD"):
+            return "lfs-cdn", self._cdn
         prefix = 1 if s[:1] and s[0] in REPO_TYPES else 0
         if len(s) >= prefix + 5 and s[prefix + 2] == "resolve" and method in ("GET", "HEAD"):
             return "resolve", self._resolve
@@ -363,9 +432,17 @@ class _Handler(BaseHTTPRequestHandler):
                 return "lfs-verify", self._lfs_verify
         return "unknown", None
 
+    @staticmethod
+    def _repo_key(s: list[str]) -> tuple[str, str]:
+        """(type, id) of an /api/{type}s/{ns}/{name}/... or /[{type}s/]{ns}/{name}/... path."""
+        if s[:1] == ["api"]:
+            return REPO_TYPES[s[1]], f"{s[2]}/{s[3]}"
+        prefix = 1 if s[0] in REPO_TYPES else 0
+        return (REPO_TYPES[s[0]] if prefix else "model"), f"{s[prefix]}/{s[prefix + 1]}"
+
     def _api_repo(self, s: list[str]) -> HubRepo | None:
         """The repo of an /api/{type}s/{ns}/{name}/... path, or None after answering 404."""
-        key = (REPO_TYPES[s[1]], f"{s[2]}/{s[3]}")
+        key = self._repo_key(s)
         with self.hub.lock:
             repo = self.hub.repos.get(key)
         if repo is None:
@@ -405,10 +482,9 @@ class _Handler(BaseHTTPRequestHandler):
         commit = self._repo_commit(repo, s[5] if len(s) > 5 else "main")
         if commit is None:
             return
-        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         siblings = [{"rfilename": p} for p in sorted(commit.snapshot)]
-        self._json(200, {"id": repo.repo_id, "sha": commit.oid, "private": repo.private, "lastModified": now,
-                         "siblings": siblings, "tags": []})  # fmt: skip
+        self._json(200, {"id": repo.repo_id, "sha": commit.oid, "private": repo.private,
+                         "lastModified": commit.date, "siblings": siblings, "tags": []})  # fmt: skip
 
     def _refs(self, s: list[str], body: bytes) -> None:
         repo = self._api_repo(s)
@@ -427,7 +503,7 @@ class _Handler(BaseHTTPRequestHandler):
         if commit is None:
             return
         base = "/".join(s[6:]).strip("/")
-        recursive = self._request.query.get("recursive", ["false"])[0].lower() in ("1", "true")
+        recursive = self._flag("recursive")
         prefix = f"{base}/" if base else ""
         files = {p: f for p, f in commit.snapshot.items() if p.startswith(prefix)}
         if base and not files:
@@ -442,16 +518,37 @@ class _Handler(BaseHTTPRequestHandler):
                 folder = prefix + "/".join(parts[:depth])
                 entries.setdefault(folder, {"type": "directory", "oid": git_oid(folder.encode()), "path": folder})
             if recursive or len(parts) == 1:
-                entry: dict[str, Any] = {
-                    "type": "file",
-                    "oid": git_oid(f.content),
-                    "size": len(f.content),
-                    "path": path,
-                }
-                if f.lfs:
-                    entry["lfs"] = {"oid": f.oid, "size": len(f.content), "pointerSize": 134}
-                entries[path] = entry
+                entries[path] = _file_entry(path, f)
+        if self._flag("expand"):
+            for entry in entries.values():
+                entry["lastCommit"] = _last_commit(commit)
         self._json(200, list(entries.values()))
+
+    def _paths_info(self, s: list[str], body: bytes) -> None:
+        """The entries (as in ``tree``) of the files and folders named by the form field ``paths`` (repeated); as on
+        the real Hub, paths that do not exist are left out."""
+        repo = self._api_repo(s)
+        if repo is None:
+            return
+        commit = self._repo_commit(repo, s[5])
+        if commit is None:
+            return
+        form = parse_qs(body.decode(), keep_blank_values=True)
+        expand = form.get("expand", ["false"])[0].lower() in ("1", "true")
+        out: list[dict[str, Any]] = []
+        for path in (p.strip("/") for p in form.get("paths", [])):
+            if path in commit.snapshot:
+                out.append(_file_entry(path, commit.snapshot[path]))
+            elif path and any(p.startswith(f"{path}/") for p in commit.snapshot):
+                out.append({"type": "directory", "oid": git_oid(path.encode()), "path": path})
+            else:
+                continue
+            if expand:
+                out[-1]["lastCommit"] = _last_commit(commit)
+        self._json(200, out)
+
+    def _flag(self, name: str) -> bool:
+        return self._request.query.get(name, ["false"])[0].lower() in ("1", "true")
 
     def _validate_yaml(self, s: list[str], body: bytes) -> None:
         content = json.loads(body)["content"]
@@ -561,13 +658,15 @@ class _Handler(BaseHTTPRequestHandler):
     # --- file read-back ----------------------------------------------------------------------------------------
 
     def _resolve(self, s: list[str], body: bytes) -> None:
-        prefix = 1 if s[0] in REPO_TYPES else 0
-        repo_type = REPO_TYPES[s[0]] if prefix else "model"
+        """A file at a revision. A regular file is answered here (200, or 206 for a ``Range``); an LFS file, as on the
+        real Hub, by a 302 to the storage host whose response carries the file's metadata (X-Linked-Etag: its sha256,
+        X-Linked-Size) and which huggingface_hub therefore does not follow on HEAD (another origin)."""
         with self.hub.lock:
-            repo = self.hub.repos.get((repo_type, f"{s[prefix]}/{s[prefix + 1]}"))
+            repo = self.hub.repos.get(self._repo_key(s))
         if repo is None:
             self._error(404, "Repository not found", "RepoNotFound")
             return
+        prefix = 1 if s[0] in REPO_TYPES else 0
         commit = self._repo_commit(repo, s[prefix + 3])
         if commit is None:
             return
@@ -576,17 +675,42 @@ class _Handler(BaseHTTPRequestHandler):
         if f is None:
             self._error(404, "Entry not found", "EntryNotFound", X_Repo_Commit=commit.oid)
             return
-        content = f.content
-        status = 200
         headers = {"X_Repo_Commit": commit.oid, "ETag": f'"{f.oid}"', "Accept_Ranges": "bytes"}
+        if not f.lfs:
+            self._send_bytes(f.content, headers)
+            return
+        name = path.rsplit("/", 1)[-1]
+        location = f"{self.hub.cdn_url}/lfs-cdn/{f.oid}?filename={quote(name)}"
+        headers.update(X_Linked_Etag=f'"{f.oid}"', X_Linked_Size=str(len(f.content)), Location=location)
+        self._send(302, f"Found. Redirecting to {location}".encode(), "text/plain; charset=utf-8", **headers)
+
+    def _cdn(self, s: list[str], body: bytes) -> None:
+        """An LFS object by its sha256 on the storage host (pre-signed in real life: no token needed)."""
+        with self.hub.lock:
+            content = self.hub._lfs_object(s[1])
+        if content is None:
+            self._error(404, f"object {s[1]} not found")
+            return
+        self._send_bytes(content, {"ETag": f'"{s[1]}"', "Accept_Ranges": "bytes"})
+
+    def _send_bytes(self, content: bytes, headers: dict[str, str]) -> None:
+        """``content`` whole (200), or the part a GET's ``Range: bytes=a-b | a- | -n`` asks for (206; 416 when it
+        starts past the end)."""
         byte_range = self.headers.get("Range", "")
-        if byte_range.startswith("bytes=") and self.command == "GET":
-            start_s, _, end_s = byte_range[6:].partition("-")
-            start = int(start_s or 0)
-            end = int(end_s) if end_s else len(content) - 1
-            headers["Content_Range"] = f"bytes {start}-{end}/{len(content)}"
-            content, status = content[start : end + 1], 206
-        self._send(status, content, "application/octet-stream", **headers)
+        if not (byte_range.startswith("bytes=") and self.command == "GET"):
+            self._send(200, content, "application/octet-stream", **headers)
+            return
+        start_s, _, end_s = byte_range[6:].split(",")[0].strip().partition("-")
+        size = len(content)
+        if start_s:
+            start, end = int(start_s), min(int(end_s) if end_s else size - 1, size - 1)
+        else:  # a suffix: the last n bytes
+            start, end = max(size - int(end_s), 0), size - 1
+        if start >= size or end < start:
+            self._error(416, f"range {byte_range} not satisfiable for {size} bytes", Content_Range=f"bytes */{size}")
+            return
+        headers["Content_Range"] = f"bytes {start}-{end}/{size}"
+        self._send(206, content[start : end + 1], "application/octet-stream", **headers)
 
     # --- LFS ---------------------------------------------------------------------------------------------------
 

@@ -177,6 +177,7 @@ def test_fixed_choices_are_checked_by_the_parser(tmp_path: Path) -> None:
         (["finetune", "--device", "tpu"], "--device"),
         (["finetune", "--loss-on", "setup"], "--loss-on"),
         (["finetune", "--config-name", "jokes"], "--config-name"),
+        (["finetune", "--report-to", "mlflow"], "--report-to"),
     ):
         r = _jm(*args, cwd=tmp_path)
         assert r.returncode == 2 and option in r.stderr and "is not one of" in r.stderr, (args, r.stderr)

@@ -585,7 +585,7 @@ def test_card_yaml_snippets_figures_and_counts(run: dict) -> None:
         ds = scope[config]
         assert isinstance(ds, DatasetDict) and {s: ds[s].num_rows for s in ds} == splits
 
-    for stem in ("lengths", "scores", "per_month", "languages"):
+    for stem in ("lengths", "scores", "per_month", "languages", "clusters", "nsfw"):
         png = release / "figures" / f"{stem}.png"
         assert f"](figures/{stem}.png)" in card
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -22,9 +23,11 @@ import torch
 
 from jokemine.config import FinetuneConfig
 from jokemine.dataset_cards.baseline import END, PLACEHOLDER, START, patch_card
-from jokemine.errors import JokemineError
+from jokemine.errors import ConfigError, JokemineError
 from jokemine.finetune import data as D
+from jokemine.finetune import train
 from jokemine.finetune.metrics import compare, derangement, pairing_signal
+from jokemine.finetune.progress import ProgressLines, print_every
 from jokemine.finetune.train import METRICS, finetune
 from tests.conftest import REPO
 
@@ -139,6 +142,48 @@ def test_patch_card_replaces_or_inserts_the_block() -> None:
     assert patch_card(old, block).index("## Baseline") < patch_card(old, block).index("## Known limitations")
 
 
+def test_progress_lines_every_n_steps_the_last_and_evals() -> None:
+    assert print_every(200, 2) == 10 and print_every(40, 1) == 2 and print_every(5, 1) == 1
+    assert print_every(100_000, 1000) == 5000
+    lines: list[str] = []
+    p = ProgressLines(lines.append, every=10, min_interval_s=3600)
+    p.start()
+    for step in range(2, 31, 2):
+        p.log(step, 30, {"loss": 7.0 - step / 10, "learning_rate": 3e-4 * (1 - step / 30), "grad_norm": 1.0})
+    p.log(30, 30, {"eval_loss": 1.0})
+    assert [ln.split("  ")[:3] for ln in lines] == [
+        ["step 2/30", "loss 6.800", "lr 2.80e-04"], ["step 10/30", "loss 6.000", "lr 2.00e-04"],
+        ["step 20/30", "loss 5.000", "lr 1.00e-04"], ["step 30/30", "loss 4.000", "lr 0.00e+00"],
+        ["eval step 30: loss 1.000", "perplexity 2.7"],
+    ]  # fmt: skip
+    assert all(re.fullmatch(r"\d+\.\d s", ln.split("  ")[-1]) for ln in lines[:4])
+    slow: list[str] = []
+    p = ProgressLines(slow.append, every=10, min_interval_s=0)  # a line at every logged step when time is up
+    for step in (1, 2, 3):
+        p.log(step, 30, {"loss": 1.0})
+    assert [ln.split("  ")[0] for ln in slow] == ["step 1/30", "step 2/30", "step 3/30"]
+    assert "lr" not in slow[0]
+
+
+def test_report_to_is_validated_and_must_be_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert FinetuneConfig().report_to == [] and FinetuneConfig(report_to="none").report_to == []
+    assert FinetuneConfig(report_to="wandb").report_to == ["wandb"]
+    assert FinetuneConfig(report_to=["tensorboard", "none", "tensorboard"]).report_to == ["tensorboard"]
+    with pytest.raises(ValueError, match="report_to"):
+        FinetuneConfig(report_to=["mlflow"])
+    (tmp_path / "MANIFEST.json").write_text("{}")
+    monkeypatch.setattr(train, "_installed", lambda module: False)
+    for name, pkg in (("wandb", "wandb"), ("tensorboard", "tensorboard")):
+        with pytest.raises(ConfigError) as err:  # before anything is read or trained
+            finetune(tmp_path, FinetuneConfig(**{**SMOKE, "report_to": [name]}))
+        assert str(err.value) == (
+            f"[finetune] report_to: {name} is not installed (pip install {pkg}); install it or leave it out of "
+            "report_to"
+        )
+    monkeypatch.setattr(train, "_installed", lambda module: module == "tensorboardX")
+    train.check_report_to(["tensorboard"])  # tensorboardX is enough, as for transformers
+
+
 # --- the real release ---------------------------------------------------------------------------------------------
 
 
@@ -164,8 +209,36 @@ def smoke(real_pipeline: dict, tmp_path_factory: pytest.TempPathFactory) -> dict
     root = tmp_path_factory.mktemp("finetune") / "releases"
     a = _slice(release, root / "A")
     manifest_sha = hashlib.sha256((a / "MANIFEST.json").read_bytes()).hexdigest()
-    report = finetune(a, FinetuneConfig(**SMOKE))
-    return {"release": release, "root": root, "a": a, "report": report, "manifest_sha": manifest_sha}
+    lines: list[str] = []
+    report = finetune(a, FinetuneConfig(**SMOKE), echo=lines.append)
+    return {"release": release, "root": root, "a": a, "report": report, "manifest_sha": manifest_sha, "lines": lines}
+
+
+STEP_LINE = re.compile(r"step (\d+)/(\d+)  loss (\d+\.\d{3})  lr (\d\.\d\de[-+]\d\d)  (\d+\.\d) s")
+
+
+def _progress(lines: list[str], m: dict) -> list[tuple[int, float]]:
+    """The step lines among ``lines`` as (step, loss), after checking every line against the metrics."""
+    t = m["training"]
+    curve = dict(t["loss_curve"])
+    assert lines[0] == f"eval validation (before training): loss {t['initial_validation_loss']:.3f}  perplexity " + (
+        f"{math.exp(t['initial_validation_loss']):.1f}"
+    )
+    assert lines[1].startswith(f"training {t['steps']} steps of ")
+    steps = [STEP_LINE.fullmatch(line) for line in lines[2:] if line.startswith("step ")]
+    assert all(steps) and len(steps) == len([ln for ln in lines if ln.startswith("step")])
+    out = [(int(x[1]), float(x[3])) for x in steps if x]
+    assert all(int(x[2]) == t["steps"] for x in steps if x)
+    assert [s for s, _ in out] == sorted({s for s, _ in out})  # in order, no repeats
+    for step, loss in out:
+        assert f"{curve[step]:.3f}" == f"{loss:.3f}", step  # the Trainer's logged loss at that step
+    seconds = [float(x[5]) for x in steps if x]
+    assert seconds == sorted(seconds)
+    for split in ("validation", "test"):
+        s = m["splits"][split]
+        prefix = f"eval {split}: loss {s['loss']:.3f}  perplexity {s['perplexity']:.1f}  {s['bpb']:.3f} bits/byte  "
+        assert sum(line.startswith(prefix + f"{s['examples']:,} examples  ") for line in lines) == 1, (prefix, lines)
+    return out
 
 
 def test_smoke_loss_falls_and_metrics_are_finite(smoke: dict) -> None:
@@ -186,6 +259,11 @@ def test_smoke_loss_falls_and_metrics_are_finite(smoke: dict) -> None:
         assert s["per_source"]["rjokes"]["examples"] > 300
     assert m["hardware"]["device"] == "cpu" and t["mfu"] is None and t["tokens_per_s"] > 0
     assert m["comparison"] is None and m["regression"] is None
+    # progress lines: the first logged step (2), every 10th step (200 steps / 20 lines) up to the last, and the losses
+    # the Trainer logged there; more only when a minute passed between two of them
+    printed = _progress(smoke["lines"], m)
+    assert {2, *range(10, 201, 10)} <= {s for s, _ in printed} and printed[-1][0] == 200
+    assert "report_to" not in m["recipe"]
 
 
 def test_smoke_pairing_signal_is_positive_for_true_pairs_and_vanishes_for_shuffled(smoke: dict) -> None:
@@ -232,6 +310,14 @@ def test_cli_compares_with_the_previous_release_and_exits_3_on_regression(smoke:
     assert r.returncode == 3, r.stderr[-2000:]
     assert "REGRESSION" in r.stdout
     m = json.loads((b / METRICS).read_text())
+    lines = r.stdout.splitlines()
+    assert _progress(lines, m)[-1][0] == 200  # the command prints the progress lines on stdout, then the summary
+    pt = m["previous_test"]
+    assert f"eval test of A: loss {pt['loss']:.3f}  perplexity {pt['perplexity']:.1f}  {pt['bpb']:.3f} bits/byte" in (
+        r.stdout
+    )
+    last_step = max(i for i, ln in enumerate(lines) if ln.startswith("step 200/200 "))
+    assert last_step < next(i for i, ln in enumerate(lines) if ln.startswith("baseline of B (setup_punch)"))
     # reproducible up to float32 CPU kernels, whose reduction order may differ between two processes (seen: 2e-9
     # relative); 1e-6 is still four orders of magnitude below the 2.5% regression threshold
     assert m["previous_test"]["bpb"] == pytest.approx(a_metrics["splits"]["test"]["bpb"], rel=1e-6)

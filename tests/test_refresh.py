@@ -453,3 +453,34 @@ def test_exit_codes_are_documented_in_the_readme() -> None:
     for outcome, code in EXIT_CODES.items():
         assert f"| {code} | `{outcome}` |" in section, outcome
     assert "| 75 |" in section
+
+
+def test_publish_needed_until_the_latest_release_itself_is_pushed(tmp_path: Path) -> None:
+    """A release published with --no-push after an earlier successful push is still a pending push for the
+    refresh (the last push was of the older release); once a push of that version succeeds, nothing is needed."""
+    import time
+
+    from jokemine.atomic import point
+    from jokemine.refresh import publish_needed
+    from jokemine.state import State
+
+    layout = Layout(tmp_path)
+    (layout.clean / "run-b").mkdir(parents=True)
+    point(layout.clean / "latest", "run-b")
+    for version in ("1.0", "2.0"):
+        (layout.releases / version).mkdir(parents=True)
+        (layout.releases / version / "MANIFEST.json").write_text(json.dumps({"version": version, "clean_run": "run-b"}))
+    point(layout.releases / "latest", "2.0")
+    cfg = load_config(write_config(tmp_path / "jm.toml", '[publish]\nrepo_id = "owner/jokes"\n'))
+    state = State(tmp_path / "state.sqlite")
+    state.start_run("p1", "push")
+    state.finish_run("p1", "push", "pushed", {"repo_id": "owner/jokes", "version": "1.0"})
+    assert publish_needed(cfg, layout, state) == "Hub push pending"
+    time.sleep(0.01)
+    state.start_run("p2", "push")
+    state.finish_run("p2", "push", "pushed", {"repo_id": "owner/jokes", "version": "2.0"})
+    assert publish_needed(cfg, layout, state) is None
+    moved = load_config(write_config(tmp_path / "moved.toml", '[publish]\nrepo_id = "owner/new-jokes"\n'))
+    assert publish_needed(moved, layout, state) == "Hub push pending"  # pushes to another repo do not count
+    no_hub = load_config(write_config(tmp_path / "local.toml", ""))
+    assert publish_needed(no_hub, layout, state) is None

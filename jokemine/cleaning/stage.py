@@ -761,9 +761,10 @@ def sample_clusters(candidates: list[dict[str, Any]], work: Work) -> list[dict[s
     out = []
     for c in picked:
         members = [
-            {k: v for k, v in m.items() if k not in ("shard", "row")} | {"text": short(texts[(m["shard"], m["row"])])}
+            {k: None if isinstance(v, float) and v != v else v for k, v in m.items() if k not in ("shard", "row")}
+            | {"text": short(texts[(m["shard"], m["row"])])}
             for m in c["members"]
-        ]
+        ]  # NaN (a kept member's missing drop_reason) as null: dedup.json stays valid JSON
         out.append({k: v for k, v in c.items() if k not in ("rank", "members")} | {"members": members})
     return out
 

@@ -1,8 +1,8 @@
 """The card's "Baseline" section: written by ``jokemine finetune`` from ``validation/metrics.json``.
 
 The section lives between ``<!-- jokemine:baseline -->`` and ``<!-- jokemine:end baseline -->``; ``publish`` writes
-a placeholder there and ``finetune`` replaces it (cards without the markers get the section before "## Known
-limitations and biases", or at the end).
+a placeholder there and ``finetune`` replaces it (cards without the markers get the section before "## Bias, Risks,
+and Limitations" or "## Known limitations and biases", or at the end).
 """
 
 from __future__ import annotations
@@ -94,7 +94,8 @@ def patch_card(card: str, block: str) -> str:
     if heading:
         return card[: heading.end()] + block + "\n\n" + card[heading.end() :]
     section = f"## Baseline\n\n{block}\n\n"
-    anchor = card.find("## Known limitations and biases")
+    found = re.search(r"^## (Bias, Risks, and Limitations|Known limitations and biases)", card, re.MULTILINE)
+    anchor = found.start() if found else -1
     if anchor < 0:
         return card.rstrip("\n") + "\n\n" + section
     return card[:anchor] + section + card[anchor:]

@@ -14,6 +14,7 @@ jokemine does not write (``annotations_creators``, ``task_ids``...) are kept too
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,17 +24,17 @@ from datasets import Features
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from jokemine.config import Config
+from jokemine.dataset_cards import creation
 from jokemine.dataset_cards.baseline import PLACEHOLDER
+from jokemine.dataset_cards.plots import FIGURES
 from jokemine.publish.changelog import markdown as changelog_markdown
 from jokemine.schema import RELEASE_CONFIGS, SPLITS, DropReason, markdown_table, release_schema
 from jokemine.scrapers.registry import kind_of
 
-FIGURE_CAPTIONS = {
-    "lengths": "Joke length in characters and words",
-    "scores": "Raw score distribution per source and score kind",
-    "per_month": "Records per month per source",
-    "languages": "Language shares",
-}
+DEFAULT_LICENSE_NAME = "per-source-terms"
+LICENSE_FILE = "LICENSE.md"
+"""The file of a release that lists each source's license and terms (:func:`license_file`), the card's
+``license_link`` when ``[publish] license = "other"`` names no link."""
 
 PIPELINE_ORDER = ("quarantined", "merged_same_id", *(r.value for r in DropReason))
 """Processing steps in pipeline order, for the card's step table."""
@@ -58,6 +59,8 @@ class CardInputs:
     figures: list[str] = field(default_factory=list)
     nbytes: dict[str, dict[str, int]] = field(default_factory=dict)
     stale: dict[str, dict[str, Any]] = field(default_factory=dict)
+    examples: dict[str, dict[str, Any]] = field(default_factory=dict)
+    report: str | None = None
 
 
 def size_category(n: int) -> str:
@@ -107,7 +110,9 @@ def card_data(
     nbytes: dict[str, dict[str, int]] | None = None,
 ) -> DatasetCardData:
     """YAML metadata; ``counts[config][split]`` = rows, ``nbytes[config][split]`` = Arrow bytes (configs/splits
-    with no rows are left out)."""
+    with no rows are left out). ``source_datasets``: every source's ``source_dataset`` (``original`` for sources
+    that name none). ``license: other`` gets ``license_name``/``license_link`` as the Hub asks (default: the
+    release's :data:`LICENSE_FILE`, which lists every source's license and terms)."""
     configs: list[dict[str, Any]] = []
     for name in RELEASE_CONFIGS:
         splits = {s: n for s, n in counts.get(name, {}).items() if n}
@@ -124,10 +129,11 @@ def card_data(
     if any(not s.source_dataset for s in cfg.sources):
         sources = ["original", *sources]
     extra: dict[str, Any] = {}
-    if cfg.publish.license_name:
-        extra["license_name"] = cfg.publish.license_name
-    if cfg.publish.license_link:
-        extra["license_link"] = cfg.publish.license_link
+    if cfg.publish.license == "other":
+        extra["license_name"] = cfg.publish.license_name or DEFAULT_LICENSE_NAME
+        extra["license_link"] = cfg.publish.license_link or LICENSE_FILE
+    elif cfg.publish.license_name or cfg.publish.license_link:
+        extra.update(license_name=cfg.publish.license_name, license_link=cfg.publish.license_link)
     return DatasetCardData(
         pretty_name=cfg.publish.pretty_name,
         license=cfg.publish.license,
@@ -161,11 +167,52 @@ def _terms(cfg: Config, src: Any) -> str:
     return " ".join(parts) or "not stated: check the origin before use"
 
 
-def _sources_section(cfg: Config, inp: CardInputs) -> list[str]:
+def _upstream(src: Any) -> str:
+    parts = [f"`{src.source_dataset}`" if src.source_dataset else "", src.homepage or ""]
+    return " ".join(p for p in parts if p) or "-"
+
+
+def license_file(cfg: Config, version: str) -> str:
+    """``LICENSE.md`` of a release: the release's license line and, per source, its upstream, license, terms and
+    citation (the text behind ``license_link`` for ``license: other``)."""
+    lines = [
+        f"# Licenses and terms of {cfg.publish.pretty_name} {version}",
+        "",
+        f"The release as a whole: `{cfg.publish.license}`"
+        + (f" ({cfg.publish.license_name})" if cfg.publish.license_name else "")
+        + ". Each record keeps the terms of the source it came from (its `source` column):",
+        "",
+    ]
+    for src in cfg.sources:
+        if not src.enabled:
+            continue
+        lines += [f"## `{src.name}`", "", f"- upstream: {_upstream(src)}", f"- terms: {_terms(cfg, src)}"]
+        if src.citation:
+            lines += ["- cite:", "", "```", src.citation.strip(), "```"]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _details_section(cfg: Config, inp: CardInputs) -> list[str]:
     per_source = inp.clean_stats.get("per_source", {})
     stats = inp.stats.get("sources", {})
+    lic = cfg.publish.license
+    if lic == "other":
+        link = cfg.publish.license_link or LICENSE_FILE
+        lic = f"other ({cfg.publish.license_name or DEFAULT_LICENSE_NAME}; see [{link}]({link}))"
+    total = sum(inp.counts.get("jokes", {}).values())
     lines = [
-        "## Sources",
+        "## Dataset Details",
+        "",
+        "### Dataset Description",
+        "",
+        "- **Curated by:** the maintainers named under Dataset Card Authors, with jokemine (an open-source humor "
+        "data mining and curation toolkit)",
+        f"- **Language(s):** {', '.join(inp.languages) or 'none identified'}",
+        f"- **License:** {lic}; every record also keeps its source's terms (below)",
+        f"- **Size:** {total:,} jokes in `jokes`, {len(per_source)} sources, release `{inp.version}`",
+        "",
+        "### Dataset Sources",
         "",
         "| source | kind | read | kept | created (first - last) | languages | NSFW share | license / terms |",
         "|---|---|---|---|---|---|---|---|",
@@ -182,6 +229,11 @@ def _sources_section(cfg: Config, inp: CardInputs) -> list[str]:
             f"| `{src.name}` | {src.kind} | {s['read']:,} | {s['kept']:,} | {dates} | {langs} | {nsfw} | "
             f"{_terms(cfg, src)} |"
         )
+    lines += ["", "| source | upstream | license | citation |", "|---|---|---|---|"]
+    for src in cfg.sources:
+        if src.name in per_source:
+            cite = "see Citation" if src.citation else "-"
+            lines.append(f"| `{src.name}` | {_upstream(src)} | {src.license or 'not stated'} | {cite} |")
     for name, st in sorted(inp.stale.items()):
         lines += [
             "",
@@ -199,6 +251,69 @@ def _sources_section(cfg: Config, inp: CardInputs) -> list[str]:
     return lines
 
 
+def _uses_section() -> list[str]:
+    return [
+        "## Uses",
+        "",
+        "### Direct Use",
+        "",
+        *creation.DIRECT_USE,
+        "",
+        "### Out-of-Scope Use",
+        "",
+        *creation.OUT_OF_SCOPE,
+        "",
+    ]
+
+
+def _examples_section(inp: CardInputs) -> list[str]:
+    if not inp.examples:
+        return []
+    lines = [
+        "### Example instances",
+        "",
+        "One real row of each config (from its first split: a short, well-scored row not flagged NSFW):",
+        "",
+    ]
+    for name in RELEASE_CONFIGS:
+        row = inp.examples.get(name)
+        if row is not None:
+            text = json.dumps(row, ensure_ascii=False, indent=2)
+            lines += [f"`{name}`:", "", "```json", text, "```", ""]
+    return lines
+
+
+def _fields_section(inp: CardInputs) -> list[str]:
+    lines = ["### Fields", ""]
+    for c in RELEASE_CONFIGS.values():
+        if c.name in inp.counts:
+            lines += [f"Config `{c.name}`:", "", markdown_table(c.column_fields), ""]
+    return lines
+
+
+def _creation_section(cfg: Config, inp: CardInputs) -> list[str]:
+    return [
+        "## Dataset Creation",
+        "",
+        "### Curation Rationale",
+        "",
+        creation.CURATION_RATIONALE,
+        "",
+        "### Source Data",
+        "",
+        *_processing_section(inp),
+        "#### Who are the source data producers?",
+        "",
+        *creation.producers(cfg),
+        "",
+        *creation.annotations_section(inp.stats),
+        "#### Personal and Sensitive Information",
+        "",
+        *creation.PERSONAL_INFO,
+        *creation.pii_counts(inp.clean_stats),
+    ]
+
+
 def _processing_section(inp: CardInputs) -> list[str]:
     totals = inp.clean_stats.get("totals", {})
     reasons = dict(inp.clean_stats.get("drop_reasons", {}))
@@ -206,8 +321,10 @@ def _processing_section(inp: CardInputs) -> list[str]:
     reasons["merged_same_id"] = totals.get("merged_same_id", 0)
     left = totals.get("read", 0)
     lines = [
-        "## Processing",
+        "#### Data Collection and Processing",
         "",
+        "Each source is read by its kind's reader (Reddit dumps and API, comment threads, anecdote sites, files "
+        "of any common shape, Hub datasets); raw records are kept as read, then cleaned: "
         'ftfy + NFC + whitespace normalization; Reddit markdown and HTML entities to plain text; trailing "Edit:" '
         "notes removed; setup/punchline of one-piece texts chosen by a learned boundary model over the rules' "
         "candidates (`structure`, calibrated `structure_confidence`; reliability figure below); PII (e-mails, "
@@ -245,9 +362,7 @@ def _processing_section(inp: CardInputs) -> list[str]:
             return int(dedup.get(key, 0))
 
         lines += [
-            "### Deduplication",
-            "",
-            f"{d('records'):,} records deduplicated into {d('clusters'):,} clusters of 2 or more "
+            f"**Deduplication.** {d('records'):,} records deduplicated into {d('clusters'):,} clusters of 2 or more "
             f"({d('clusters_with_near_duplicates'):,} with near-duplicates, "
             f"{d('cross_source_clusters'):,} spanning sources; largest {d('largest_cluster'):,}); "
             f"removed {removed.get('exact_duplicate', 0):,} exact and "
@@ -291,7 +406,7 @@ def _statistics_section(inp: CardInputs) -> list[str]:
     kinds = ", ".join(f"{k} {v:,}" for k, v in st.get("kinds", {}).items())
     lines += ["", f"Kinds: {kinds}. NSFW share of the release: {'-' if nsfw is None else f'{nsfw:.1%}'}.", ""]
     for stem in inp.figures:
-        lines += [f"![{FIGURE_CAPTIONS.get(stem, stem)}](figures/{stem}.png)", ""]
+        lines += [f"![{FIGURES.get(stem, stem)}](figures/{stem}.png)", ""]
     return lines
 
 
@@ -341,23 +456,6 @@ def _grouped_section(inp: CardInputs) -> list[str]:
     return lines
 
 
-LIMITATIONS = [
-    "- Humor is subjective and scores measure one audience: Reddit votes reflect r/Jokes' users (mostly young, "
-    "English-speaking, US-centric) and the time a post was seen; CleanComedy ratings are a few annotators' means. "
-    "`score_norm` makes scores comparable within a source and month, not across audiences.",
-    "- Many jokes are offensive (sexist, racist, about violence). `nsfw` marks Reddit's over-18 posts and "
-    "English/Russian word-list hits (each signal is its own column); word lists miss innuendo and offensive jokes "
-    "without swear words, and Reddit posters often leave over_18 off.",
-    "- Near-duplicate removal is approximate (measured on labeled real pairs: precision 0.99, recall 0.82); "
-    "reworded reposts remain.",
-    "- Setup/punchline boundaries come from rules (exact-boundary accuracy ~0.94 Russian, ~0.99 English on "
-    "hand-labeled texts); long stories whose punchline is not the last sentence are split wrongly.",
-    "- Language ID is unreliable on short texts: short texts outside the configured languages are kept as `und`.",
-    "- Reddit sources cover the years of their dumps only (see the sources table); the data is not a sample of "
-    "humor in general.",
-]
-
-
 def _citation(cfg: Config, version: str) -> str:
     if cfg.publish.citation:
         return cfg.publish.citation.strip()
@@ -368,11 +466,59 @@ def _citation(cfg: Config, version: str) -> str:
     )
 
 
-def render(cfg: Config, inp: CardInputs) -> str:
-    """The whole ``README.md`` text of a release (YAML front matter + Markdown body)."""
-    data = card_data(cfg, inp.counts, inp.languages, inp.nbytes)
+def _citation_section(cfg: Config, version: str) -> list[str]:
+    lines = ["## Citation", "", "```bibtex", _citation(cfg, version), "```", ""]
+    cited: dict[str, list[str]] = {}
+    for src in cfg.sources:
+        if src.enabled and src.citation:
+            cited.setdefault(src.citation.strip(), []).append(src.name)
+    if cited:
+        lines += ["Cite the upstream datasets of the sources you use too (CC BY sources require attribution):", ""]
+        for text, names in cited.items():
+            lines += [", ".join(f"`{n}`" for n in names) + ":", "", "```bibtex", text, "```", ""]
+    return lines
+
+
+def load_snippet(cfg: Config, inp: CardInputs, data: DatasetCardData) -> list[str]:
+    """The card's "Load it" section: one ``load_dataset`` line per config of ``data``; with ``[publish] repo_id``
+    each pins ``revision="v<version>"``, the tag a push makes (:mod:`jokemine.publish.hub`)."""
     repo = cfg.publish.repo_id or f"path/to/releases/{inp.version}"
+    rev = f', revision="v{inp.version}"' if cfg.publish.repo_id else ""
+    lines = ["## Load it", "", "```python", "from datasets import load_dataset", ""]
+    for c in data.to_dict().get("configs") or []:
+        name = c["config_name"]
+        arg = "" if c.get("default") else f', "{name}"'
+        lines.append(f'{name} = load_dataset("{repo}"{arg}{rev})')
+    lines += ["```", ""]
+    if cfg.publish.repo_id:
+        lines += [
+            f'`revision="v{inp.version}"` pins this release (every push is tagged `v<version>`); leave it out for '
+            "the newest one.",
+            "",
+        ]
+    else:
+        lines += ['Pushed to the Hub, each release is tagged `v<version>`: pass `revision="v<version>"` to pin it.', ""]
+    return lines
+
+
+def render(cfg: Config, inp: CardInputs) -> str:
+    """The whole ``README.md`` text of a release (YAML front matter + Markdown body), with the sections of the
+    Hub's dataset card template (``huggingface_hub`` ``templates/datasetcard_template.md``) filled from the release:
+    Dataset Details (description, sources), Uses, Dataset Structure (configs, splits, an example instance and a
+    Fields table per config), Dataset Creation (rationale, processing, producers, annotations, personal
+    information), Bias, Risks and Limitations, Citation (upstream ones too), More Information, authors and contact
+    (manual blocks), plus Statistics, Baseline and Changelog."""
+    data = card_data(cfg, inp.counts, inp.languages, inp.nbytes)
     total = sum(inp.counts.get("jokes", {}).values())
+    report = (
+        [
+            f"Browse samples, clusters, drop reasons and figures in [{inp.report}]({inp.report}) (one static page: "
+            "download it and open it in a browser).",
+            "",
+        ]
+        if inp.report
+        else []
+    )
     lines = [
         f"# {cfg.publish.pretty_name}",
         "",
@@ -383,22 +529,15 @@ def render(cfg: Config, inp: CardInputs) -> str:
         + ", mined, cleaned and deduplicated by jokemine from the sources below, shaped as setup -> punchline and "
         "question -> answer pairs with normalized like scores, plus grouped configs for rating and reward models.",
         "",
+        *report,
         *_manual("summary"),
         "",
-        "## Load it",
+        *load_snippet(cfg, inp, data),
+        *_details_section(cfg, inp),
+        *_uses_section(),
+        "## Dataset Structure",
         "",
-        "```python",
-        "from datasets import load_dataset",
-        "",
-    ]
-    for c in data.to_dict().get("configs") or []:
-        name = c["config_name"]
-        arg = "" if c.get("default") else f', "{name}"'
-        lines.append(f'{name} = load_dataset("{repo}"{arg})')
-    lines += [
-        "```",
-        "",
-        "## Configs and splits",
+        "### Configs and splits",
         "",
         "| config | what | " + " | ".join(SPLITS) + " |",
         "|---|---|" + "---|" * len(SPLITS),
@@ -418,35 +557,53 @@ def render(cfg: Config, inp: CardInputs) -> str:
         *_split_conflict_line(inp),
         "",
         *_grouped_section(inp),
-        *_sources_section(cfg, inp),
-        *_processing_section(inp),
+        *_examples_section(inp),
+        *_fields_section(inp),
+        *_creation_section(cfg, inp),
         *_statistics_section(inp),
         "## Baseline",
         "",
         PLACEHOLDER,
         "",
-        "## Known limitations and biases",
+        "## Bias, Risks, and Limitations",
         "",
-        *LIMITATIONS,
+        *creation.LIMITATIONS,
         "",
         *_manual("limitations"),
         "",
-        "## Citation",
+        "### Recommendations",
         "",
-        "```bibtex",
-        _citation(cfg, inp.version),
-        "```",
+        *creation.RECOMMENDATIONS,
         "",
+        *_citation_section(cfg, inp.version),
         "## Changelog",
         "",
     ]
     if inp.changelog:
         lines += [changelog_markdown(inp.changelog), "Earlier releases: `CHANGELOG.md` in this release.", ""]
-    lines += ["## Fields", "", markdown_table(), ""]
-    for c in RELEASE_CONFIGS.values():
-        if c.grouped and c.name in inp.counts:
-            lines += [f"Config `{c.name}`:", "", markdown_table(c.fields), ""]
-    lines += ["## Notes", "", *_manual("notes"), ""]
+    lines += [
+        "## More Information",
+        "",
+        *([f"- {report[0]}"] if report else []),
+        f"- `CHANGELOG.md`: every release's changes; `MANIFEST.json`: files with SHA-256, counts, build facts; "
+        f"`{LICENSE_FILE}`: each source's license and terms; `figures/`: the plots above.",
+        "- Built with jokemine: `jokemine scrape`, `clean`, `publish` (see its README for every option).",
+        "",
+        "## Dataset Card Authors",
+        "",
+        *_manual("authors", "Generated by jokemine; add the maintainers' names here (kept across releases)."),
+        "",
+        "## Dataset Card Contact",
+        "",
+        *_manual(
+            "contact", "Open a discussion on this dataset's Hub page (add an address here: kept across releases)."
+        ),
+        "",
+        "## Notes",
+        "",
+        *_manual("notes"),
+        "",
+    ]
     body = "\n".join(lines)
     return DatasetCard("---\n" + data.to_yaml() + "\n---\n\n" + body).content
 

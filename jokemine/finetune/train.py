@@ -9,12 +9,14 @@ release's test split scored by this model and compared with the previous baselin
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import math
 import os
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,15 +26,24 @@ import numpy as np
 
 from jokemine import atomic
 from jokemine.config import FinetuneConfig
-from jokemine.errors import JokemineError, NotWritable
+from jokemine.errors import ConfigError, JokemineError, NotWritable
 from jokemine.finetune import data as D
 from jokemine.finetune.metrics import compare, evaluate, token_nll
 from jokemine.finetune.model import PRESETS, Hardware, build_model, flops_per_token, load_pretrained, pick_hardware
+from jokemine.finetune.progress import ProgressLines, eval_line, print_every
 
 log = logging.getLogger(__name__)
 
 METRICS = Path("validation") / "metrics.json"
 """Where a release keeps its baseline metrics (relative to the release folder)."""
+
+INTEGRATIONS = {"tensorboard": ("tensorboard", "tensorboardX"), "wandb": ("wandb",)}
+"""``[finetune] report_to`` names and the modules that make each available (any one of them), as ``transformers``
+checks them."""
+
+TENSORBOARD_DIR = Path("runs")
+"""Where TensorBoard event files go (``runs/<release>-<UTC time>``, relative to the working directory) unless
+``TENSORBOARD_LOGGING_DIR`` is set."""
 
 
 @dataclass
@@ -76,7 +87,7 @@ class FinetuneReport:
 def resolve(fcfg: FinetuneConfig) -> dict[str, Any]:
     """The recipe with every preset default filled in (the ``recipe`` of ``metrics.json``)."""
     p = PRESETS[fcfg.preset]
-    r = fcfg.model_dump()
+    r = fcfg.model_dump(exclude={"report_to"})  # where logs go is not part of the recipe
     for key in ("vocab_size", "block_size", "batch_size", "lr"):
         if r[key] is None:
             r[key] = getattr(p, key)
@@ -101,6 +112,7 @@ def finetune(
     previous: Path | None = None,
     save_model: Path | None = None,
     write: bool = True,
+    echo: Callable[[str], None] | None = None,
 ) -> FinetuneReport:
     """Train and evaluate the baseline on ``release`` (a release folder) with the recipe ``fcfg``.
 
@@ -108,16 +120,23 @@ def finetune(
     new model (ids in the new train split are left out) and compared with its own ``validation/metrics.json``.
     ``save_model``: a folder to save the trained model and tokenizer in (never inside the release, which is
     pushed as is). ``write``: write ``validation/metrics.json`` and the card's Baseline section (atomically).
+    ``echo``: gets the progress lines (:mod:`jokemine.finetune.progress`: the initial validation loss, a line with
+    step, training loss, learning rate and seconds about every 5% of the steps, one line per evaluated split);
+    default: the ``jokemine.finetune.train`` logger at INFO. ``fcfg.report_to``: trackers that also get the
+    training logs (TensorBoard event files go to :data:`TENSORBOARD_DIR` unless ``TENSORBOARD_LOGGING_DIR`` is set).
 
     Raises :class:`JokemineError` for a folder that is not a release, a config it lacks, a model that cannot be
-    loaded, or a ``save_model`` inside the release."""
+    loaded, or a ``save_model`` inside the release; :class:`ConfigError` (before any work) when a ``report_to``
+    integration is not installed."""
     release = Path(release).resolve()
     if not (release / "MANIFEST.json").is_file():
         raise JokemineError(f"{release}: not a release folder (no MANIFEST.json)")
     if save_model is not None and Path(save_model).resolve().is_relative_to(release):
         raise JokemineError(f"--save-model {save_model}: must be outside the release (the release is pushed as is)")
+    check_report_to(fcfg.report_to)
     if write:
         _check_writable(release)
+    say = echo or log.info
     manifest = json.loads((release / "MANIFEST.json").read_text(encoding="utf-8"))
     recipe = resolve(fcfg)
     hw = pick_hardware(fcfg.device, fcfg.compile, fcfg.peak_tflops)
@@ -170,7 +189,13 @@ def finetune(
 
     torch.nn.Module.to(model, hw.device)  # (transformers' wrapped `to` confuses type checkers)
     initial = _quick_loss(model, enc["validation"], markers, hw, block, budget)
-    train = _train(model, tok, packed, recipe, steps, hw)
+    say(eval_line("validation (before training)", initial))
+    say(
+        f"training {steps} steps of {recipe['batch_size']} rows x {block} tokens ({len(packed):,} rows, "
+        f"{steps * recipe['batch_size'] / len(packed):.2f} epochs) on {hw.device}"
+    )
+    tb_dir = TENSORBOARD_DIR / f"{release.name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    train = _train(model, tok, packed, recipe, steps, hw, say, fcfg.report_to, tb_dir, release.name)
     epochs_done = steps * recipe["batch_size"] / len(packed)
     trained_tokens = round(packed.tokens * epochs_done)
     fpt = flops_per_token(model, block)
@@ -181,7 +206,9 @@ def finetune(
     splits: dict[str, Any] = {}
     kw = {"block_size": block, "shuffles": fcfg.shuffles, "seed": fcfg.seed, "token_budget": budget}
     for split in ("validation", "test"):
+        t1 = time.perf_counter()
         splits[split] = evaluate(model, frames[split], enc[split], markers, hw, **kw)
+        say(_eval_split_line(split, splits[split], time.perf_counter() - t1))
     metrics: dict[str, Any] = {
         "release": release.name,
         "data_hash": manifest.get("data_hash"),
@@ -210,7 +237,9 @@ def finetune(
         "splits": splits,
     }
     if "previous_test" in frames:
+        t1 = time.perf_counter()
         pt = evaluate(model, frames["previous_test"], enc["previous_test"], markers, hw, **kw)
+        say(_eval_split_line(f"test of {previous.name if previous else 'previous'}", pt, time.perf_counter() - t1))
         pt.pop("per_source")
         pt["release"] = previous.name if previous else None
         pt["excluded_in_train"] = excluded
@@ -237,6 +266,31 @@ def finetune(
     return FinetuneReport(release, metrics, path)
 
 
+def check_report_to(names: Sequence[str]) -> None:
+    """Raise :class:`ConfigError` naming ``[finetune] report_to`` when one of ``names`` (keys of
+    :data:`INTEGRATIONS`) is not installed."""
+    for name in names:
+        modules = INTEGRATIONS.get(name)
+        if modules is None:
+            raise ConfigError(f"[finetune] report_to: unknown integration {name!r}; use {' or '.join(INTEGRATIONS)}")
+        if not any(_installed(m) for m in modules):
+            raise ConfigError(
+                f"[finetune] report_to: {name} is not installed (pip install {modules[0]}); install it or leave it "
+                "out of report_to"
+            )
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _eval_split_line(what: str, s: dict[str, Any], seconds: float) -> str:
+    return eval_line(what, s["loss"], f"{s['bpb']:.3f} bits/byte  {s['examples']:,} examples  {seconds:.1f} s")
+
+
 def _read_metrics(release: Path) -> dict[str, Any] | None:
     try:
         return json.loads((release / METRICS).read_text(encoding="utf-8"))
@@ -252,14 +306,20 @@ def _quick_loss(model: Any, enc: D.Encoded, markers: D.Markers, hw: Hardware, bl
     return float(nll.sum() / max(1, tok.sum()))
 
 
-def _train(model: Any, tok: Any, packed: D.Packed, recipe: dict[str, Any], steps: int, hw: Hardware) -> dict[str, Any]:
-    """Run ``transformers.Trainer`` for ``steps`` optimizer steps; returns wall seconds and the loss curve."""
+def _train(
+    model: Any, tok: Any, packed: D.Packed, recipe: dict[str, Any], steps: int, hw: Hardware,
+    echo: Callable[[str], None], report_to: Sequence[str], tb_dir: Path, run_name: str,
+) -> dict[str, Any]:  # fmt: skip
+    """Run ``transformers.Trainer`` for ``steps`` optimizer steps, writing progress lines to ``echo`` and the logs to
+    the ``report_to`` trackers (TensorBoard into ``tb_dir`` unless ``TENSORBOARD_LOGGING_DIR`` is set); returns wall
+    seconds and the loss curve."""
     import torch
     from transformers import PrinterCallback, Trainer, TrainingArguments, default_data_collator
 
     if hw.device == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
+    logging_steps = max(1, steps // 100)
     with tempfile.TemporaryDirectory(prefix="jokemine-finetune-") as tmp:
         args = TrainingArguments(
             output_dir=tmp,
@@ -270,9 +330,10 @@ def _train(model: Any, tok: Any, packed: D.Packed, recipe: dict[str, Any], steps
             warmup_steps=recipe["warmup"],
             weight_decay=recipe["weight_decay"],
             max_grad_norm=1.0,
-            logging_steps=max(1, steps // 100),
+            logging_steps=logging_steps,
             save_strategy="no",
-            report_to="none",
+            report_to=list(report_to) or "none",
+            run_name=f"jokemine {run_name}",
             seed=recipe["seed"],
             data_seed=recipe["seed"],
             bf16=hw.dtype == "bfloat16",
@@ -291,7 +352,12 @@ def _train(model: Any, tok: Any, packed: D.Packed, recipe: dict[str, Any], steps
             data_collator=default_data_collator,
             processing_class=tok,
         )
-        trainer.remove_callback(PrinterCallback)  # logs go to the metrics, not to stdout
+        trainer.remove_callback(PrinterCallback)  # logs go to the metrics and the progress lines, not as dicts
+        trainer.add_callback(ProgressLines(echo, print_every(steps, logging_steps)).callback())
+        for cb in trainer.callback_handler.callbacks:
+            if type(cb).__name__ == "TensorBoardCallback" and getattr(cb, "logging_dir", None) is None:
+                cb.logging_dir = str(tb_dir)  # not the temporary output_dir, removed below
+                echo(f"TensorBoard logs: {tb_dir}")
         if hw.device == "cuda":
             torch.cuda.synchronize()
         t0 = time.perf_counter()
@@ -356,4 +422,4 @@ def _write(release: Path, metrics: dict[str, Any]) -> None:
         atomic.write_text(card, patch_card(card.read_text(encoding="utf-8"), render_baseline(metrics)))
 
 
-__all__ = ["METRICS", "FinetuneReport", "finetune", "previous_release", "resolve"]
+__all__ = ["INTEGRATIONS", "METRICS", "FinetuneReport", "check_report_to", "finetune", "previous_release", "resolve"]

@@ -120,8 +120,26 @@ def changelog(previous: Path | None, new: Path, clean: pd.DataFrame, version: st
     return out
 
 
+def grouped_changes(
+    counts: dict[str, dict[str, int]], previous: dict[str, dict[str, int]] | None
+) -> dict[str, dict[str, Any]]:
+    """Rows per split of each grouped config (``setup_punches``, ``preference``) now and in the previous release
+    (``counts``/``previous``: the manifests' ``counts``, config -> split -> rows; None: first release). Grouped rows
+    have no stable id across releases (a setup gains punchlines, a pair's partner changes), so they are counted,
+    not diffed: ``{config: {"splits": {split: {"rows", "previous"}}, "rows", "previous"}}``."""
+    out: dict[str, dict[str, Any]] = {}
+    for c in RELEASE_CONFIGS.values():
+        now, before = counts.get(c.name, {}), (previous or {}).get(c.name, {})
+        if not c.grouped or not (now or before):
+            continue
+        splits = {s: {"rows": now.get(s, 0), "previous": before.get(s, 0)} for s in SPLITS if s in now or s in before}
+        out[c.name] = {"splits": splits, "rows": sum(now.values()), "previous": sum(before.values())}
+    return out
+
+
 def markdown(entry: dict[str, Any]) -> str:
-    """One changelog entry as Markdown (a ``###`` heading per release, a table per config and split)."""
+    """One changelog entry as Markdown (a ``###`` heading per release, a table row per config and split; grouped
+    configs (:func:`grouped_changes`) as row counts now and before)."""
     prev = entry["previous"]
     lines = [f"### {entry['version']}" + (f" (since {prev})" if prev else " (first release)"), ""]
     if not entry["configs"]:
@@ -131,6 +149,9 @@ def markdown(entry: dict[str, Any]) -> str:
         for split, s in c["splits"].items():
             lines.append(f"| `{config}` | {split} | {s['added']:,} | {s['removed']:,} | {s['updated']:,} |")
     jokes = entry["configs"].get("jokes")
+    for config, g in (entry.get("grouped") or {}).items():
+        for split, n in g["splits"].items():
+            lines.append(f"| `{config}` | {split} | rows: {n['rows']:,} (was {n['previous']:,}) | - | - |")
     if jokes and jokes["removed_reasons"]:
         reasons = ", ".join(f"{k} {v:,}" for k, v in jokes["removed_reasons"].items())
         lines += ["", f"Removed from `jokes`, by reason: {reasons}."]

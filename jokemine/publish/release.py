@@ -3,6 +3,8 @@
 Layout of a release::
 
     README.md                                     dataset card (YAML ``configs`` + body)
+    report.html                                   browsable report (jokemine.dataset_cards.report)
+    LICENSE.md  CHANGELOG.md  CHANGELOG.json  figures/*.png
     setup_punch/{train,validation,test}-NNNNN.parquet   (default config)
     qa/...          jokes/...        setup_punches/...   preference/...   (grouped: jokemine.publish.groups)
     MANIFEST.json                                 files, sha256, rows, source clean run, data hash
@@ -36,15 +38,23 @@ import pyarrow.parquet as pq
 from jokemine import atomic
 from jokemine.cleaning.scores import sibling_percentiles
 from jokemine.config import Config
-from jokemine.dataset_cards.card import CardInputs, merge_card, render
+from jokemine.dataset_cards.card import LICENSE_FILE, CardInputs, license_file, merge_card, render
 from jokemine.dataset_cards.plots import write_figures
-from jokemine.dataset_cards.stats import CARD_COLUMNS, card_stats, lengths
+from jokemine.dataset_cards.report import (
+    REPORT_FILE,
+    SAMPLES_PER_SOURCE,
+    cap_samples,
+    grouped_samples,
+    render_report,
+    sample_rows,
+)
+from jokemine.dataset_cards.stats import CARD_COLUMNS, card_stats, example_row, lengths
 from jokemine.errors import BadArgument, JokemineError, NothingToDo
 from jokemine.faults import crash_point
 from jokemine.lock import data_dir_lock
 from jokemine.pipeline import storage
 from jokemine.pipeline.executor import Executor
-from jokemine.publish.changelog import changelog, release_rows
+from jokemine.publish.changelog import changelog, grouped_changes, release_rows
 from jokemine.publish.changelog import markdown as changelog_markdown
 from jokemine.publish.groups import INPUT_COLUMNS, preference_pairs, punchline_keys, setup_punches
 from jokemine.publish.layout import layout_keys, plan_files, previous_layout, same_rows, write_file
@@ -274,7 +284,8 @@ def build_release(
         top_level = pc.or_kleene(pc.is_null(table["depth"]), pc.equal(table["depth"], 0))  # a deeper reply's setup is
         two_part.append(table.filter(pc.and_(parts_ok, top_level)).select(INPUT_COLUMNS))  # not what it answers
         frame = table.select(CARD_COLUMNS).to_pandas()
-        card_rows.append(pd.concat([frame, lengths(table["text"].to_pandas())], axis=1))
+        sizes = lengths(*(table[c].to_pandas() for c in ("text", "setup", "punchline")))
+        card_rows.append(pd.concat([frame, sizes], axis=1))
         for lang, n in zip(*pc.value_counts(table["lang"]).flatten(), strict=True):
             languages[str(lang)] = languages.get(str(lang), 0) + int(n.as_py())
         for rc in RELEASE_CONFIGS.values():
@@ -306,12 +317,18 @@ def build_release(
     tasks: list[ShardTask] = []
     counts: dict[str, dict[str, int]] = {}
     nbytes: dict[str, dict[str, int]] = {c: {} for c in RELEASE_CONFIGS}
+    examples: dict[str, Any] = {}
+    samples: list[dict[str, Any]] = []
     for config in RELEASE_CONFIGS:
         for split in SPLITS:
             tables = pending[config].pop(split)
             if config in left_out or not sum(t.num_rows for t in tables):
                 continue
             table = pa.concat_tables(tables)
+            if config not in examples:
+                examples[config] = example_row(table)
+            if not RELEASE_CONFIGS[config].grouped:
+                samples += sample_rows(_unsampled(table, config, samples), config, split)
             nbytes[config][split] = table.nbytes
             counts.setdefault(config, {})[split] = table.num_rows
             entries, writes = _write_split(
@@ -335,12 +352,13 @@ def build_release(
     data_hash = hashlib.sha256(json.dumps(sorted((f["path"], f["sha256"]) for f in files)).encode()).hexdigest()
     langs = [lang for lang, _ in sorted(languages.items(), key=lambda kv: -kv[1]) if lang != "und"]
     kept = pd.concat(card_rows, ignore_index=True)
-    figures = write_figures(kept, out / "figures")
+    figures = write_figures(kept, out / "figures", clean_stats)
     clean_ids = pd.concat(reasons, ignore_index=True).drop_duplicates("id").set_index("id")
     entry = changelog(previous, out, clean_ids, version)
     splits_info = clean_stats.get("splits", {})
     entry["resplit"] = bool(splits_info.get("resplit", False))
     entry["split_conflict"] = int(splits_info.get(DropReason.SPLIT_CONFLICT.value, 0))
+    entry["grouped"] = grouped_changes(counts, (previous_manifest or {}).get("counts") if previous else None)
     atomic.write_json(out / "CHANGELOG.json", entry)
     older = (
         (previous / "CHANGELOG.md").read_text(encoding="utf-8")
@@ -360,11 +378,30 @@ def build_release(
         figures=list(figures),
         nbytes=nbytes,
         stale=stale or {},
+        examples={k: v for k, v in examples.items() if v is not None},
+        report=REPORT_FILE,
     )
+    atomic.write_text(out / LICENSE_FILE, license_file(cfg, version))
     prev_card = (
         (previous / "README.md").read_text(encoding="utf-8") if previous and (previous / "README.md").exists() else None
     )
     atomic.write_text(out / "README.md", merge_card(render(cfg, inputs), prev_card))
+    dedup_path = clean_dir / "dedup.json"
+    report = render_report(
+        title=cfg.publish.pretty_name,
+        version=version,
+        counts=counts,
+        clean_stats=clean_stats,
+        dedup=json.loads(dedup_path.read_text(encoding="utf-8")) if dedup_path.exists() else None,
+        figures=figures,
+        samples=cap_samples(samples),
+        setup_punches=grouped_samples(
+            "setup_punches", grouped.get("setup_punches") if "setup_punches" in counts else None
+        ),
+        preference=grouped_samples("preference", grouped.get("preference") if "preference" in counts else None),
+        changelog_md=changelog_markdown(entry),
+    )
+    atomic.write_text(out / REPORT_FILE, report)
     manifest = {
         "version": version,
         "created_at": datetime.now(UTC).isoformat(),
@@ -380,6 +417,19 @@ def build_release(
     }
     atomic.write_json(out / "MANIFEST.json", manifest)
     return manifest
+
+
+def _unsampled(table: pa.Table, config: str, samples: list[dict[str, Any]]) -> pa.Table:
+    """The rows of ``table`` whose source has fewer than :data:`SAMPLES_PER_SOURCE` samples of ``config`` so far
+    (validation and test are sampled only for sources the train split left short)."""
+    have: dict[str, int] = {}
+    for r in samples:
+        if r["config"] == config:
+            have[r["source"]] = have.get(r["source"], 0) + 1
+    full = [s for s, n in have.items() if n >= SAMPLES_PER_SOURCE]
+    if not full:
+        return table
+    return table.filter(pc.invert(pc.is_in(table["source"], pa.array(full, pa.string()))))
 
 
 VERSION_PATTERN = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
@@ -489,7 +539,12 @@ def publish(
             except BaseException as e:
                 state.finish_run(run_id, "push", "failed", {"repo_id": repo_id, "error": f"{type(e).__name__}: {e}"})
                 raise
-            state.finish_run(run_id, "push", report.hub.status, {"repo_id": repo_id, "version": report.version})
+            state.finish_run(
+                run_id,
+                "push",
+                report.hub.status,
+                {"repo_id": repo_id, "version": report.version, "commit_url": report.hub.commit_url},
+            )
     return report
 
 

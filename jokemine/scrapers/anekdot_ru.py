@@ -146,6 +146,8 @@ def _fill(rec: dict[str, Any], joke: dict[str, Any], page: dict[str, Any], ctx: 
     config=AnekdotRuSource,
     parse=partial(page_records, jokes_of=_jokes, fill=_fill),
     steps=record_steps,
+    card_producers="Readers of anekdot.ru who submit anecdotes (mostly retellings of folk jokes); the scores are "
+    "the site's reader ratings.",
 )
 class AnekdotRu(Crawler):
     """The anekdot.ru crawler (see the module docstring)."""

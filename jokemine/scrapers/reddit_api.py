@@ -42,7 +42,7 @@ from jokemine.config import HttpConfig, RedditApiKeys, RedditApiSource
 from jokemine.errors import SourceError
 from jokemine.scrapers.base import Checkpoint, Event, Notice, RawItem, ReadContext
 from jokemine.scrapers.deadline import DeadlineAdapter, DeadlineExceeded, deadline
-from jokemine.scrapers.reddit_dump import REDDIT_TERMS
+from jokemine.scrapers.reddit_dump import REDDIT_PRODUCERS, REDDIT_TERMS
 from jokemine.scrapers.registry import register
 
 log = logging.getLogger(__name__)
@@ -137,6 +137,7 @@ def _loop_message(after: str) -> str:
     steps=reddit_steps,
     live=True,
     card_terms=REDDIT_TERMS,
+    card_producers=REDDIT_PRODUCERS,
 )
 class RedditApi:
     """Reads the subreddits of one ``reddit_api`` source (see the module docstring)."""

@@ -53,7 +53,7 @@ from jokemine.scrapers.files import (
     iter_utf8_chunks,
     walk_files,
 )
-from jokemine.scrapers.reddit_dump import REDDIT_TERMS, reddit_source_id
+from jokemine.scrapers.reddit_dump import REDDIT_PRODUCERS, REDDIT_TERMS, reddit_source_id
 from jokemine.scrapers.registry import register
 
 PARSER_VERSION = "reddit_comments/1"
@@ -119,6 +119,7 @@ def _subreddit_ok(subreddits: set[str] | None, sub: Any) -> bool:
     steps=thread_steps,
     files=True,
     card_terms=REDDIT_TERMS,
+    card_producers=REDDIT_PRODUCERS,
 )
 class RedditComments:
     """Reads the comment files of one ``reddit_comments`` source (see the module docstring)."""

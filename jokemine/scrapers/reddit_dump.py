@@ -54,6 +54,11 @@ def reddit_source_id(obj: dict[str, Any]) -> str | None:
     return str(sid).removeprefix("t3_") or None
 
 
+REDDIT_PRODUCERS = (
+    "Reddit users who posted to (or, for threads, replied in) the subreddits read; the scores are other Reddit "
+    "users' up- and down-votes (score = ups - downs, fuzzed by Reddit) at the time the origin recorded them."
+)
+
 REDDIT_TERMS = (
     "Reddit user content: Reddit's Data API terms apply, which forbid using it to train machine-learning models "
     "without Reddit's permission."
@@ -67,6 +72,7 @@ REDDIT_TERMS = (
     steps=reddit_steps,
     files=True,
     card_terms=REDDIT_TERMS,
+    card_producers=REDDIT_PRODUCERS,
 )
 class RedditDump:
     """Reads the files of one ``reddit_dump`` source (see the module docstring)."""

@@ -41,7 +41,7 @@ from jokemine.errors import SourceError
 from jokemine.scrapers.base import Checkpoint, Event, Notice, RawItem, ReadContext
 from jokemine.scrapers.reddit_api import AuthFailed, RedditApi, RequestFailed, credentials_missing
 from jokemine.scrapers.reddit_comments import post_fields
-from jokemine.scrapers.reddit_dump import REDDIT_TERMS
+from jokemine.scrapers.reddit_dump import REDDIT_PRODUCERS, REDDIT_TERMS
 from jokemine.scrapers.registry import register
 
 PARSER_VERSION = "reddit_threads/1"
@@ -76,6 +76,7 @@ def plain(thing: Any) -> dict[str, Any]:
     steps=thread_steps,
     live=True,
     card_terms=REDDIT_TERMS,
+    card_producers=REDDIT_PRODUCERS,
 )
 class RedditThreads:
     """Reads the threads of one ``reddit_threads`` source (see the module docstring)."""

@@ -32,7 +32,8 @@ class SourceKind:
     built with ``reader.from_config(cfg, base_dir, http)``; ``parse(envelope, ParseContext, origin, counters)`` ->
     records; ``steps(cfg, clean_config)`` -> pass-1 steps; ``live``: read from a live API (a deletion it finds
     sticks until it shows the post again); ``files``: reads local files; ``card_terms``: terms the dataset card
-    adds when the config's ``license``/``terms`` do not mention them.
+    adds when the config's ``license``/``terms`` do not mention them; ``card_producers``: who wrote the texts and
+    who gave the scores, for the card's "source data producers" and "annotators" (a source's ``producers`` wins).
     """
 
     kind: str
@@ -43,6 +44,7 @@ class SourceKind:
     live: bool = False
     files: bool = False
     card_terms: str | None = None
+    card_producers: str | None = None
 
     def build(self, cfg: Any, base_dir: Path, http: HttpConfig | None = None) -> Any:
         """The reader of one configured source."""
@@ -61,6 +63,7 @@ def register(
     live: bool = False,
     files: bool = False,
     card_terms: str | None = None,
+    card_producers: str | None = None,
 ) -> Callable[[C], C]:
     """Class decorator registering a reader class as source kind ``kind``. Raises ValueError for a kind registered
     twice or one that the config does not know (``jokemine.config.SOURCE_KINDS``)."""
@@ -70,7 +73,7 @@ def register(
             raise ValueError(f"source kind {kind!r} is registered twice")
         if kind not in SOURCE_KINDS:
             raise ValueError(f"source kind {kind!r} has no config model in jokemine.config")
-        _REGISTRY[kind] = SourceKind(kind, config, cls, parse, steps, live, files, card_terms)
+        _REGISTRY[kind] = SourceKind(kind, config, cls, parse, steps, live, files, card_terms, card_producers)
         return cls
 
     return add
