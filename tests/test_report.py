@@ -199,3 +199,31 @@ def test_example_row_prefers_a_short_safe_well_scored_row() -> None:
     assert example_row(table) == {"text": long, "nsfw": False, "score_norm": 0.7}
     assert example_row(table.slice(0, 0)) is None
     assert example_row(table.filter(pa.array([True, False, True, False])))["text"] == "short"  # all NSFW: shortest best
+
+
+def test_report_size_is_bounded_whatever_the_rows_and_sources(tmp_path: Path) -> None:
+    """1,000,000 rows from 400 sources with 2,000-character texts: the page samples at most SAMPLES_MAX rows, cut
+    at TEXT_CHARS, and stays under 5 MB."""
+    import pyarrow as pa
+
+    from jokemine.dataset_cards.report import SAMPLES_MAX, TEXT_CHARS, cap_samples, render_report, sample_rows
+
+    n = 1_000_000
+    ids = pa.array([f"src:{i}" for i in range(n)])
+    table = pa.table(
+        {
+            "id": ids,
+            "source": pa.array([f"source_{i % 400:03d}" for i in range(n)]),
+            "text": pa.array(["Why did the chicken cross the road? " * 56] * n),
+            "score_norm": pa.array([0.5] * n),
+        }
+    )
+    rows = sample_rows(table, "jokes", "train")
+    assert len(rows) == 400 * 25 and all(len(r["text"]) == TEXT_CHARS for r in rows)
+    capped = cap_samples(rows)
+    assert len(capped) == 400 * (SAMPLES_MAX // 400) <= SAMPLES_MAX and {r["source"] for r in capped} == {
+        f"source_{i:03d}" for i in range(400)
+    }
+    page = render_report(title="t", version="1", counts={"jokes": {"train": n}}, clean_stats={}, dedup=None,
+                         figures={}, samples=capped, setup_punches=[], preference=[], changelog_md="")  # fmt: skip
+    assert len(page.encode()) < 5_000_000

@@ -29,7 +29,10 @@ from jokemine.schema import RELEASE_CONFIGS, SPLITS
 
 REPORT_FILE = "report.html"
 SAMPLES_PER_SOURCE = 25
-"""Rows per config and source in the page's sample tables."""
+"""Rows per config and source in the page's sample tables (fewer when :data:`SAMPLES_MAX` would be passed)."""
+SAMPLES_MAX = 2_500
+"""Most sample rows in the page whatever the number of sources: with a text cut at :data:`TEXT_CHARS`, the samples
+stay under ~2.5 MB."""
 TEXT_CHARS = 600
 """Longest text shown per cell (longer ones are cut, with an ellipsis)."""
 GROUPED_SAMPLES = 12
@@ -86,7 +89,11 @@ def sample_rows(table: pa.Table, config: str, split: str, k: int = SAMPLES_PER_S
 
 
 def cap_samples(rows: Iterable[dict[str, Any]], k: int = SAMPLES_PER_SOURCE) -> list[dict[str, Any]]:
-    """At most ``k`` rows per (config, source), the first ones seen (splits in order)."""
+    """At most ``k`` rows per (config, source), the first ones seen (splits in order), and fewer per pair when
+    there are so many sources that the page would hold more than :data:`SAMPLES_MAX` rows."""
+    rows = list(rows)
+    pairs = len({(r["config"], r.get("source")) for r in rows})
+    k = max(1, min(k, SAMPLES_MAX // max(pairs, 1)))
     out: list[dict[str, Any]] = []
     seen: dict[tuple[Any, Any], int] = {}
     for r in rows:
