@@ -171,3 +171,34 @@ def test_thread_replies_pair_only_with_siblings_and_keep_shp_per_post_cap() -> N
     rows, stats = setup_punches(df, max_punchlines=2)
     assert rows.iloc[0].num_punchlines == 4 and [p["id"] for p in rows.iloc[0].punchlines] == ["a", "d"]
     assert stats.punchlines_over_cap == 2
+
+
+def test_a_setup_with_thousands_of_punchlines_pairs_in_linear_memory_with_the_same_strongest_pairs() -> None:
+    """A caption contest has thousands of captions under one setup: all n(n-1)/2 pairs (50 M for 10,000) do not fit;
+    the pairs come from the best and worst CANDIDATE_SIDE captions, and for the margin rule they are exactly the
+    strongest pairs a full search finds (checked on 1,200 captions, where both are affordable)."""
+    from jokemine.publish import groups
+
+    def contest(n: int) -> pd.DataFrame:
+        rng = np.random.default_rng(7)
+        norm = rng.permutation(n) / (n - 1)  # distinct: no ties
+        words = [f"{a} {b} {c}" for a, b, c in zip(rng.integers(0, 10**6, n), rng.integers(0, 10**6, n),
+                                                   rng.integers(0, 10**6, n), strict=True)]  # fmt: skip
+        return _rows([(f"c{k}", "New Yorker Cartoon Caption Contest #600", f"caption {w}", float(v))
+                      for k, (w, v) in enumerate(zip(words, norm, strict=True))])  # fmt: skip
+
+    rows = contest(1_200)
+    windowed, _ = preference_pairs(rows, top_share=1)
+    side = groups.CANDIDATE_SIDE
+    try:
+        groups.CANDIDATE_SIDE = 10**6  # no window: every pair is a candidate
+        full, _ = preference_pairs(rows, top_share=1)
+    finally:
+        groups.CANDIDATE_SIDE = side
+    assert len(windowed) == 50
+    pairs = list(zip(windowed.id_chosen, windowed.id_rejected, strict=True))
+    assert pairs == list(zip(full.id_chosen, full.id_rejected, strict=True))
+    assert (windowed.score_norm_chosen - windowed.score_norm_rejected).min() > 0.99
+
+    big, _ = preference_pairs(contest(20_000), top_share=1)  # 200 M pairs in full: ~5 GB of index arrays
+    assert len(big) == 50 and big.score_norm_chosen.min() > 0.98 and big.score_norm_rejected.max() < 0.02

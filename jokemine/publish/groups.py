@@ -198,6 +198,26 @@ def _candidates(
     return i[order], j[order]
 
 
+CANDIDATE_SIDE = 256
+"""A setup with more distinct punchlines than twice this (a caption contest: thousands) draws its pairs from its
+``CANDIDATE_SIDE`` best and ``CANDIDATE_SIDE`` worst ones (for SHP's rule: the worst among those with enough
+votes), not from all n(n-1)/2 pairs. For the margin rule this loses none of the ``max_pairs`` (<= this) strongest
+pairs: a pair outside the window is outranked by at least ``CANDIDATE_SIDE`` pairs inside it."""
+
+
+def _window(score: np.ndarray, rule: str, min_score: float) -> np.ndarray | None:
+    """Positions (ascending) of one sorted run's best and worst :data:`CANDIDATE_SIDE` punchlines, or None when
+    the run is small enough to pair in full."""
+    n = len(score)
+    if n <= 2 * CANDIDATE_SIDE:
+        return None
+    top = np.arange(CANDIDATE_SIDE)
+    rest = np.arange(CANDIDATE_SIDE, n)
+    if rule == "shp":
+        rest = rest[score[rest] >= min_score]  # a rejected one needs min_score votes
+    return np.concatenate([top, rest[-CANDIDATE_SIDE:]])
+
+
 def split_cap(counts: np.ndarray, top: int = 10, share: float = 0.25, most: int = 50) -> int:
     """The largest per-prompt cap ``c <= most`` such that, with every prompt cut to its first ``c`` pairs, the
     ``top`` prompts with most pairs hold at most ``share`` of the split's pairs; 1 when no cap achieves it (fewer
@@ -278,7 +298,13 @@ def preference_pairs(
         if parents[lo]:  # siblings of one thread: ranked among themselves (cohorts may split them by month)
             run_norm = pd.Series(score[lo:hi]).rank(method="average").to_numpy()
             run_norm = (run_norm - 1) / max(hi - lo - 1, 1)
-        i, j = _candidates(score[lo:hi], run_norm, when[lo:hi], col["score_kind"][lo], rule, margin, min_score)
+        win = _window(score[lo:hi], rule, min_score)
+        if win is None:
+            i, j = _candidates(score[lo:hi], run_norm, when[lo:hi], col["score_kind"][lo], rule, margin, min_score)
+        else:  # thousands of punchlines: pairs among the best and worst CANDIDATE_SIDE only (O(n) not O(n^2))
+            kind0 = col["score_kind"][lo]
+            i, j = _candidates(score[lo:hi][win], run_norm[win], when[lo:hi][win], kind0, rule, margin, min_score)
+            i, j = win[i], win[j]
         shingles: dict[int, frozenset[str]] = {}
         taken = per_setup.get(gkeys[lo], 0)
         for n, (a, b) in enumerate(zip((i + lo).tolist(), (j + lo).tolist(), strict=True)):
