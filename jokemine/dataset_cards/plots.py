@@ -48,8 +48,8 @@ MAX_SOURCES = 16
 """Most sources drawn per per-source panel (the largest); the figure notes how many smaller ones are left out."""
 
 
-def _save(fig: plt.Figure, path: Path) -> None:
-    fig.tight_layout()
+def _save(fig: plt.Figure, path: Path, rect: tuple[float, float, float, float] = (0, 0, 1, 1)) -> None:
+    fig.tight_layout(rect=rect)
     tmp = path.with_name(f".{path.name}.tmp")
     fig.savefig(tmp, dpi=DPI, format="png")
     plt.close(fig)
@@ -161,11 +161,7 @@ def _per_month(kept: pd.DataFrame, path: Path, stats: dict[str, Any]) -> None:
     for i, note in enumerate(notes):
         fig.text(0.01, 0.01 + 0.045 * i, note, fontsize=8, color="0.3")
     ax.set(title="Records per month (created_at, UTC)", xlabel="month", ylabel="records (log scale)")
-    fig.tight_layout(rect=(0, 0.045 * len(notes), 1, 1))
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, dpi=DPI, format="png")
-    plt.close(fig)
-    tmp.replace(path)
+    _save(fig, path, rect=(0, 0.045 * len(notes), 1, 1))
 
 
 def _clusters(kept: pd.DataFrame, path: Path, stats: dict[str, Any]) -> None:
