@@ -840,7 +840,8 @@ class FinetuneConfig(_Model):
     a seeded sample of each split (unset: all). ``shuffles``: setup permutations averaged in the pairing signal.
     ``regression_margin``: relative bits-per-byte increase on the previous release's test split that flags a
     regression. ``device``: ``auto`` (CUDA when available), ``cpu`` or ``cuda``; ``compile``: ``torch.compile``
-    (``auto`` = on CUDA); ``peak_tflops``: the device's dense bf16 peak for MFU (default: known GPUs by name).
+    (``auto`` = off: on an H200 compiled steps ran slower); ``peak_tflops``: the
+    device's dense bf16 peak for MFU (default: known GPUs by name).
     ``report_to``: experiment trackers that also get the training logs, passed to ``transformers``'
     ``TrainingArguments.report_to``: a list of ``tensorboard`` and ``wandb`` (default ``[]``; ``"none"`` and a single
     name are accepted too); each must be installed when ``finetune`` runs. Preset defaults apply to every key left

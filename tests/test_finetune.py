@@ -132,6 +132,20 @@ def test_compare_flags_a_regression_beyond_the_margin() -> None:
     assert compare(_metrics(2.0), None, 0.02) is None
 
 
+def test_compile_is_off_unless_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On an H200 compiled steps ran 3x slower (bench/RESULTS.md), so ``auto`` does not compile, on CUDA either."""
+    from jokemine.finetune.model import pick_hardware
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *_: "NVIDIA H200")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *_, **__: True)
+    hw = pick_hardware("auto", "auto", None)
+    assert (hw.device, hw.dtype, hw.compiled, hw.peak_tflops) == ("cuda", "bfloat16", False, 989.4)
+    assert pick_hardware("cuda", "on", None).compiled is True
+    assert pick_hardware("cpu", "auto", None).compiled is False
+
+
 def test_patch_card_replaces_or_inserts_the_block() -> None:
     block = f"{START}\nnumbers\n{END}"
     card = f"# x\n\n## Baseline\n\n{PLACEHOLDER}\n\n## Known limitations and biases\n\ntext\n"

@@ -131,8 +131,10 @@ class Hardware:
 
 def pick_hardware(device: str, compile_: str, peak_tflops: float | None) -> Hardware:
     """Resolve ``[finetune] device``/``compile``/``peak_tflops``: CUDA when asked or available (bf16 when the GPU
-    supports it, ``torch.compile`` unless ``compile = "off"``), else CPU (float32, no compile unless ``on``).
-    Raises :class:`JokemineError` when ``device = "cuda"`` and none is available."""
+    supports it), else CPU (float32). ``torch.compile`` only when ``compile = "on"``: ``auto`` means off, because
+    on an H200 (preset small, bench/RESULTS.md 2026-12-04) compiled steps were slower in steady state (396 ms vs
+    132 ms) on top of the compiling itself. Raises :class:`JokemineError` when ``device = "cuda"`` and none is
+    available."""
     import platform
 
     import torch
@@ -146,7 +148,7 @@ def pick_hardware(device: str, compile_: str, peak_tflops: float | None) -> Hard
         peak = peak_tflops or next((v for k, v in PEAK_BF16_TFLOPS.items() if k in name), None)
         dtype = "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
         return Hardware(
-            "cuda", name, torch.cuda.device_count(), dtype, compile_ != "off", peak, torch.__version__,
+            "cuda", name, torch.cuda.device_count(), dtype, compile_ == "on", peak, torch.__version__,
             transformers.__version__,
         )  # fmt: skip
     cpu = _cpu_name() or platform.processor() or platform.machine()
