@@ -30,6 +30,7 @@ from jokemine.errors import JokemineError
 from jokemine.faults import crash_point
 from jokemine.lock import data_dir_lock
 from jokemine.state import Layout, State, new_run_id, utcnow
+from jokemine.status import release_pushed
 
 log = logging.getLogger(__name__)
 
@@ -199,12 +200,10 @@ def publish_needed(cfg: Config, layout: Layout, state: State) -> str | None:
         return "latest release unreadable"
     if manifest.get("clean_run") != clean.name:
         return "new clean run"
-    if cfg.publish.repo_id:
-        pushes = [r for r in state.stage_runs("push") if r["stats"].get("repo_id") == cfg.publish.repo_id]
-        if not pushes or pushes[0]["status"] not in ("pushed", "unchanged"):
-            return "Hub push pending"
-        if pushes[0]["stats"].get("version") not in (None, manifest.get("version")):
-            return "Hub push pending"  # the last push was of an older release (this one was published --no-push)
+    if cfg.publish.repo_id and not release_pushed(
+        state.stage_runs("push"), cfg.publish.repo_id, manifest.get("version")
+    ):
+        return "Hub push pending"  # never pushed, failed, or only older releases were (this one: --no-push)
     return None
 
 

@@ -72,6 +72,7 @@ def status_facts(cfg: Config, data_dir: Path) -> dict[str, Any]:
         "runs": [],
     }
     clean_why: str | None = "no clean run yet"
+    pushes: list[dict[str, Any]] = []
     if layout.state_path.exists():
         from jokemine.refresh import clean_needed
 
@@ -94,8 +95,9 @@ def status_facts(cfg: Config, data_dir: Path) -> dict[str, Any]:
         }
         facts["push"] |= _push_state(pushes, cfg.publish.repo_id)
     latest = facts["releases"]["latest"]
-    pushed = facts["push"]["last"]
-    facts["push"]["latest_release_pushed"] = None if latest is None else bool(pushed and pushed["version"] == latest)
+    facts["push"]["latest_release_pushed"] = (
+        None if latest is None else release_pushed(pushes, cfg.publish.repo_id, latest)
+    )
     facts["push"]["pending"] = bool(cfg.publish.repo_id and latest and not facts["push"]["latest_release_pushed"])
     facts["next_step"], facts["next_step_reason"] = _next_step(cfg, facts, clean_why)
     return _scrub(facts, _secrets())
@@ -184,6 +186,19 @@ def _releases(layout: Layout) -> dict[str, Any]:
         "recent": recent,
         "latest_clean_run": built_from,
     }
+
+
+def release_pushed(pushes: list[dict[str, Any]], repo_id: str | None, version: str | None) -> bool:
+    """Whether release ``version`` is on the Hub: some ``push`` run (``pushes``, rows of ``State.stage_runs``) to
+    ``repo_id`` (any repo when None) ended :data:`PUSHED` with that version. A later failed push, or a later push of
+    another release, does not take it off (its tag ``v<version>`` stays). The one rule ``status`` and ``refresh``
+    share."""
+    return version is not None and any(
+        p["status"] in PUSHED
+        and p["stats"].get("version") == version
+        and (repo_id is None or p["stats"].get("repo_id") == repo_id)
+        for p in pushes
+    )
 
 
 def _push_state(pushes: list[dict[str, Any]], repo_id: str | None) -> dict[str, Any]:

@@ -457,7 +457,8 @@ def test_exit_codes_are_documented_in_the_readme() -> None:
 
 def test_publish_needed_until_the_latest_release_itself_is_pushed(tmp_path: Path) -> None:
     """A release published with --no-push after an earlier successful push is still a pending push for the
-    refresh (the last push was of the older release); once a push of that version succeeds, nothing is needed."""
+    refresh (the last push was of the older release); once a push of that version succeeds, nothing is needed, even
+    after a later failed re-push (``status`` decides with the same rule, ``jokemine.status.release_pushed``)."""
     import time
 
     from jokemine.atomic import point
@@ -480,6 +481,15 @@ def test_publish_needed_until_the_latest_release_itself_is_pushed(tmp_path: Path
     state.start_run("p2", "push")
     state.finish_run("p2", "push", "pushed", {"repo_id": "owner/jokes", "version": "2.0"})
     assert publish_needed(cfg, layout, state) is None
+    time.sleep(0.01)
+    state.start_run("p3", "push")  # a later re-push that failed: the tag v2.0 is still on the Hub
+    state.finish_run("p3", "push", "failed", {"repo_id": "owner/jokes", "version": "2.0", "error": "HTTP 503"})
+    assert publish_needed(cfg, layout, state) is None
+    state.close()
+    from jokemine.status import status_facts
+
+    assert status_facts(cfg, tmp_path)["push"]["latest_release_pushed"] is True  # status says the same
+    state = State(tmp_path / "state.sqlite")
     moved = load_config(write_config(tmp_path / "moved.toml", '[publish]\nrepo_id = "owner/new-jokes"\n'))
     assert publish_needed(moved, layout, state) == "Hub push pending"  # pushes to another repo do not count
     no_hub = load_config(write_config(tmp_path / "local.toml", ""))
