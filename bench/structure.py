@@ -9,7 +9,7 @@ page), normalized as the pipeline does. Contenders, one core each (this process)
   https://github.com/nipunsadvilkar/pySBD), language per text, punchline = its last sentence: the obvious
   library alternative for the narrative rule.
 
-Also: exact-boundary accuracy of each on the test half of tests/data/structure_heldout.csv, and the
+Also: exact-boundary accuracy of each on the test half of tests/data/structure_heldout_2.csv, and the
 cohort-percentile scoring (``score_norm``) throughput on the r/Jokes scores. Writes the "Joke structure" section of
 bench/RESULTS.md.
 Usage: python bench/structure.py [--limit N]
@@ -106,7 +106,7 @@ def main() -> None:
     norm = cohort_percentiles(scores)
     score_s = time.perf_counter() - t0
 
-    labeled = labeled_texts(REPO / "tests" / "data" / "structure_heldout.csv", REAL)
+    labeled = labeled_texts(REPO / "tests" / "data" / "structure_heldout_2.csv", REAL)
     acc: dict[str, list[int]] = {}
     for r in labeled:
         if r.half != "test" or r.kind == "not_joke":

@@ -410,7 +410,7 @@ def test_grouped_configs_setup_punches_and_preference(run: dict) -> None:
     # measured 2026-12-04 on the real-offline corpus: 135 setups with >= 5 distinct punchlines (3 of them threads)
     assert (setups.num_punchlines >= 5).sum() == 135
     assert manifest["grouped"]["setup_punches"]["setups_by_distinct_punchlines"] == {
-        "1": 91433, "2": 1414, "3-4": 375, "5-9": 98, ">=10": 37
+        "1": 91448, "2": 1424, "3-4": 390, "5-9": 97, ">=10": 38
     }  # fmt: skip
     belly = setups[setups.setup.str.startswith("If you're belly button was a real button")].iloc[0]
     assert belly.num_punchlines == 1403 and len(belly.punchlines) == 1000  # one thread: hundreds of punchlines
@@ -425,8 +425,8 @@ def test_grouped_configs_setup_punches_and_preference(run: dict) -> None:
         assert len({normalize_key(p["punchline"]) for p in row.punchlines}) == min(row.num_punchlines, 1000)
     pairs = pd.concat([pref[s].to_pandas().assign(split=s) for s in pref], ignore_index=True)
     info = manifest["grouped"]["preference"]
-    # 2,975 pairs of reposts and 166 of thread replies (siblings ranked among themselves; SHP's per-post cap only)
-    assert len(pairs) == info["pairs"] == 3141 and info["setups"] == 1046
+    # 3,036 pairs of reposts and 166 of thread replies (siblings ranked among themselves; SHP's per-post cap only)
+    assert len(pairs) == info["pairs"] == 3202 and info["setups"] == 1065
     assert pairs.thread_id.notna().sum() == 166 and pairs.groupby("thread_id").size().max() <= 50
     reposts = pairs[pairs.thread_id.isna()]
     assert (reposts.score_norm_chosen - reposts.score_norm_rejected >= 0.2 - 1e-9).all()
@@ -444,9 +444,9 @@ def test_grouped_configs_setup_punches_and_preference(run: dict) -> None:
     assert len(votes) > 2000 and (votes.score_ratio[pos] == votes.score_chosen[pos] / votes.score_rejected[pos]).all()
     assert votes.score_ratio[~pos].isna().all() and (~pos).sum() > 0  # 0 votes: no ratio
     # the split-scaled cap: validation and test lose most pairs of the few huge setups (measured 2026-12-04:
-    # 52/71 prompts, caps 1/2, 52/99 pairs); no 10 prompts make more than a quarter of any split
+    # 52/74 prompts, caps 1/3, 52/121 pairs); no 10 prompts make more than a quarter of any split
     got = {s: (x["prompts"], x["cap_per_prompt"], x["pairs"]) for s, x in info["splits"].items()}
-    assert got == {"train": (916, 50, 2824), "validation": (52, 1, 52), "test": (71, 2, 99)}
+    assert got == {"train": (932, 50, 2863), "validation": (52, 1, 52), "test": (74, 3, 121)}
     for split, sub in pairs[pairs.thread_id.isna()].groupby("split"):
         per_prompt = sub.groupby("group_key").size().sort_values(ascending=False)
         assert per_prompt.iloc[:10].sum() <= 0.25 * len(sub), split
@@ -478,8 +478,8 @@ def test_shp_preference_rule_on_real_reposts(run: dict) -> None:
     assert (rejected.score.to_numpy() >= 2).all() and (chosen.score.to_numpy() >= 2 * rejected.score.to_numpy()).all()
     assert (chosen.created_at.to_numpy() >= rejected.created_at.to_numpy()).all()
     assert (pairs.score_ratio >= 2).all()
-    # measured 2026-12-04 on the real-offline corpus (the margin rule makes 3,141); threads' siblings give 151
-    assert (len(pairs), stats.setups) == (776, 331)
+    # measured 2026-12-04 on the real-offline corpus (the margin rule makes 3,202); threads' siblings give 151
+    assert (len(pairs), stats.setups) == (794, 337)
     assert pairs.thread_id.notna().sum() == 151
     # validation and test have fewer than 40 prompts: 1 pair each, the closest to the 25% rule
     caps = [stats.splits[s]["cap_per_prompt"] for s in ("train", "validation", "test")]
@@ -490,9 +490,9 @@ def test_nsfw_is_over_18_or_word_lists_and_both_signals_are_kept(run: dict) -> N
     """Issue 19: ``nsfw`` = over_18 OR the word lists, each signal in its own column (measured 2026-12-03)."""
     stats = {k: v["nsfw"] for k, v in run["stats"]["per_source"].items()}
     assert stats["rjokes"] == {
-        "over_18": {"nsfw": 1527, "sfw": 72329},
-        "wordlist": {"nsfw": 15553, "sfw": 58303},
-        "nsfw": {"nsfw": 16007, "sfw": 57849},
+        "over_18": {"nsfw": 1528, "sfw": 72318},
+        "wordlist": {"nsfw": 15548, "sfw": 58298},
+        "nsfw": {"nsfw": 16002, "sfw": 57844},
     }
     assert stats["cleancomedy_ru"] == {
         "over_18": {"unknown": 1000},
@@ -507,7 +507,7 @@ def test_nsfw_is_over_18_or_word_lists_and_both_signals_are_kept(run: dict) -> N
     assert (kept.nsfw.astype(bool) == either).all()
     rj = kept[kept.source == "rjokes"]
     unmarked = rj[rj.nsfw_over_18 == False]  # noqa: E712
-    assert (len(unmarked), int(unmarked.nsfw.sum())) == (72329, 14480)  # 20% of over_18 = false rows hit a list
+    assert (len(unmarked), int(unmarked.nsfw.sum())) == (72318, 14474)  # 20% of over_18 = false rows hit a list
     nsfw_dropped = run["clean"][run["clean"].nsfw.fillna(False)]
     assert nsfw_dropped.drop_reason.isna().sum() == kept.nsfw.sum()  # flagged, never dropped for it
 

@@ -1,6 +1,6 @@
 """Joke structure: the rules one by one (features of the learned boundary model), the model's picks, Reddit titles
 that are labels, and exact-boundary accuracy on labeled real texts: the held-out test half of
-tests/data/structure_heldout.csv, and the tuning texts of tests/data/structure_labels.csv."""
+tests/data/structure_heldout_2.csv, and the tuning texts of tests/data/structure_labels.csv."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from jokemine.cleaning.structure_eval import accuracy, labeled_texts
 
 LABELS = Path(__file__).parent / "data" / "structure_labels.csv"
 HELDOUT = Path(__file__).parent / "data" / "structure_heldout.csv"
+HELDOUT_2 = Path(__file__).parent / "data" / "structure_heldout_2.csv"
 
 
 @pytest.fixture(scope="module")
@@ -129,21 +130,24 @@ def test_exact_boundary_accuracy_on_tuning_texts(labeled: list) -> None:
     # their one_liner rows were labeled "no split" (the convention before one-liners split at the turn)
     acc = accuracy([r for r in labeled if r.kind != "one_liner"])
     ru, en = acc["lang"]["ru"], acc["lang"]["en"]
-    assert ru[1] == 72 and ru[0] >= 67  # measured 2026-12-04: 67/72
-    assert en[1] == 50 and en[0] >= 48  # 48/50
+    assert ru[1] == 72 and ru[0] >= 64  # measured 2026-12-04 (model fitted on the second held-out set's dev half too)
+    assert en[1] == 50 and en[0] >= 45  # 45/50
     assert acc["kind"]["ru/dialogue"] == (25, 25)
 
 
 def test_exact_boundary_accuracy_on_held_out_test_half(real: Path) -> None:
-    rows = labeled_texts(HELDOUT, real)
-    assert len(rows) == 705 and sum(r.kind != "not_joke" for r in rows) == 653
+    first = labeled_texts(HELDOUT, real)  # the first held-out set: its test half is spent, now training data
+    assert len(first) == 705 and sum(r.kind != "not_joke" for r in first) == 653
+    rows = labeled_texts(HELDOUT_2, real)
+    assert len(rows) == 470 and sum(r.kind != "not_joke" for r in rows) == 428
     test = [r for r in rows if r.half == "test"]
     acc = accuracy(test)
-    # measured 2026-12-04 (README "Joke structure"): model en 124/163 (0.761), ru 114/160 (0.713); rules 86, 93
-    assert acc["lang"]["en"] == (124, 163) and acc["lang"]["ru"] == (114, 160)
+    # measured 2026-12-04 (README "Joke structure"), the test half of the second set scored once:
+    # model en 80/104 (0.769), ru 75/99 (0.758); the model fitted before this set: 79 and 73
+    assert acc["lang"]["en"] == (80, 104) and acc["lang"]["ru"] == (75, 99)
     rules = sum(
         (-1 if (p := rule_split(r.text)).method == "one_liner" else p.offset) == r.offset
         for r in test
         if r.kind != "not_joke"
     )
-    assert rules < 124 + 114 - 40  # the model beats the rules by more than 40 texts
+    assert rules == 114  # the model beats the rules by 41 texts of 203

@@ -3,6 +3,9 @@
 Run once, before any labeling or tuning: ``python tests/data/sample_structure.py ../shared/data/real OUT_DIR``
 writes ``OUT_DIR/sample.jsonl`` (uid, group, key, lang, text) with seed 20261204; texts already in
 ``structure_labels.csv`` (the tuning set) and repeated texts are skipped.
+
+``... OUT_DIR 2`` draws the second held-out set (``structure_heldout_2.csv``, drawn after the first set's test
+half was spent): :data:`COUNTS_2` with seed :data:`SEED_2`, skipping the texts of both earlier sets.
 """
 
 from __future__ import annotations
@@ -28,6 +31,12 @@ MORE = {"onelinefun": 15, "jokedb": 15, "stupidstuff": 10, "baneks": 35}
 """A second draw (continuing the same shuffled pools) after the first one held 50 non-jokes."""
 SEED = 20261204
 
+COUNTS_2 = {
+    "onelinefun": 50, "jokedb": 45, "cleanjokes": 35, "stupidstuff": 45, "cleancomedy_en": 35,
+    "rjokes_body": 40, "baneks": 110, "fun_ru": 55, "cleancomedy_ru": 55,
+}  # fmt: skip
+SEED_2 = 20261206
+
 
 def rjokes_label_bodies(real: Path) -> dict[str, str]:
     """Bodies of r/Jokes posts whose title is a label (the body is the whole joke), by Reddit id."""
@@ -42,13 +51,19 @@ def rjokes_label_bodies(real: Path) -> dict[str, str]:
     return out
 
 
-def main(real: Path, out_dir: Path) -> None:
+def main(real: Path, out_dir: Path, draw: int = 1) -> None:
     here = Path(__file__).parent
-    seen = {(r["group"], r["key"]) for r in csv.DictReader((here / "structure_labels.csv").open())}
-    rng = random.Random(SEED)
+    earlier = ["structure_labels.csv"] + (["structure_heldout.csv"] if draw == 2 else [])
+    seen = {(r["group"], r["key"]) for name in earlier for r in csv.DictReader((here / name).open())}
+    rng = random.Random(SEED if draw == 1 else SEED_2)
     keys_seen: set[str] = set()
+    if draw == 2:  # no text equal (after normalization) to one of an earlier set
+        for group in COUNTS_2:
+            texts = rjokes_label_bodies(real) if group == "rjokes_body" else group_texts(group, real)
+            keys_seen.update(normalize_key(texts[k]) for g, k in seen if g == group and k in texts)
+    counts, more = (COUNTS, MORE) if draw == 1 else (COUNTS_2, {})
     rows = []
-    for group, n in COUNTS.items():
+    for group, n in counts.items():
         texts = rjokes_label_bodies(real) if group == "rjokes_body" else group_texts(group, real)
         pool = sorted(k for k, t in texts.items() if 20 <= len(t) <= 900 and (group, k) not in seen)
         rng.shuffle(pool)
@@ -69,7 +84,7 @@ def main(real: Path, out_dir: Path) -> None:
                 }
             )
             taken += 1
-            if taken == n + MORE.get(group, 0):
+            if taken == n + more.get(group, 0):
                 break
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / "sample.jsonl").open("w", encoding="utf-8") as f:
@@ -79,4 +94,4 @@ def main(real: Path, out_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(sys.argv[2]))
+    main(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 1)
