@@ -13,8 +13,8 @@ tuning texts (weak supervision from jokes whose split is known, Reddit title + b
 is offered to the fit and was not chosen by cross-validation), with the rules as features.
 
 The model's probability of its pick is mapped to a calibrated ``structure_confidence`` by the reliability table
-fitted on out-of-fold dev predictions (``calibration`` in the model file): in a bin of confidence ``p``, about
-``p`` of the boundaries were exactly right.
+fitted on out-of-fold predictions over the labeled training texts (``calibration`` in the model file): in a bin
+of confidence ``p``, about ``p`` of the boundaries were exactly right.
 """
 
 from __future__ import annotations

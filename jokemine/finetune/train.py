@@ -2,9 +2,10 @@
 card's "Baseline" section.
 
 Flow: read the config's splits -> tokenizer (byte-level BPE trained on the train split, or the pretrained model's)
--> token ids -> packed rows -> ``transformers.Trainer`` (AdamW, fused on CUDA; cosine schedule with warmup; bf16 and
-``torch.compile`` on CUDA) -> metrics on validation and test, per source, with the pairing signal -> the previous
-release's test split scored by this model and compared with the previous baseline (regression flag).
+-> token ids -> packed rows -> ``transformers.Trainer`` (AdamW, fused on CUDA; cosine schedule with warmup; bf16 on
+CUDA, ``torch.compile`` only with ``compile = "on"``) -> metrics on validation and test, per source, with the
+pairing signal -> the previous release's test split scored by this model and compared with the previous baseline
+(regression flag).
 """
 
 from __future__ import annotations
