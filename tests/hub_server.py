@@ -456,6 +456,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, f"Invalid rev id: {rev}", "RevisionNotFound")
         return commit
 
+    def _api_repo_commit(self, s: list[str], rev: str) -> tuple[HubRepo, HubCommit] | None:
+        """The API path's repo and its commit at ``rev``; None after answering 401/404 (see the two lookups)."""
+        repo = self._api_repo(s)
+        commit = None if repo is None else self._repo_commit(repo, rev)
+        return None if repo is None or commit is None else (repo, commit)
+
     # --- Hub API -----------------------------------------------------------------------------------------------
 
     def _create(self, s: list[str], body: bytes) -> None:
@@ -476,12 +482,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {"url": url, "name": repo_id, "id": repo_id})
 
     def _info(self, s: list[str], body: bytes) -> None:
-        repo = self._api_repo(s)
-        if repo is None:
+        found = self._api_repo_commit(s, s[5] if len(s) > 5 else "main")
+        if found is None:
             return
-        commit = self._repo_commit(repo, s[5] if len(s) > 5 else "main")
-        if commit is None:
-            return
+        repo, commit = found
         siblings = [{"rfilename": p} for p in sorted(commit.snapshot)]
         self._json(200, {"id": repo.repo_id, "sha": commit.oid, "private": repo.private,
                          "lastModified": commit.date, "siblings": siblings, "tags": []})  # fmt: skip
@@ -496,12 +500,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, {"branches": branches, "converts": [], "tags": tags})
 
     def _tree(self, s: list[str], body: bytes) -> None:
-        repo = self._api_repo(s)
-        if repo is None:
+        found = self._api_repo_commit(s, s[5])
+        if found is None:
             return
-        commit = self._repo_commit(repo, s[5])
-        if commit is None:
-            return
+        _, commit = found
         base = "/".join(s[6:]).strip("/")
         recursive = self._flag("recursive")
         prefix = f"{base}/" if base else ""
@@ -527,12 +529,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _paths_info(self, s: list[str], body: bytes) -> None:
         """The entries (as in ``tree``) of the files and folders named by the form field ``paths`` (repeated); as on
         the real Hub, paths that do not exist are left out."""
-        repo = self._api_repo(s)
-        if repo is None:
+        found = self._api_repo_commit(s, s[5])
+        if found is None:
             return
-        commit = self._repo_commit(repo, s[5])
-        if commit is None:
-            return
+        _, commit = found
         form = parse_qs(body.decode(), keep_blank_values=True)
         expand = form.get("expand", ["false"])[0].lower() in ("1", "true")
         out: list[dict[str, Any]] = []
@@ -566,12 +566,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, {"errors": [], "warnings": []})
 
     def _preupload(self, s: list[str], body: bytes) -> None:
-        repo = self._api_repo(s)
-        if repo is None:
+        found = self._api_repo_commit(s, s[5])
+        if found is None:
             return
-        commit = self._repo_commit(repo, s[5])
-        if commit is None:
-            return
+        _, commit = found
         out = []
         for f in json.loads(body)["files"]:
             base64.b64decode(f["sample"], validate=True)
@@ -639,12 +637,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, {"success": True, "commitOid": commit.oid, "commitUrl": url, "hookOutput": ""})
 
     def _tag(self, s: list[str], body: bytes) -> None:
-        repo = self._api_repo(s)
-        if repo is None:
+        found = self._api_repo_commit(s, s[5])
+        if found is None:
             return
-        commit = self._repo_commit(repo, s[5])
-        if commit is None:
-            return
+        repo, commit = found
         tag = json.loads(body)["tag"]
         with self.hub.lock:
             exists = tag in repo.tags

@@ -56,15 +56,14 @@ def main(real: Path, out_dir: Path, draw: int = 1) -> None:
     earlier = ["structure_labels.csv"] + (["structure_heldout.csv"] if draw == 2 else [])
     seen = {(r["group"], r["key"]) for name in earlier for r in csv.DictReader((here / name).open())}
     rng = random.Random(SEED if draw == 1 else SEED_2)
+    counts, more = (COUNTS, MORE) if draw == 1 else (COUNTS_2, {})
+    by_group = {g: rjokes_label_bodies(real) if g == "rjokes_body" else group_texts(g, real) for g in counts}
     keys_seen: set[str] = set()
     if draw == 2:  # no text equal (after normalization) to one of an earlier set
-        for group in COUNTS_2:
-            texts = rjokes_label_bodies(real) if group == "rjokes_body" else group_texts(group, real)
-            keys_seen.update(normalize_key(texts[k]) for g, k in seen if g == group and k in texts)
-    counts, more = (COUNTS, MORE) if draw == 1 else (COUNTS_2, {})
+        keys_seen.update(normalize_key(by_group[g][k]) for g, k in seen if g in by_group and k in by_group[g])
     rows = []
     for group, n in counts.items():
-        texts = rjokes_label_bodies(real) if group == "rjokes_body" else group_texts(group, real)
+        texts = by_group[group]
         pool = sorted(k for k, t in texts.items() if 20 <= len(t) <= 900 and (group, k) not in seen)
         rng.shuffle(pool)
         taken = 0
