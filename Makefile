@@ -7,7 +7,7 @@ CONFIG ?=
 DATA_DIR ?=
 JOKEMINE = $(PY) -m jokemine $(if $(CONFIG),--config $(CONFIG)) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 
-.PHONY: install browser scrape clean publish finetune refresh all status test bench bench-dedup bench-structure bench-finetune bench-scale lint format
+.PHONY: install browser scrape clean publish finetune refresh all status test bench bench-dedup bench-semantic bench-structure bench-finetune bench-scale lint format
 
 install:  ## create .venv and install jokemine with its dev, finetune and dask extras (pinned by constraints.txt)
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,10 @@ bench-finetune:  ## baseline fine-tune: CPU smoke recipe x 3 seeds + no-packing 
 bench-dedup:  ## near-duplicates vs datatrove and datasketch (installs jokemine[bench]) -> bench/RESULTS.md
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) bench/dedup_vs_datatrove.py
+
+bench-semantic:  ## near-duplicates: a WordLlama embedding check vs the lexical default on the labeled pairs (installs wordllama) -> bench/RESULTS.md
+	$(PY) -m pip install --quiet 'wordllama==0.4.0.post1'
+	$(PY) bench/near_dup_semantic.py $(if $(CLEAN),--clean $(CLEAN))
 
 lint:  ## ruff (lint + format) and mypy (pydantic plugin; [tool.mypy] in pyproject.toml)
 	$(PY) -m ruff check jokemine tests bench

@@ -276,6 +276,21 @@ def test_near_duplicates_on_held_out_labeled_pairs(run: dict, real: Path) -> Non
     assert (m.tp, m.fp, m.fn) == (187, 6, 47)  # the rules before issue 19's: 177, 5, 57 (recall 0.756)
 
 
+def test_near_duplicates_on_second_held_out_set(run: dict, real: Path) -> None:
+    """Issue 19: tests/data/near_dup_heldout_2.csv, drawn and labeled after the first held-out set was spent (same
+    pool and strata; 133 of its pairs involve replies of a thread, which the search leaves out as the pipeline
+    does). Test half only; no setting was chosen on it."""
+    corpus = labeled_corpus(run["clean"], real, captions=True)
+    pairs = pd.read_csv(REPO / "tests" / "data" / "near_dup_heldout_2.csv")
+    assert len(pairs) == 723 and (pairs.half == "test").sum() == 337
+    assert pairs.label_2.notna().sum() == 60 and (pairs.label == pairs.label_2).sum() == 59
+    replies = set(corpus.id[~corpus.searched])
+    assert (pairs.a_id.isin(replies) | pairs.b_id.isin(replies)).sum() == 133
+    m = pair_metrics(corpus.id, cluster_corpus(corpus, NearDupParams())[0], pairs[pairs.half == "test"])
+    # measured 2026-12-04: P 0.941 (8 FP), R 0.825 (27 FN), F1 0.879: below the issue's targets (README "Deduplication")
+    assert (m.tp, m.fp, m.fn) == (127, 8, 27)
+
+
 def test_pipeline_clusters_equal_public_api(run: dict) -> None:
     """The pipeline's clusters are the public API's near-duplicate clusters joined with exact (text_key) ones;
     replies in threads are not searched for near-duplicates (exact ones only)."""

@@ -307,3 +307,26 @@ def test_staged_components_equal_scipys_on_the_whole_graph(tmp_path: Path) -> No
     assert len(got) == len(groups) > 3000 and len(set(got["group"])) < len(set(got["cluster"]))
     for node, cluster, group in zip(got["node"].tolist(), got["cluster"].tolist(), got["group"].tolist(), strict=True):
         assert clusters.get(node, node) == cluster and groups[node] == group
+
+
+def test_cluster_corpus_leaves_thread_replies_out_of_the_search_as_the_pipeline_does() -> None:
+    """Two real replies under one r/AskReddit post (tests/data/near_dup_heldout_2.csv, labeled diff) share the post
+    as setup: searched, they would be joined; as replies only their exact copies join them."""
+    from jokemine.cleaning.dedup_eval import cluster_corpus
+
+    setup = "If you're belly button was a real button, what would you want it to do?"
+    punch = ["Every time I push it I instantly shit myself", "every time I push it, I heal myself"]
+    binary = "There are 10 types of people in the world: those who understand binary and those who don't."
+    corpus = pd.DataFrame(
+        {
+            "id": ["r1", "r2", "r3", "p1", "p2"],
+            "text": [f"{setup}\n{punch[0]}", f"{setup}\n{punch[1]}", f"{setup}\n{punch[0]}", binary,
+                     "There are 10 kinds of people - those who understand binary, and those who don't!"],
+            "punchline": [punch[0], punch[1], punch[0], None, None],
+            "searched": [False, False, False, True, True],
+        }
+    )  # fmt: skip
+    labels = cluster_corpus(corpus, NearDupParams())[0]
+    assert labels[0] != labels[1] and labels[0] == labels[2] and labels[3] == labels[4]
+    joined = cluster_corpus(corpus.assign(searched=True), NearDupParams())[0]
+    assert joined[0] == joined[1] == joined[2]

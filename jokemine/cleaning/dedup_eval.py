@@ -1,6 +1,6 @@
 """Precision and recall of near-duplicate clusters on labeled real pairs: ``tests/data/near_dup_pairs.csv`` (the
-pairs the settings were chosen on) and ``tests/data/near_dup_heldout.csv`` (held out: dev/test halves; its corpus
-adds three New Yorker caption contests, :func:`caption_rows`).
+pairs the settings were chosen on), ``tests/data/near_dup_heldout.csv`` and ``near_dup_heldout_2.csv`` (held out:
+dev/test halves; their corpus adds three New Yorker caption contests, :func:`caption_rows`).
 
 The corpus is every record that entered deduplication in a clean run of ``configs/real-offline.toml`` (rows with a
 ``dup_cluster``) plus the 5,407 rows of ``wonhyukchoi-2019-reposts/2019_jokes_reposts.csv`` (ids
@@ -22,6 +22,7 @@ import pandas as pd
 
 from jokemine.cleaning import minhash as mh
 from jokemine.cleaning.dedup import NearDupParams, NearDupResult, dedup_punchline, near_duplicate_labels
+from jokemine.cleaning.near_stages import NOT_SEARCHED
 from jokemine.cleaning.text import fix_text
 
 _REDDIT_ID = re.compile(r"/comments/([a-z0-9]+)/")
@@ -84,24 +85,36 @@ def caption_rows(real: Path, contests: tuple[str, ...] = CAPTION_CONTESTS) -> pd
 def labeled_corpus(clean: pd.DataFrame, real: Path, captions: bool = False) -> pd.DataFrame:
     """``id``, ``text``, ``punchline`` of every deduplicated record of ``clean`` (a clean run as a frame with
     ``id``, ``structure``; punchlines as :func:`jokemine.cleaning.dedup.dedup_punchline` gives them) plus the
-    wonhyuk rows, and with ``captions`` the New Yorker captions of :data:`CAPTION_CONTESTS` (the held-out set's
-    corpus)."""
+    wonhyuk rows, and with ``captions`` the New Yorker captions of :data:`CAPTION_CONTESTS` (the held-out sets'
+    corpus); ``searched`` is false for the rows the pipeline leaves out of the near-duplicate search (replies in a
+    thread, :data:`jokemine.cleaning.near_stages.NOT_SEARCHED`)."""
     base = clean.loc[clean["dup_cluster"].notna(), ["id", "text", "punchline", "structure"]]
     punch = [dedup_punchline(p, s) for p, s in zip(base.punchline, base.structure, strict=True)]
-    base = base.assign(punchline=pd.Series(punch, index=base.index, dtype="object"))
+    base = base.assign(
+        punchline=pd.Series(punch, index=base.index, dtype="object"), searched=~base.structure.isin(NOT_SEARCHED)
+    )
     base = base.drop(columns="structure")
     parts = [base, wonhyuk_rows(real)] + ([caption_rows(real)] if captions else [])
-    return pd.concat(parts, ignore_index=True).drop_duplicates("id")
+    out = pd.concat(parts, ignore_index=True).drop_duplicates("id")
+    return out.assign(searched=out["searched"].fillna(True).astype(bool))
 
 
 def cluster_corpus(corpus: pd.DataFrame, params: NearDupParams) -> tuple[np.ndarray, NearDupResult]:
-    """Near-duplicate labels for every row of ``corpus`` (exact duplicates by shingle form share one row)."""
+    """Near-duplicate labels for every row of ``corpus`` (exact duplicates by shingle form share one label). As in
+    the pipeline, rows whose ``searched`` is false (replies in a thread, see
+    :data:`jokemine.cleaning.near_stages.NOT_SEARCHED`) are left out of the search: they share a label only with
+    their exact duplicates. Labels are int64 ``(len(corpus),)``."""
     forms = pd.Series([mh.shingle_form(t) for t in corpus["text"]])
     codes, uniq = pd.factorize(forms)
     first = pd.Series(np.arange(len(forms))).groupby(codes).first().to_numpy()
+    searched = corpus["searched"].to_numpy(bool) if "searched" in corpus else np.ones(len(corpus), dtype=bool)
+    hit = np.flatnonzero(np.bincount(codes, weights=searched, minlength=len(uniq)) > 0)  # forms searched
     punch = [None if not isinstance(p, str) else mh.shingle_form(p) for p in corpus["punchline"].to_numpy()[first]]
-    res = near_duplicate_labels(list(uniq), params, punch if params.punchline_threshold > 0 else None)
-    return res.labels[codes], res
+    texts = [str(t) for t in np.asarray(uniq, dtype=object)[hit]]
+    res = near_duplicate_labels(texts, params, [punch[i] for i in hit] if params.punchline_threshold > 0 else None)
+    labels = np.arange(len(uniq), dtype=np.int64)
+    labels[hit] = hit[res.labels]
+    return labels[codes], res
 
 
 def pair_metrics(ids: pd.Series, labels: np.ndarray, pairs: pd.DataFrame) -> PairMetrics:
