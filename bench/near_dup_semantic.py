@@ -99,8 +99,10 @@ def semantic_labels(corpus: pd.DataFrame, lexical: np.ndarray) -> tuple[np.ndarr
     params = NearDupParams()
     forms = pd.Series([mh.shingle_form(t) for t in corpus["text"]])
     codes, uniq = pd.factorize(forms)
-    first = pd.Series(np.arange(len(forms))).groupby(codes).first().to_numpy()
-    hit = np.flatnonzero(np.bincount(codes, weights=corpus["searched"].to_numpy(bool), minlength=len(uniq)) > 0)
+    searched = corpus["searched"].to_numpy(bool)
+    order = np.argsort(~searched, kind="stable")  # each form's first searched row, as cluster_corpus picks it
+    first = pd.Series(order).groupby(codes[order]).first().to_numpy()
+    hit = np.flatnonzero(searched[first])
     nodes = [uniq[i] for i in hit]
     raw = corpus["punchline"].to_numpy()[first[hit]]
     punch = [mh.shingle_form(p) if isinstance(p, str) else None for p in raw]

@@ -328,5 +328,9 @@ def test_cluster_corpus_leaves_thread_replies_out_of_the_search_as_the_pipeline_
     )  # fmt: skip
     labels = cluster_corpus(corpus, NearDupParams())[0]
     assert labels[0] != labels[1] and labels[0] == labels[2] and labels[3] == labels[4]
+    assert len(set(labels.tolist())) == 3  # the replies' labels are not the searched cluster's
+    # a form whose first row is a reply is searched with the punchline of its searched row
+    first_reply = pd.concat([corpus.iloc[[3]].assign(punchline="x", searched=False), corpus.iloc[3:]])
+    assert len(set(cluster_corpus(first_reply, NearDupParams())[0].tolist())) == 1
     joined = cluster_corpus(corpus.assign(searched=True), NearDupParams())[0]
     assert joined[0] == joined[1] == joined[2]

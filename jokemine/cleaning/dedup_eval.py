@@ -100,19 +100,24 @@ def labeled_corpus(clean: pd.DataFrame, real: Path, captions: bool = False) -> p
 
 
 def cluster_corpus(corpus: pd.DataFrame, params: NearDupParams) -> tuple[np.ndarray, NearDupResult]:
-    """Near-duplicate labels for every row of ``corpus`` (exact duplicates by shingle form share one label). As in
-    the pipeline, rows whose ``searched`` is false (replies in a thread, see
-    :data:`jokemine.cleaning.near_stages.NOT_SEARCHED`) are left out of the search: they share a label only with
-    their exact duplicates. Labels are int64 ``(len(corpus),)``."""
+    """Near-duplicate labels for every row of ``corpus`` (rows with one shingle form share one label; each form is
+    searched with the punchline of its first row, its first searched row when it has one). As in the pipeline,
+    rows whose ``searched`` is false (replies in a thread, see :data:`jokemine.cleaning.near_stages.NOT_SEARCHED`)
+    are left out of the search: a reply shares a label only with the rows of its exact text, and through a
+    searched one with that row's cluster. Labels are int64 ``(len(corpus),)``."""
     forms = pd.Series([mh.shingle_form(t) for t in corpus["text"]])
     codes, uniq = pd.factorize(forms)
-    first = pd.Series(np.arange(len(forms))).groupby(codes).first().to_numpy()
     searched = corpus["searched"].to_numpy(bool) if "searched" in corpus else np.ones(len(corpus), dtype=bool)
-    hit = np.flatnonzero(np.bincount(codes, weights=searched, minlength=len(uniq)) > 0)  # forms searched
-    punch = [None if not isinstance(p, str) else mh.shingle_form(p) for p in corpus["punchline"].to_numpy()[first]]
-    texts = [str(t) for t in np.asarray(uniq, dtype=object)[hit]]
-    res = near_duplicate_labels(texts, params, [punch[i] for i in hit] if params.punchline_threshold > 0 else None)
+    order = np.argsort(~searched, kind="stable")  # searched rows first, each group in input order
+    first = pd.Series(order).groupby(codes[order]).first().to_numpy()
+    hit = np.flatnonzero(searched[first])  # forms with a searched row
     labels = np.arange(len(uniq), dtype=np.int64)
+    if not len(hit):
+        return labels[codes], NearDupResult(labels, np.zeros((0, 2), np.int64), np.zeros(0))
+    raw = corpus["punchline"].to_numpy()[first[hit]]
+    punch = [None if not isinstance(p, str) else mh.shingle_form(p) for p in raw]
+    texts = [str(t) for t in np.asarray(uniq, dtype=object)[hit]]
+    res = near_duplicate_labels(texts, params, punch if params.punchline_threshold > 0 else None)
     labels[hit] = hit[res.labels]
     return labels[codes], res
 
