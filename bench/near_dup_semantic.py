@@ -45,7 +45,7 @@ from pipeline import machine, update_results  # noqa: E402
 
 from jokemine.cleaning import minhash as mh  # noqa: E402
 from jokemine.cleaning.dedup import NearDupParams, plausible_pairs  # noqa: E402
-from jokemine.cleaning.dedup_eval import cluster_corpus, labeled_corpus, pair_metrics  # noqa: E402
+from jokemine.cleaning.dedup_eval import cluster_corpus, labeled_corpus, pair_metrics, search_nodes  # noqa: E402
 
 REAL = REPO.parent / "shared" / "data" / "real"
 DATA = REPO / "tests" / "data"
@@ -97,16 +97,9 @@ def semantic_labels(corpus: pd.DataFrame, lexical: np.ndarray) -> tuple[np.ndarr
     """Row labels after the semantic pass over the lexical row labels ``lexical``, and counters."""
     t0 = time.perf_counter()
     params = NearDupParams()
-    forms = pd.Series([mh.shingle_form(t) for t in corpus["text"]])
-    codes, uniq = pd.factorize(forms)
-    searched = corpus["searched"].to_numpy(bool)
-    order = np.argsort(~searched, kind="stable")  # each form's first searched row, as cluster_corpus picks it
-    first = pd.Series(order).groupby(codes[order]).first().to_numpy()
-    hit = np.flatnonzero(searched[first])
-    nodes = [uniq[i] for i in hit]
-    raw = corpus["punchline"].to_numpy()[first[hit]]
-    punch = [mh.shingle_form(p) if isinstance(p, str) else None for p in raw]
-    node_label = lexical[first[hit]]
+    found_nodes = search_nodes(corpus)
+    nodes, punch, first_rows = found_nodes.texts, found_nodes.punchlines, found_nodes.rows
+    node_label = lexical[first_rows]
     n = len(nodes)
     sh = mh.shingle_hashes(nodes, params.ngram, params.unit)
     bands, rows = params.banding()
@@ -144,8 +137,8 @@ def semantic_labels(corpus: pd.DataFrame, lexical: np.ndarray) -> tuple[np.ndarr
     # the semantic edges between the nodes' first rows
     edges = pairs[ok]
     m = len(lexical)
-    src = np.r_[np.arange(m), first[hit][edges[:, 0]]]
-    dst = np.r_[m + lexical, first[hit][edges[:, 1]]]
+    src = np.r_[np.arange(m), first_rows[edges[:, 0]]]
+    dst = np.r_[m + lexical, first_rows[edges[:, 1]]]
     size_g = int(m + lexical.max() + 1)
     graph = coo_matrix((np.ones(len(src)), (src, dst)), shape=(size_g, size_g))
     comp = connected_components(graph, directed=False)[1][:m]

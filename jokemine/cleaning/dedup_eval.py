@@ -99,27 +99,52 @@ def labeled_corpus(clean: pd.DataFrame, real: Path, captions: bool = False) -> p
     return out.assign(searched=out["searched"].fillna(True).astype(bool))
 
 
-def cluster_corpus(corpus: pd.DataFrame, params: NearDupParams) -> tuple[np.ndarray, NearDupResult]:
-    """Near-duplicate labels for every row of ``corpus`` (rows with one shingle form share one label; each form is
-    searched with the punchline of its first row, its first searched row when it has one). As in the pipeline,
-    rows whose ``searched`` is false (replies in a thread, see :data:`jokemine.cleaning.near_stages.NOT_SEARCHED`)
-    are left out of the search: a reply shares a label only with the rows of its exact text, and through a
-    searched one with that row's cluster. Labels are int64 ``(len(corpus),)``."""
-    forms = pd.Series([mh.shingle_form(t) for t in corpus["text"]])
-    codes, uniq = pd.factorize(forms)
+@dataclass(frozen=True)
+class SearchNodes:
+    """What :func:`cluster_corpus` searches: ``codes`` (int64 per row: its shingle form), ``rows`` (int64 per
+    searched form: the row that stands for it, its first searched row), ``forms`` (int64 per searched form: its
+    code), ``texts`` and ``punchlines`` (shingle forms of those rows; ``None``: one-part)."""
+
+    codes: np.ndarray
+    rows: np.ndarray
+    forms: np.ndarray
+    texts: list[str]
+    punchlines: list[str | None]
+
+
+def search_nodes(corpus: pd.DataFrame) -> SearchNodes:
+    """The distinct shingle forms of ``corpus`` that have a row with ``searched`` true (all rows when the column is
+    absent; see :func:`cluster_corpus`), each with the punchline of its first searched row."""
+    codes, uniq = pd.factorize(pd.Series([mh.shingle_form(t) for t in corpus["text"]]))
     searched = corpus["searched"].to_numpy(bool) if "searched" in corpus else np.ones(len(corpus), dtype=bool)
     order = np.argsort(~searched, kind="stable")  # searched rows first, each group in input order
     first = pd.Series(order).groupby(codes[order]).first().to_numpy()
-    hit = np.flatnonzero(searched[first])  # forms with a searched row
-    labels = np.arange(len(uniq), dtype=np.int64)
-    if not len(hit):
-        return labels[codes], NearDupResult(labels, np.zeros((0, 2), np.int64), np.zeros(0))
-    raw = corpus["punchline"].to_numpy()[first[hit]]
-    punch = [None if not isinstance(p, str) else mh.shingle_form(p) for p in raw]
-    texts = [str(t) for t in np.asarray(uniq, dtype=object)[hit]]
-    res = near_duplicate_labels(texts, params, punch if params.punchline_threshold > 0 else None)
-    labels[hit] = hit[res.labels]
-    return labels[codes], res
+    forms = np.flatnonzero(searched[first])
+    rows = first[forms]
+    raw = corpus["punchline"].to_numpy()[rows]
+    return SearchNodes(
+        codes.astype(np.int64),
+        rows,
+        forms,
+        [str(t) for t in np.asarray(uniq, dtype=object)[forms]],
+        [None if not isinstance(p, str) else mh.shingle_form(p) for p in raw],
+    )
+
+
+def cluster_corpus(corpus: pd.DataFrame, params: NearDupParams) -> tuple[np.ndarray, NearDupResult]:
+    """Near-duplicate labels for every row of ``corpus`` (rows with one shingle form share one label; each form is
+    searched with the punchline of its first row, its first searched row when it has one: :func:`search_nodes`).
+    As in the pipeline, rows whose ``searched`` is false (replies in a thread, see
+    :data:`jokemine.cleaning.near_stages.NOT_SEARCHED`) are left out of the search: a reply shares a label only with
+    the rows of its exact text, and through a searched one with that row's cluster. Labels are int64
+    ``(len(corpus),)``."""
+    nodes = search_nodes(corpus)
+    labels = np.arange(int(nodes.codes.max()) + 1 if len(nodes.codes) else 0, dtype=np.int64)
+    if not len(nodes.forms):
+        return labels[nodes.codes], NearDupResult(labels, np.zeros((0, 2), np.int64), np.zeros(0))
+    res = near_duplicate_labels(nodes.texts, params, nodes.punchlines if params.punchline_threshold > 0 else None)
+    labels[nodes.forms] = nodes.forms[res.labels]
+    return labels[nodes.codes], res
 
 
 def pair_metrics(ids: pd.Series, labels: np.ndarray, pairs: pd.DataFrame) -> PairMetrics:
